@@ -1,0 +1,153 @@
+// giambio/cancel_scope.h: CancelScope, Trio's cancellation model.
+//
+//   giambio::CancelScope scope;
+//   scope.set_relative_deadline(absl::Seconds(5));
+//   std::optional<int> v = co_await scope.run(compute());   // nullopt if the scope was cancelled
+//
+// A scope wraps a block of code (a Task run inside it with run()). Cancelling the scope, by
+// cancel() or because its deadline passed, makes every cancel point inside it throw
+// giambio::Cancelled: every blocking giambio operation and checkpoint(), in the task that runs
+// the block and in every task spawned into pools opened inside it. Cancellation is
+// level-triggered: each further cancel point throws again until the code leaves the scope.
+//
+// Ownership. A Cancelled belongs to the outermost cancelled scope around the cancel point that
+// is not cut off by a shield; that scope catches it when it exits (cancelled_caught() becomes
+// true and run() returns normally) and every scope in between lets it pass. So when nested
+// scopes are both cancelled, the outer one wins.
+//
+// Shield. A shielded scope is not reached by cancellations of the scopes outside it (its own
+// cancel() and deadline still work). Turning the shield off while a task inside waits delivers
+// a pending outer cancellation at once.
+//
+// A scope may be configured and even cancelled before it is entered; it is entered once (run()
+// a second time throws UsageError). All methods must be called on the loop's thread.
+#ifndef GIAMBIO_CANCEL_SCOPE_H_
+#define GIAMBIO_CANCEL_SCOPE_H_
+
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <type_traits>
+
+#include "absl/time/time.h"
+#include "giambio/errors.h"
+#include "giambio/internal/intrusive_list.h"
+#include "giambio/internal/task_record.h"
+#include "giambio/internal/timer_heap.h"
+#include "giambio/task.h"
+
+namespace giambio {
+
+class Loop;
+namespace internal {
+class PoolState;
+}
+
+// What CancelScope::run returns: std::optional<T> (empty when the block was cancelled and the
+// scope caught it), or void for Task<void>.
+template <typename T>
+using ScopeResult = std::conditional_t<std::is_void_v<T>, void, std::optional<T>>;
+
+class CancelScope {
+ public:
+  CancelScope() = default;
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+  ~CancelScope();
+
+  // Cancels the scope. Idempotent. Tasks inside that are blocked are woken with Cancelled now;
+  // running ones see it at their next cancel point.
+  void cancel();
+  bool cancel_called() const { return cancel_called_; }
+  // True once the scope has caught the Cancelled it owned, on exit.
+  bool cancelled_caught() const { return cancelled_caught_; }
+
+  // The absolute deadline (absl::InfiniteFuture() by default), on the loop's clock. A deadline
+  // in the past cancels the scope at the loop's next turn. Deadlines can be moved at any time.
+  absl::Time deadline() const { return deadline_; }
+  void set_deadline(absl::Time deadline);
+  // Sets the deadline to now + `timeout`; before the scope is entered, to `timeout` after the
+  // moment it is entered. A negative timeout is a UsageError.
+  void set_relative_deadline(absl::Duration timeout);
+
+  bool shield() const { return shield_; }
+  void set_shield(bool shield);
+
+  // The scope's id, handed out by the loop when the scope is entered (0 before); a Cancelled
+  // names its owner by this id.
+  uint64_t id() const { return id_; }
+
+  // Runs `body` inside this scope, in the current task, and returns its value; std::nullopt (or
+  // nothing, for void) if the scope was cancelled and caught the cancellation. Any other
+  // exception, including a Cancelled owned by an outer scope, propagates.
+  template <typename T>
+  Task<ScopeResult<T>> run(Task<T> body);
+
+ private:
+  friend class Loop;
+  friend class internal::PoolState;
+  class DeadlineTimer final : public internal::Timer {
+   public:
+    explicit DeadlineTimer(CancelScope& scope) : scope_(scope) {}
+    void fire() override { scope_.cancel(); }
+
+   private:
+    CancelScope& scope_;
+  };
+
+  void enter_current();
+  bool exit_current(const std::exception_ptr& error);
+  void arm_deadline();
+
+ public:
+  // For the runtime: `task` enters this scope (whose parent becomes the task's innermost scope),
+  // and leaves it again. exit() reports whether `error` is a Cancelled this scope owns, which it
+  // then catches.
+  void enter(Loop& loop, internal::TaskRecord& task);
+  bool exit(internal::TaskRecord& task, const std::exception_ptr& error);
+  // Leaves the tree wherever it stands, handing tasks and child scopes to the parent (loop
+  // teardown, when frames are destroyed with scopes still entered).
+  void detach();
+
+ private:
+  Loop* loop_ = nullptr;  // while entered
+  CancelScope* parent_ = nullptr;
+  uint64_t id_ = 0;
+  absl::Time deadline_ = absl::InfiniteFuture();
+  std::optional<absl::Duration> relative_deadline_;
+  bool cancel_called_ = false;
+  bool cancelled_caught_ = false;
+  bool shield_ = false;
+  bool entered_once_ = false;
+  DeadlineTimer timer_{*this};
+
+ public:
+  // For the loop: the scope tree. Children are scopes entered directly inside this one (by
+  // this task or by tasks spawned into pools opened here); tasks are those whose innermost
+  // scope this is.
+  internal::ListNode child_node_;
+  internal::IntrusiveList<CancelScope, &CancelScope::child_node_> children_;
+  internal::IntrusiveList<internal::TaskRecord, &internal::TaskRecord::scope_node> tasks_;
+};
+
+template <typename T>
+Task<ScopeResult<T>> CancelScope::run(Task<T> body) {
+  enter_current();
+  std::exception_ptr error;
+  std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> result{};
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(body);
+    } else {
+      result.emplace(co_await std::move(body));
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (!exit_current(error) && error) std::rethrow_exception(error);
+  if constexpr (!std::is_void_v<T>) co_return result;
+}
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_CANCEL_SCOPE_H_

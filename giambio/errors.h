@@ -1,0 +1,73 @@
+// giambio/errors.h: the exceptions giambio throws.
+//
+// giambio reports operating errors (a refused connection, a full disk) as absl::Status values.
+// Exceptions are kept for three things:
+//   - Cancelled: the unwinding of a cancelled cancel scope. It deliberately does not derive from
+//     std::exception, so `catch (const std::exception&)` in user code does not swallow it. Code
+//     that catches `...` must rethrow it.
+//   - MultiError: several errors that a task pool saw at once (see pool.h for the exact shape).
+//   - UsageError: a misuse of the API (awaiting a task twice, spawning into a closed pool,
+//     releasing a lock you do not hold). It names the operation and what was wrong.
+#ifndef GIAMBIO_ERRORS_H_
+#define GIAMBIO_ERRORS_H_
+
+#include <cstdint>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace giambio {
+
+class CancelScope;
+
+// Thrown at a checkpoint inside a cancelled scope. It carries the scope that owns it (the
+// outermost cancelled scope around the checkpoint that is not cut off by a shield); that scope
+// catches it on exit and every other scope lets it pass.
+class Cancelled final {
+ public:
+  explicit Cancelled(uint64_t owner_scope_id) : owner_scope_id_(owner_scope_id) {}
+  // The id of the scope that will catch this cancellation (CancelScope::id()).
+  uint64_t owner_scope_id() const { return owner_scope_id_; }
+  const char* what() const noexcept { return "giambio::Cancelled"; }
+
+ private:
+  uint64_t owner_scope_id_;
+};
+
+// A misuse of giambio's API. The message names the operation and the offending value.
+class UsageError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// Thrown by TaskHandle::join() when the joined task was cancelled through its handle.
+class TaskCancelledError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown by run() when every task waits and nothing (timer, I/O) can ever wake one of them.
+class DeadlockError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Two or more errors raised together, in the order they were raised.
+class MultiError : public std::exception {
+ public:
+  explicit MultiError(std::vector<std::exception_ptr> errors);
+  const std::vector<std::exception_ptr>& errors() const { return errors_; }
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::vector<std::exception_ptr> errors_;
+  std::string message_;
+};
+
+// A one-line description of an exception: its what() where it has one.
+std::string describe(const std::exception_ptr& error);
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_ERRORS_H_

@@ -1,0 +1,25 @@
+// giambio/giambio.h: everything a giambio program needs, in one include.
+//
+// giambio is structured concurrency for C++20: tasks are coroutines (task.h) that run
+// concurrently only inside task pools (pool.h), are cancelled through cancel scopes
+// (cancel_scope.h, timeouts.h), and coordinate through primitives (event.h, lock.h,
+// semaphore.h, condition.h, parking_lot.h) and channels (channel.h). run() (run.h) drives it
+// all on one thread's loop (loop.h) over a driver (driver.h). docs/architecture.md explains
+// how the pieces fit.
+#ifndef GIAMBIO_GIAMBIO_H_
+#define GIAMBIO_GIAMBIO_H_
+
+#include "giambio/cancel_scope.h"
+#include "giambio/errors.h"
+#include "giambio/instrument.h"
+#include "giambio/io_wait.h"
+#include "giambio/loop.h"
+#include "giambio/parking_lot.h"
+#include "giambio/pool.h"
+#include "giambio/run.h"
+#include "giambio/task.h"
+#include "giambio/task_handle.h"
+#include "giambio/time.h"
+#include "giambio/timeouts.h"
+
+#endif  // GIAMBIO_GIAMBIO_H_

@@ -1,0 +1,77 @@
+// giambio/internal/task_record.h: the scheduler's view of one running giambio task.
+//
+// A giambio task is what a pool spawns (or the main task of run()): one chain of Task<T>
+// coroutines awaiting each other, scheduled as a unit. The record holds where to resume the
+// chain, the innermost cancel scope it runs in, and, while the task is blocked, the Blocker
+// that can withdraw its wait when a cancellation arrives.
+#ifndef GIAMBIO_INTERNAL_TASK_RECORD_H_
+#define GIAMBIO_INTERNAL_TASK_RECORD_H_
+
+#include <coroutine>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "giambio/instrument.h"
+#include "giambio/internal/intrusive_list.h"
+
+namespace giambio {
+class CancelScope;
+}
+
+namespace giambio::internal {
+
+// Whatever a blocked task waits on: a parking lot, a timer, an I/O operation.
+class Blocker {
+ public:
+  // A cancellation arrived. Withdraw the wait and return true if that worked (the task is then
+  // rescheduled and sees giambio::Cancelled), or return false if the wait must end by itself
+  // (in-flight I/O whose completion is still to come).
+  virtual bool abort() noexcept = 0;
+  // What the task waits on, for deadlock reports: "sleep", "Event::wait", ...
+  virtual const char* waiting_on() const noexcept = 0;
+
+ protected:
+  ~Blocker() = default;
+};
+
+enum class TaskState : uint8_t { kReady, kRunning, kBlocked, kDone };
+
+class TaskRecord {
+ public:
+  TaskRecord(uint64_t id, std::string name) : id_(id), name_(std::move(name)) {}
+  virtual ~TaskRecord() = default;
+  TaskRecord(const TaskRecord&) = delete;
+  TaskRecord& operator=(const TaskRecord&) = delete;
+
+  uint64_t id() const { return id_; }
+  const std::string& name() const { return name_; }
+  TaskInfo info() const { return TaskInfo{id_, name_}; }
+
+  // The chain's outermost coroutine; done() once the task has ended.
+  virtual std::coroutine_handle<> root() const = 0;
+  // Called once when the root coroutine has finished: collect its outcome.
+  virtual void on_exit() = 0;
+  // Called when the loop is torn down while the task has not ended: destroy the coroutine
+  // frames (running the destructors of everything suspended in them) ...
+  virtual void destroy_unfinished() = 0;
+  // ... and then, once every unfinished task's frames are gone, let go of the record.
+  virtual void abandon() = 0;
+
+  std::coroutine_handle<> resume_point;
+  CancelScope* scope = nullptr;
+  Blocker* blocker = nullptr;
+  // Set when a wait was withdrawn by a cancellation: the id of the scope that owns it.
+  uint64_t cancel_owner = 0;
+  TaskState state = TaskState::kReady;
+  ListNode scope_node;  // in scope->tasks_
+  ListNode loop_node;   // in the loop's list of live tasks
+
+ private:
+  const uint64_t id_;
+  const std::string name_;
+};
+
+}  // namespace giambio::internal
+
+#endif  // GIAMBIO_INTERNAL_TASK_RECORD_H_

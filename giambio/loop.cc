@@ -1,0 +1,247 @@
+#include "giambio/loop.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/epoll/epoll_driver.h"
+#include "giambio/errors.h"
+#include "giambio/virtual/virtual_driver.h"
+
+namespace giambio {
+namespace {
+
+thread_local Loop* current_loop = nullptr;
+
+}  // namespace
+
+std::unique_ptr<Driver> make_driver(RunOptions& options) {
+  if (options.custom_driver) return std::move(options.custom_driver);
+  DriverKind kind = options.driver;
+  if (kind == DriverKind::kAuto) {
+    const char* env = std::getenv("GIAMBIO_DRIVER");
+    const std::string wanted = env == nullptr ? "" : env;
+    if (wanted.empty() || wanted == "epoll") {
+      kind = DriverKind::kEpoll;
+    } else if (wanted == "virtual") {
+      kind = DriverKind::kVirtual;
+    } else {
+      throw UsageError(absl::StrCat("GIAMBIO_DRIVER=", wanted,
+                                    ": unknown driver; expected \"epoll\" or \"virtual\""));
+    }
+  }
+  switch (kind) {
+    case DriverKind::kVirtual:
+      return std::make_unique<VirtualDriver>();
+    case DriverKind::kEpoll:
+    case DriverKind::kAuto:
+      break;
+  }
+  return std::make_unique<EpollDriver>();
+}
+
+Loop::Loop(RunOptions options) : options_(std::move(options)), driver_(make_driver(options_)) {
+  if (options_.schedule_seed) schedule_prng_.emplace(*options_.schedule_seed);
+  instruments_ = options_.instruments;
+  previous_loop_ = std::exchange(current_loop, this);
+}
+
+Loop::~Loop() {
+  // Tasks that never finished (a loop stepped by hand and abandoned, or a deadlock): destroy
+  // their frames newest first, so children go before the parents whose pools wait for them,
+  // then let go of the records.
+  std::vector<internal::TaskRecord*> unfinished;
+  while (internal::TaskRecord* task = live_tasks_.pop_front()) unfinished.push_back(task);
+  for (auto it = unfinished.rbegin(); it != unfinished.rend(); ++it) (*it)->destroy_unfinished();
+  for (internal::TaskRecord* task : unfinished) task->abandon();
+  if (started_) notify([](Instrument& i) { i.on_run_end(); });
+  current_loop = previous_loop_;
+}
+
+Loop& Loop::current(const char* operation) {
+  if (current_loop == nullptr) {
+    throw UsageError(absl::StrCat(operation,
+                                  ": no giambio loop runs on this thread (call it "
+                                  "from a task started by giambio::run)"));
+  }
+  return *current_loop;
+}
+
+Loop* Loop::current_or_null() { return current_loop; }
+
+internal::TaskRecord& Loop::current_task(const char* operation) {
+  if (current_ == nullptr) {
+    throw UsageError(absl::StrCat(operation, ": not called from inside a giambio task"));
+  }
+  return *current_;
+}
+
+void Loop::add_instrument(Instrument* instrument) {
+  if (instrument == nullptr) throw UsageError("Loop::add_instrument: instrument is null");
+  instruments_.push_back(instrument);
+}
+
+void Loop::remove_instrument(Instrument* instrument) {
+  for (Instrument*& slot : instruments_) {
+    if (slot == instrument) slot = nullptr;
+  }
+  if (dispatch_depth_ == 0) std::erase(instruments_, nullptr);
+}
+
+void Loop::log_instrument_failure(const std::exception_ptr& error) {
+  std::fprintf(stderr, "giambio: an instrument threw and was removed: %s\n",
+               describe(error).c_str());
+}
+
+void Loop::launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScope* parent_scope) {
+  if (!started_) {
+    started_ = true;
+    notify([](Instrument& i) { i.on_run_start(); });
+  }
+  live_tasks_.push_back(task);
+  ++live_tasks_count_;
+  task.resume_point = task.root();
+  task.scope = parent_scope;
+  own_scope.enter(*this, task);
+  notify([&](Instrument& i) { i.on_task_spawned(task.info()); });
+  task.state = internal::TaskState::kReady;
+  ready_.push_back(&task);
+  notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
+}
+
+uint64_t Loop::pending_cancel(const internal::TaskRecord& task) const {
+  if (cancelled_scopes_entered_ == 0) return 0;
+  uint64_t owner = 0;
+  for (const CancelScope* scope = task.scope; scope != nullptr; scope = scope->parent_) {
+    if (scope->cancel_called_) owner = scope->id_;
+    if (scope->shield_) break;
+  }
+  return owner;
+}
+
+void Loop::check_cancel(internal::TaskRecord& task) {
+  if (const uint64_t owner = pending_cancel(task); owner != 0) {
+    notify([&](Instrument& i) { i.before_cancel(task.info()); });
+    throw Cancelled(owner);
+  }
+}
+
+void Loop::check_aborted(internal::TaskRecord& task) {
+  if (const uint64_t owner = std::exchange(task.cancel_owner, 0); owner != 0) {
+    notify([&](Instrument& i) { i.before_cancel(task.info()); });
+    throw Cancelled(owner);
+  }
+}
+
+void Loop::yield(internal::TaskRecord& task, std::coroutine_handle<> resume_point) {
+  task.resume_point = resume_point;
+  task.state = internal::TaskState::kReady;
+  ready_.push_back(&task);
+  notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
+}
+
+void Loop::block(internal::TaskRecord& task, internal::Blocker& blocker,
+                 std::coroutine_handle<> resume_point) {
+  task.resume_point = resume_point;
+  task.blocker = &blocker;
+  task.state = internal::TaskState::kBlocked;
+}
+
+void Loop::wake(internal::TaskRecord& task) {
+  if (task.state != internal::TaskState::kBlocked) {
+    throw UsageError(absl::StrCat("Loop::wake: task ", task.id(), " is not blocked"));
+  }
+  task.blocker = nullptr;
+  task.state = internal::TaskState::kReady;
+  ready_.push_back(&task);
+  notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
+}
+
+void Loop::deliver_cancel(CancelScope& scope) {
+  scope.tasks_.for_each([&](internal::TaskRecord& task) {
+    if (task.state != internal::TaskState::kBlocked) return;  // sees it at its next cancel point
+    const uint64_t owner = pending_cancel(task);
+    if (owner == 0 || !task.blocker->abort()) return;
+    task.cancel_owner = owner;
+    wake(task);
+  });
+  scope.children_.for_each([&](CancelScope& child) {
+    if (!child.shield_) deliver_cancel(child);
+  });
+}
+
+void Loop::run_once(absl::Duration max_wait) {
+  run_batch();
+  if (live_tasks_count_ == 0) return;  // nothing left that could wait for anything
+  absl::Time deadline = absl::InfinitePast();
+  if (ready_.empty()) {
+    deadline = timers_.next_deadline();
+    if (max_wait != absl::InfiniteDuration()) deadline = std::min(deadline, now() + max_wait);
+    if (deadline == absl::InfiniteFuture() && driver_->pending() == 0 && live_tasks_count_ > 0) {
+      report_deadlock();
+    }
+  }
+  if (driver_->pending() > 0 || deadline != absl::InfinitePast()) {
+    const absl::Duration timeout =
+        deadline == absl::InfinitePast() ? absl::ZeroDuration() : deadline - now();
+    notify([&](Instrument& i) { i.before_io_wait(timeout); });
+    driver_->poll(deadline);
+    notify([&](Instrument& i) { i.after_io_wait(timeout); });
+  }
+  fire_timers();
+}
+
+void Loop::run_batch() {
+  batch_.swap(ready_);
+  if (schedule_prng_ && batch_.size() > 1) {
+    for (size_t i = batch_.size() - 1; i > 0; --i) {
+      std::swap(batch_[i], batch_[schedule_prng_->uniform(i + 1)]);
+    }
+  }
+  for (internal::TaskRecord* task : batch_) run_task(*task);
+  batch_.clear();
+}
+
+void Loop::run_task(internal::TaskRecord& task) {
+  current_ = &task;
+  task.state = internal::TaskState::kRunning;
+  notify([&](Instrument& i) { i.before_task_step(task.info()); });
+  // The trampoline: coroutines of this task that await each other name the next one to run
+  // here instead of calling it, so the stack stays flat however deep the chain.
+  std::coroutine_handle<> next = task.resume_point;
+  internal::trampoline_slot = &next;
+  while (next) std::exchange(next, nullptr).resume();
+  internal::trampoline_slot = nullptr;
+  notify([&](Instrument& i) { i.after_task_step(task.info()); });
+  current_ = nullptr;
+  if (task.root().done()) finish_task(task);
+}
+
+void Loop::finish_task(internal::TaskRecord& task) {
+  task.state = internal::TaskState::kDone;
+  live_tasks_.remove(task);
+  --live_tasks_count_;
+  notify([&](Instrument& i) { i.on_task_exited(task.info()); });
+  task.on_exit();  // may free the record
+}
+
+void Loop::fire_timers() {
+  if (timers_.empty()) return;
+  const absl::Time time = now();
+  while (internal::Timer* timer = timers_.pop_expired(time)) timer->fire();
+}
+
+void Loop::report_deadlock() {
+  std::string message =
+      absl::StrCat("deadlock: every task waits and nothing can wake one (", driver_->name(),
+                   " driver, time ", absl::FormatDuration(now() - absl::UnixEpoch()), "):");
+  live_tasks_.for_each([&](internal::TaskRecord& task) {
+    absl::StrAppend(&message, "\n  task ", task.id(), " '", task.name(), "' waits on ",
+                    task.blocker != nullptr ? task.blocker->waiting_on() : "nothing");
+  });
+  throw DeadlockError(message);
+}
+
+}  // namespace giambio

@@ -1,0 +1,190 @@
+// giambio/loop.h: the event loop, and run(), the way into it.
+//
+//   int main() { return giambio::run(serve()); }
+//
+// run(main) creates a Loop, runs `main` as the first task until it ends, and returns its value
+// (or rethrows its exception). Every other task lives in a pool opened by main or its children,
+// so when main ends, everything has ended.
+//
+// One turn of the loop, in this order:
+//   1. run every task that is ready, as one batch (tasks made ready meanwhile wait for the next
+//      batch, so a task that only yields cannot starve the others, the timers or I/O);
+//   2. ask the driver for I/O completions, without waiting if tasks are ready, otherwise until
+//      the next timer;
+//   3. fire every timer that is due.
+// Within a batch tasks run in the order they became ready (FIFO). With
+// RunOptions::schedule_seed set, each batch is shuffled by the project's seeded generator
+// instead: the same seed gives the same order, and the simulator sweeps seeds to explore
+// interleavings.
+//
+// A Loop belongs to the thread that runs it; everything in giambio must be called from there.
+// To embed giambio in another program's loop, create a Loop, start() the main task, and call
+// run_once() from the host loop until the handle is done.
+#ifndef GIAMBIO_LOOP_H_
+#define GIAMBIO_LOOP_H_
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "giambio/cancel_scope.h"
+#include "giambio/driver.h"
+#include "giambio/instrument.h"
+#include "giambio/internal/intrusive_list.h"
+#include "giambio/internal/prng.h"
+#include "giambio/internal/task_record.h"
+#include "giambio/internal/timer_heap.h"
+#include "giambio/task.h"
+
+namespace giambio {
+
+template <typename T>
+class TaskHandle;
+
+enum class DriverKind {
+  // GIAMBIO_DRIVER from the environment if set ("epoll", "virtual"), else the best the kernel
+  // offers.
+  kAuto,
+  // epoll readiness and non-blocking syscalls; real time.
+  kEpoll,
+  // No I/O; time is virtual and jumps to the next timer whenever every task waits, so sleeps
+  // of hours take microseconds. For tests of timing logic (Trio's MockClock with autojump).
+  kVirtual,
+};
+
+struct RunOptions {
+  DriverKind driver = DriverKind::kAuto;
+  // A driver of your own (the simulator's); takes precedence over `driver`.
+  std::unique_ptr<Driver> custom_driver = nullptr;
+  // Shuffle each batch of ready tasks with this seed (see the loop's turn above).
+  std::optional<uint64_t> schedule_seed = std::nullopt;
+  // Instruments to add before the main task starts; not owned, must outlive the run.
+  std::vector<Instrument*> instruments = {};
+};
+
+// Picks the driver `options` asks for. Throws UsageError for a bad GIAMBIO_DRIVER value.
+std::unique_ptr<Driver> make_driver(RunOptions& options);
+
+class Loop {
+ public:
+  explicit Loop(RunOptions options = {});
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // The loop running on this thread. Throws UsageError naming `operation` when there is none
+  // (a giambio call outside giambio::run).
+  static Loop& current(const char* operation);
+  static Loop* current_or_null();
+
+  // Starts `main` as a task; it runs during the following run_once() calls.
+  template <typename T>
+  TaskHandle<T> start(Task<T> main, std::string name = "main");
+
+  // One turn of the loop (see the top of this file), waiting for I/O or timers for at most
+  // `max_wait`. Throws DeadlockError if every task waits and nothing can wake any of them.
+  void run_once(absl::Duration max_wait = absl::InfiniteDuration());
+  // Runs turns until `handle` is done.
+  template <typename T>
+  void run_until_done(const TaskHandle<T>& handle);
+
+  absl::Time now() { return driver_->now(); }
+  Driver& driver() { return *driver_; }
+  size_t live_tasks() const { return live_tasks_count_; }
+
+  void add_instrument(Instrument* instrument);
+  void remove_instrument(Instrument* instrument);
+
+  // ---- For giambio's own primitives; not part of the public API. ----
+
+  // The task whose code is running now. Throws UsageError naming `operation` outside a task.
+  internal::TaskRecord& current_task(const char* operation);
+  uint64_t next_task_id() { return ++last_task_id_; }
+  // Registers a new task inside `scope` (its parent scope) and makes it ready.
+  void launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScope* parent_scope);
+
+  // Cancel points. pending_cancel: the id of the scope whose cancellation reaches `task`, or 0.
+  uint64_t pending_cancel(const internal::TaskRecord& task) const;
+  // Throws Cancelled if a cancellation reaches `task`.
+  void check_cancel(internal::TaskRecord& task);
+  // After a blocked task resumes: throws Cancelled if its wait was withdrawn by a cancellation.
+  void check_aborted(internal::TaskRecord& task);
+
+  // Suspension. yield: `task` goes to the back of the ready queue. block: `task` waits until
+  // wake() or, through `blocker`, a cancellation. Both record where to resume.
+  void yield(internal::TaskRecord& task, std::coroutine_handle<> resume_point);
+  void block(internal::TaskRecord& task, internal::Blocker& blocker,
+             std::coroutine_handle<> resume_point);
+  void wake(internal::TaskRecord& task);
+
+  void arm_timer(internal::Timer& timer, absl::Time deadline) { timers_.arm(timer, deadline); }
+  void disarm_timer(internal::Timer& timer) {
+    if (timer.armed()) timers_.disarm(timer);
+  }
+
+  // Scope bookkeeping (cancel_scope.cc).
+  uint64_t next_scope_id() { return ++last_scope_id_; }
+  void scope_cancelled_while_entered(int delta) { cancelled_scopes_entered_ += delta; }
+  void deliver_cancel(CancelScope& scope);
+
+  template <typename Fn>
+  void notify(Fn&& fn) {
+    if (!instruments_.empty()) dispatch(std::forward<Fn>(fn));
+  }
+
+ private:
+  void run_batch();
+  void run_task(internal::TaskRecord& task);
+  void finish_task(internal::TaskRecord& task);
+  void fire_timers();
+  [[noreturn]] void report_deadlock();
+  template <typename Fn>
+  void dispatch(Fn&& fn);
+  static void log_instrument_failure(const std::exception_ptr& error);
+
+  RunOptions options_;
+  std::unique_ptr<Driver> driver_;
+  std::optional<internal::Prng> schedule_prng_;
+  std::vector<internal::TaskRecord*> ready_;
+  std::vector<internal::TaskRecord*> batch_;
+  internal::TimerHeap timers_;
+  internal::IntrusiveList<internal::TaskRecord, &internal::TaskRecord::loop_node> live_tasks_;
+  size_t live_tasks_count_ = 0;
+  internal::TaskRecord* current_ = nullptr;
+  uint64_t last_task_id_ = 0;
+  uint64_t last_scope_id_ = 0;
+  // Entered scopes whose cancel() was called: while zero, cancel points skip the scope walk.
+  int64_t cancelled_scopes_entered_ = 0;
+  std::vector<Instrument*> instruments_;
+  int dispatch_depth_ = 0;
+  bool started_ = false;
+  Loop* previous_loop_ = nullptr;
+};
+
+template <typename Fn>
+void Loop::dispatch(Fn&& fn) {
+  ++dispatch_depth_;
+  const size_t count = instruments_.size();
+  for (size_t i = 0; i < count; ++i) {
+    Instrument* instrument = instruments_[i];
+    if (instrument == nullptr) continue;
+    try {
+      fn(*instrument);
+    } catch (...) {
+      instruments_[i] = nullptr;
+      log_instrument_failure(std::current_exception());
+    }
+  }
+  if (--dispatch_depth_ == 0) std::erase(instruments_, nullptr);
+}
+
+}  // namespace giambio
+
+// Loop::start and Loop::run_until_done are defined with TaskHandle.
+#include "giambio/task_handle.h"  // IWYU pragma: export
+
+#endif  // GIAMBIO_LOOP_H_

@@ -1,0 +1,62 @@
+#include "giambio/parking_lot.h"
+
+#include "giambio/loop.h"
+
+namespace giambio {
+
+ParkingLot::Waiter ParkingLot::park(void* context, bool abortable) {
+  return Waiter(*this, context, abortable);
+}
+
+ParkingLot::Waiter::Waiter(ParkingLot& lot, void* context, bool abortable)
+    : lot_(lot),
+      loop_(Loop::current("ParkingLot::park")),
+      context_(context),
+      abortable_(abortable) {}
+
+ParkingLot::Waiter::~Waiter() {
+  if (node.linked()) node.unlink();  // the parked frame was destroyed with the loop
+}
+
+bool ParkingLot::Waiter::await_suspend(std::coroutine_handle<> caller) {
+  task_ = &loop_.current_task("ParkingLot::park");
+  if (abortable_) {
+    if (const uint64_t owner = loop_.pending_cancel(*task_); owner != 0) {
+      task_->cancel_owner = owner;
+      return false;
+    }
+  }
+  lot_.waiters_.push_back(*this);
+  loop_.block(*task_, *this, caller);
+  return true;
+}
+
+void ParkingLot::Waiter::await_resume() { loop_.check_aborted(*task_); }
+
+bool ParkingLot::Waiter::abort() noexcept {
+  if (!abortable_) return false;
+  node.unlink();
+  return true;
+}
+
+size_t ParkingLot::unpark(size_t count) {
+  size_t woken = 0;
+  while (woken < count && !waiters_.empty()) {
+    unpark(*waiters_.front());
+    ++woken;
+  }
+  return woken;
+}
+
+size_t ParkingLot::unpark_all() {
+  size_t woken = 0;
+  for (; !waiters_.empty(); ++woken) unpark(*waiters_.front());
+  return woken;
+}
+
+void ParkingLot::unpark(Waiter& waiter) {
+  waiter.node.unlink();
+  waiter.loop_.wake(*waiter.task_);
+}
+
+}  // namespace giambio

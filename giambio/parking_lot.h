@@ -1,0 +1,86 @@
+// giambio/parking_lot.h: ParkingLot, the queue of waiting tasks every primitive is built on.
+//
+//   co_await lot.park();   // in one task: wait
+//   lot.unpark();          // in another: wake the task that has waited longest
+//
+// Tasks are woken in the order they parked (FIFO). park() is a cancel point: inside a cancelled
+// scope it throws giambio::Cancelled without parking, and a parked task whose scope is
+// cancelled leaves the queue at once and throws. A task that was unparked is no longer in the
+// queue, so a cancellation arriving after that cannot undo the wakeup: it is seen at the task's
+// next cancel point. That is what makes the primitives above cancellation-safe: whatever was
+// handed to an unparked task (a lock, an item) is never lost.
+//
+// Primitives that hand something to the task they wake attach a `context` pointer when parking
+// and reach it through first() before unparking.
+#ifndef GIAMBIO_PARKING_LOT_H_
+#define GIAMBIO_PARKING_LOT_H_
+
+#include <coroutine>
+#include <cstddef>
+#include <string_view>
+
+#include "giambio/internal/intrusive_list.h"
+#include "giambio/internal/task_record.h"
+
+namespace giambio {
+
+class Loop;
+
+class ParkingLot {
+ public:
+  class Waiter;
+
+  // `name` says what waiting here means, for deadlock reports ("Lock::acquire").
+  explicit ParkingLot(const char* name = "ParkingLot") : name_(name) {}
+  ParkingLot(const ParkingLot&) = delete;
+  ParkingLot& operator=(const ParkingLot&) = delete;
+
+  // Parks the current task until unparked. With `abortable` false the wait ignores
+  // cancellation (for cleanup that must complete, such as reacquiring a lock).
+  Waiter park(void* context = nullptr, bool abortable = true);
+
+  // Wakes up to `count` tasks, longest-waiting first; returns how many were woken.
+  size_t unpark(size_t count = 1);
+  size_t unpark_all();
+  // Wakes one specific parked waiter.
+  void unpark(Waiter& waiter);
+
+  // The longest-waiting parked waiter, or nullptr.
+  Waiter* first() const { return waiters_.front(); }
+  bool empty() const { return waiters_.empty(); }
+  size_t size() const { return waiters_.size(); }
+
+  // The awaiter park() returns. It lives in the parked coroutine's frame.
+  class Waiter final : public internal::Blocker {
+   public:
+    Waiter(ParkingLot& lot, void* context, bool abortable);
+    Waiter(Waiter&&) = delete;
+    ~Waiter();
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> caller);
+    void await_resume();
+
+    void* context() const { return context_; }
+    bool abort() noexcept override;
+    const char* waiting_on() const noexcept override { return lot_.name_; }
+
+    internal::ListNode node;
+
+   private:
+    friend class ParkingLot;
+    ParkingLot& lot_;
+    Loop& loop_;
+    internal::TaskRecord* task_ = nullptr;
+    void* context_;
+    bool abortable_;
+  };
+
+ private:
+  const char* name_;
+  internal::IntrusiveList<Waiter, &Waiter::node> waiters_;
+};
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_PARKING_LOT_H_

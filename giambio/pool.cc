@@ -1,0 +1,58 @@
+#include "giambio/pool.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace giambio::internal {
+
+void PoolState::check_open(const char* operation) const {
+  if (closed_) {
+    throw UsageError(absl::StrCat(operation,
+                                  ": the pool is closed (its body and all its tasks "
+                                  "have ended)"));
+  }
+}
+
+void PoolState::open() { scope_.enter(loop_, loop_.current_task("giambio::with_pool")); }
+
+void PoolState::record(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Cancelled& cancelled) {
+    if (cancelled.owner_scope_id() == scope_.id()) return;  // our own: absorbed
+    if (!outer_cancellation_) outer_cancellation_ = error;
+    return;
+  } catch (...) {
+  }
+  errors_.push_back(std::move(error));
+  scope_.cancel();
+}
+
+void PoolState::child_exited(ChildTaskBase& child) {
+  if (child.error()) record(child.error());
+  if (--live_children_ == 0) all_done_.unpark_all();
+}
+
+void PoolState::adopt(ChildTaskBase& child) {
+  PoolState& from = *child.pool();
+  CancelScope& scope = child.own_scope();
+  scope.child_node_.unlink();
+  scope.parent_ = &scope_;
+  scope_.children_.push_back(scope);
+  child.set_pool(this);
+  ++live_children_;
+  if (--from.live_children_ == 0) from.all_done_.unpark_all();
+  // This pool may already be cancelled: the child must see it like any other child.
+  if (loop_.pending_cancel(child) != 0) loop_.deliver_cancel(scope);
+}
+
+Task<> PoolState::close(std::exception_ptr body_error) {
+  if (body_error) record(std::move(body_error));
+  while (live_children_ > 0) co_await all_done_.park(nullptr, /*abortable=*/false);
+  closed_ = true;
+  scope_.exit(loop_.current_task("giambio::with_pool"), nullptr);
+  if (errors_.size() == 1) std::rethrow_exception(errors_.front());
+  if (errors_.size() > 1) throw MultiError(std::move(errors_));
+  if (outer_cancellation_) std::rethrow_exception(outer_cancellation_);
+}
+
+}  // namespace giambio::internal

@@ -1,0 +1,70 @@
+#include "giambio/time.h"
+
+#include "absl/strings/str_cat.h"
+#include "giambio/errors.h"
+#include "giambio/loop.h"
+
+namespace giambio {
+namespace internal {
+
+SleepAwaiter::SleepAwaiter(absl::Time deadline)
+    : loop_(Loop::current("giambio::sleep")), deadline_(deadline) {
+  duration_ = deadline == absl::InfiniteFuture()
+                  ? absl::InfiniteDuration()
+                  : std::max(deadline - loop_.now(), absl::ZeroDuration());
+}
+
+SleepAwaiter::~SleepAwaiter() { loop_.disarm_timer(*this); }
+
+bool SleepAwaiter::await_suspend(std::coroutine_handle<> caller) {
+  task_ = &loop_.current_task("giambio::sleep");
+  if (const uint64_t owner = loop_.pending_cancel(*task_); owner != 0) {
+    task_->cancel_owner = owner;
+    return false;
+  }
+  if (deadline_ != absl::InfiniteFuture()) loop_.arm_timer(*this, deadline_);
+  loop_.block(*task_, *this, caller);
+  loop_.notify([&](Instrument& i) { i.before_sleep(task_->info(), duration_); });
+  return true;
+}
+
+void SleepAwaiter::await_resume() {
+  loop_.notify([&](Instrument& i) { i.after_sleep(task_->info(), duration_); });
+  loop_.check_aborted(*task_);
+}
+
+bool SleepAwaiter::abort() noexcept {
+  loop_.disarm_timer(*this);
+  return true;
+}
+
+void SleepAwaiter::fire() { loop_.wake(*task_); }
+
+void CheckpointAwaiter::await_suspend(std::coroutine_handle<> caller) {
+  loop_ = &Loop::current("giambio::checkpoint");
+  task_ = &loop_->current_task("giambio::checkpoint");
+  loop_->yield(*task_, caller);
+}
+
+void CheckpointAwaiter::await_resume() { loop_->check_cancel(*task_); }
+
+}  // namespace internal
+
+absl::Time now() { return Loop::current("giambio::now").now(); }
+
+internal::SleepAwaiter sleep(absl::Duration duration) {
+  if (duration < absl::ZeroDuration()) {
+    throw UsageError(
+        absl::StrCat("giambio::sleep(", absl::FormatDuration(duration), "): negative duration"));
+  }
+  if (duration == absl::InfiniteDuration()) return sleep_forever();
+  return internal::SleepAwaiter(now() + duration);
+}
+
+internal::SleepAwaiter sleep_until(absl::Time deadline) { return internal::SleepAwaiter(deadline); }
+
+internal::SleepAwaiter sleep_forever() { return internal::SleepAwaiter(absl::InfiniteFuture()); }
+
+internal::CheckpointAwaiter checkpoint() { return {}; }
+
+}  // namespace giambio

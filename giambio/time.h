@@ -1,0 +1,77 @@
+// giambio/time.h: the loop's clock, sleeping, and checkpoint().
+//
+//   absl::Time start = giambio::now();
+//   co_await giambio::sleep(absl::Milliseconds(10));
+//   co_await giambio::checkpoint();   // let other tasks run; throws Cancelled if cancelled
+//
+// Time comes from the loop's driver: monotonic real time on the epoll driver, virtual time on
+// the virtual-clock driver and in the simulator. Never mix it with absl::Now().
+//
+// Every sleep is a cancel point: inside a cancelled scope it throws giambio::Cancelled at once
+// (before sleeping) or as soon as the cancellation arrives (while sleeping). checkpoint() always
+// yields to the other ready tasks first, then checks for cancellation; call it in long loops
+// that do not otherwise await, so they neither hog the loop nor ignore cancellation.
+#ifndef GIAMBIO_TIME_H_
+#define GIAMBIO_TIME_H_
+
+#include <coroutine>
+
+#include "absl/time/time.h"
+#include "giambio/internal/task_record.h"
+#include "giambio/internal/timer_heap.h"
+
+namespace giambio {
+
+class Loop;
+
+namespace internal {
+
+class SleepAwaiter final : public Blocker, public Timer {
+ public:
+  explicit SleepAwaiter(absl::Time deadline);
+  ~SleepAwaiter() override;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> caller);
+  void await_resume();
+
+  bool abort() noexcept override;
+  const char* waiting_on() const noexcept override { return "sleep"; }
+  void fire() override;
+
+ private:
+  Loop& loop_;
+  TaskRecord* task_ = nullptr;
+  absl::Time deadline_;
+  absl::Duration duration_;
+};
+
+class CheckpointAwaiter {
+ public:
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> caller);
+  void await_resume();
+
+ private:
+  Loop* loop_ = nullptr;
+  TaskRecord* task_ = nullptr;
+};
+
+}  // namespace internal
+
+// The loop's current time. Throws UsageError outside a loop.
+absl::Time now();
+
+// Sleeps for `duration` (>= 0; absl::InfiniteDuration() sleeps forever). A negative duration is
+// a UsageError. sleep(absl::ZeroDuration()) yields to the other tasks, like checkpoint().
+internal::SleepAwaiter sleep(absl::Duration duration);
+// Sleeps until the loop's clock reaches `deadline`; a deadline in the past yields only.
+internal::SleepAwaiter sleep_until(absl::Time deadline);
+// Sleeps until cancelled.
+internal::SleepAwaiter sleep_forever();
+
+// Yields to every other ready task, then throws Cancelled if a cancellation reaches this task.
+internal::CheckpointAwaiter checkpoint();
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_TIME_H_
