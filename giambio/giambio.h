@@ -10,13 +10,18 @@
 #define GIAMBIO_GIAMBIO_H_
 
 #include "giambio/cancel_scope.h"
+#include "giambio/channel.h"
+#include "giambio/condition.h"
 #include "giambio/errors.h"
+#include "giambio/event.h"
 #include "giambio/instrument.h"
 #include "giambio/io_wait.h"
+#include "giambio/lock.h"
 #include "giambio/loop.h"
 #include "giambio/parking_lot.h"
 #include "giambio/pool.h"
 #include "giambio/run.h"
+#include "giambio/semaphore.h"
 #include "giambio/task.h"
 #include "giambio/task_handle.h"
 #include "giambio/time.h"

@@ -8,10 +8,15 @@ ParkingLot::Waiter ParkingLot::park(void* context, bool abortable) {
   return Waiter(*this, context, abortable);
 }
 
-ParkingLot::Waiter::Waiter(ParkingLot& lot, void* context, bool abortable)
+ParkingLot::Waiter ParkingLot::park_unless(TryNow try_now, void* context, bool abortable) {
+  return Waiter(*this, context, abortable, try_now);
+}
+
+ParkingLot::Waiter::Waiter(ParkingLot& lot, void* context, bool abortable, TryNow try_now)
     : lot_(lot),
       loop_(Loop::current("ParkingLot::park")),
       context_(context),
+      try_now_(try_now),
       abortable_(abortable) {}
 
 ParkingLot::Waiter::~Waiter() {
@@ -26,6 +31,7 @@ bool ParkingLot::Waiter::await_suspend(std::coroutine_handle<> caller) {
       return false;
     }
   }
+  if (try_now_ != nullptr && try_now_(context_, *task_)) return false;
   lot_.waiters_.push_back(*this);
   loop_.block(*task_, *this, caller);
   return true;

@@ -10,8 +10,12 @@
 // next cancel point. That is what makes the primitives above cancellation-safe: whatever was
 // handed to an unparked task (a lock, an item) is never lost.
 //
-// Primitives that hand something to the task they wake attach a `context` pointer when parking
-// and reach it through first() before unparking.
+// Primitives build on two more things:
+//   - park_unless(try_now, context): after the cancel check, try_now(context, task) may finish
+//     the operation at once (take a free lock, an item from a buffer) and skip parking. Either
+//     way the operation is a cancel point, and a cancelled one takes nothing.
+//   - the `context` pointer: a primitive that hands something to the task it wakes (a lock, an
+//     item) reaches the parked waiter's context through first() before unparking it.
 #ifndef GIAMBIO_PARKING_LOT_H_
 #define GIAMBIO_PARKING_LOT_H_
 
@@ -39,6 +43,12 @@ class ParkingLot {
   // cancellation (for cleanup that must complete, such as reacquiring a lock).
   Waiter park(void* context = nullptr, bool abortable = true);
 
+  // Called after the cancel check, before parking: returns true if it completed the operation
+  // for `task` without waiting.
+  using TryNow = bool (*)(void* context, internal::TaskRecord& task);
+  // Like park(), but first gives try_now a chance to finish without parking.
+  Waiter park_unless(TryNow try_now, void* context, bool abortable = true);
+
   // Wakes up to `count` tasks, longest-waiting first; returns how many were woken.
   size_t unpark(size_t count = 1);
   size_t unpark_all();
@@ -53,7 +63,7 @@ class ParkingLot {
   // The awaiter park() returns. It lives in the parked coroutine's frame.
   class Waiter final : public internal::Blocker {
    public:
-    Waiter(ParkingLot& lot, void* context, bool abortable);
+    Waiter(ParkingLot& lot, void* context, bool abortable, TryNow try_now = nullptr);
     Waiter(Waiter&&) = delete;
     ~Waiter();
 
@@ -62,6 +72,8 @@ class ParkingLot {
     void await_resume();
 
     void* context() const { return context_; }
+    // The parked task (valid while parked).
+    internal::TaskRecord& task() const { return *task_; }
     bool abort() noexcept override;
     const char* waiting_on() const noexcept override { return lot_.name_; }
 
@@ -73,6 +85,7 @@ class ParkingLot {
     Loop& loop_;
     internal::TaskRecord* task_ = nullptr;
     void* context_;
+    TryNow try_now_;
     bool abortable_;
   };
 

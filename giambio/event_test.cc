@@ -1,0 +1,93 @@
+#include "giambio/event.h"
+
+#include <string>
+
+#include "giambio/cancel_scope.h"
+#include "giambio/pool.h"
+#include "giambio/test_util.h"
+#include "giambio/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace giambio {
+namespace {
+
+using ::giambio::testing::elapsed;
+using ::giambio::testing::EventLog;
+using ::giambio::testing::run_virtual;
+using ::testing::ElementsAre;
+
+// giambio's events example: a child waits for an event its parent sets later.
+TEST(EventTest, SetWakesEveryWaiterInOrder) {
+  EventLog log;
+  auto body = [&]() -> Task<> {
+    Event event;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (std::string name : {"a", "b", "c"}) {
+        pool.spawn([&, name]() -> Task<> {
+          co_await event.wait();
+          log.add(name + "@" + absl::FormatDuration(elapsed()));
+        });
+      }
+      co_await sleep(absl::Seconds(2));
+      EXPECT_EQ(event.waiting(), 3u);
+      event.set();
+    });
+  };
+  run_virtual(body());
+  EXPECT_THAT(log.events(), ElementsAre("a@2s", "b@2s", "c@2s"));
+}
+
+TEST(EventTest, WaitReturnsAtOnceAfterSet) {
+  auto body = []() -> Task<> {
+    Event event;
+    event.set();
+    event.set();  // idempotent
+    co_await event.wait();
+    co_await event.wait();
+    EXPECT_TRUE(event.is_set());
+    EXPECT_EQ(elapsed(), absl::ZeroDuration());
+  };
+  run_virtual(body());
+}
+
+TEST(EventTest, WaitIsACancelPointEvenWhenSet) {
+  auto body = []() -> Task<> {
+    Event event;
+    event.set();
+    CancelScope scope;
+    scope.cancel();
+    bool passed = false;
+    co_await scope.run([&]() -> Task<> {
+      co_await event.wait();
+      passed = true;
+    }());
+    EXPECT_FALSE(passed);
+    EXPECT_TRUE(scope.cancelled_caught());
+  };
+  run_virtual(body());
+}
+
+TEST(EventTest, CancelledWaiterLeavesAndOthersStillWake) {
+  auto body = []() -> Task<> {
+    Event event;
+    bool second_woke = false;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      TaskHandle<void> first = pool.spawn([&]() -> Task<> { co_await event.wait(); });
+      pool.spawn([&]() -> Task<> {
+        co_await event.wait();
+        second_woke = true;
+      });
+      co_await sleep(absl::Seconds(1));
+      first.cancel();
+      co_await sleep(absl::Seconds(1));
+      EXPECT_EQ(event.waiting(), 1u);
+      event.set();
+    });
+    EXPECT_TRUE(second_woke);
+  };
+  run_virtual(body());
+}
+
+}  // namespace
+}  // namespace giambio

@@ -1,0 +1,98 @@
+// giambio/lock.h: Lock, a fair mutual-exclusion lock for tasks.
+//
+//   {
+//     giambio::LockGuard guard = co_await lock.guard();   // released when `guard` goes away
+//     ... critical section, may await ...
+//   }
+//
+// A Lock is owned by the task that acquired it and is not reentrant: acquiring it again from the
+// owning task, or releasing it from another task (or when it is free), throws UsageError. It is
+// fair: release() hands the lock straight to the task that has waited longest, so a task that
+// releases and reacquires in a loop cannot starve the others.
+//
+// acquire() is a cancel point. A task cancelled while waiting leaves the queue without the lock;
+// a task that was handed the lock keeps it even if a cancellation arrives before it runs (it
+// then sees the cancellation at its next cancel point, holding the lock, and its guard releases
+// it during unwinding).
+#ifndef GIAMBIO_LOCK_H_
+#define GIAMBIO_LOCK_H_
+
+#include <coroutine>
+#include <cstdint>
+#include <utility>
+
+#include "giambio/parking_lot.h"
+
+namespace giambio {
+
+class Lock;
+
+// Releases its lock when destroyed. Move-only.
+class LockGuard {
+ public:
+  LockGuard() = default;
+  // Adopts `lock`, which the current task holds.
+  explicit LockGuard(Lock& lock);
+  LockGuard(LockGuard&& other) noexcept
+      : lock_(std::exchange(other.lock_, nullptr)), owner_(other.owner_) {}
+  LockGuard& operator=(LockGuard&& other) noexcept;
+  ~LockGuard() { unlock(); }
+  // Releases early.
+  void unlock();
+
+ private:
+  Lock* lock_ = nullptr;
+  uint64_t owner_ = 0;
+};
+
+class Lock {
+ public:
+  Lock() = default;
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+  // Waits for the lock and takes it.
+  ParkingLot::Waiter acquire();
+  // Takes the lock if it is free and nobody waits for it.
+  bool try_acquire();
+  // Releases the lock; the current task must hold it.
+  void release();
+
+  // Waits for the lock and returns a guard that releases it.
+  class GuardAwaiter {
+   public:
+    explicit GuardAwaiter(Lock& lock) : lock_(lock), waiter_(lock.acquire()) {}
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> caller) { return waiter_.await_suspend(caller); }
+    LockGuard await_resume() {
+      waiter_.await_resume();
+      return LockGuard(lock_);
+    }
+
+   private:
+    Lock& lock_;
+    ParkingLot::Waiter waiter_;
+  };
+  GuardAwaiter guard() { return GuardAwaiter(*this); }
+
+  bool locked() const { return owner_ != 0; }
+  // The id of the task holding the lock, or 0.
+  uint64_t owner() const { return owner_; }
+  size_t waiting() const { return waiters_.size(); }
+
+  // For giambio's own primitives: waits without a cancel point (to reacquire during cleanup),
+  // and releases on behalf of the owner recorded in a guard.
+  ParkingLot::Waiter acquire_uncancellable();
+  void release_from(uint64_t owner);
+
+ private:
+  static bool try_take(void* self, internal::TaskRecord& task);
+  void hand_over();
+
+  uint64_t owner_ = 0;
+  ParkingLot waiters_{"Lock::acquire"};
+};
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_LOCK_H_

@@ -1,0 +1,165 @@
+#include "giambio/lock.h"
+
+#include <string>
+
+#include "giambio/cancel_scope.h"
+#include "giambio/pool.h"
+#include "giambio/test_util.h"
+#include "giambio/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace giambio {
+namespace {
+
+using ::giambio::testing::elapsed;
+using ::giambio::testing::EventLog;
+using ::giambio::testing::run_virtual;
+using ::testing::ElementsAre;
+
+// giambio's lock example: workers take turns in a critical section, in arrival order.
+TEST(LockTest, MutualExclusionInFifoOrder) {
+  EventLog log;
+  auto body = [&]() -> Task<> {
+    Lock lock;
+    int inside = 0;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (int i = 0; i < 4; ++i) {
+        pool.spawn([&, i]() -> Task<> {
+          LockGuard guard = co_await lock.guard();
+          ++inside;
+          EXPECT_EQ(inside, 1);
+          log.add("w" + std::to_string(i) + "@" + absl::FormatDuration(elapsed()));
+          co_await sleep(absl::Seconds(1));
+          --inside;
+        });
+      }
+      co_return;
+    });
+    EXPECT_FALSE(lock.locked());
+  };
+  run_virtual(body());
+  EXPECT_THAT(log.events(), ElementsAre("w0@0", "w1@1s", "w2@2s", "w3@3s"));
+}
+
+// Fairness: a task that releases and immediately reacquires goes to the back of the queue.
+TEST(LockTest, ReleaseHandsTheLockToTheLongestWaiter) {
+  EventLog log;
+  auto body = [&]() -> Task<> {
+    Lock lock;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (std::string name : {"a", "b"}) {
+        pool.spawn([&, name]() -> Task<> {
+          for (int round = 0; round < 2; ++round) {
+            co_await lock.acquire();
+            log.add(name);
+            co_await checkpoint();
+            lock.release();
+          }
+        });
+      }
+      co_return;
+    });
+  };
+  run_virtual(body());
+  EXPECT_THAT(log.events(), ElementsAre("a", "b", "a", "b"));
+}
+
+TEST(LockTest, ReentrantAcquireIsAUsageError) {
+  auto body = []() -> Task<> {
+    Lock lock;
+    co_await lock.acquire();
+    EXPECT_THROW(co_await lock.acquire(), UsageError);
+    lock.release();
+  };
+  run_virtual(body());
+}
+
+TEST(LockTest, ForeignOrUnheldReleaseIsAUsageError) {
+  auto body = []() -> Task<> {
+    Lock lock;
+    EXPECT_THROW(lock.release(), UsageError);
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      co_await lock.acquire();
+      TaskHandle<void> other = pool.spawn([&]() -> Task<> {
+        try {
+          lock.release();
+          ADD_FAILURE() << "released a lock it does not hold";
+        } catch (const UsageError& e) {
+          EXPECT_THAT(e.what(), ::testing::HasSubstr("does not hold this lock"));
+        }
+        co_return;
+      });
+      co_await other.join();
+      lock.release();
+    });
+  };
+  run_virtual(body());
+}
+
+TEST(LockTest, CancelledWaiterDoesNotTakeTheLock) {
+  auto body = []() -> Task<> {
+    Lock lock;
+    co_await lock.acquire();
+    CancelScope scope;
+    scope.set_relative_deadline(absl::Seconds(1));
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn(
+          [&]() -> Task<> { co_await scope.run([&]() -> Task<> { co_await lock.acquire(); }()); });
+      co_await sleep(absl::Seconds(2));
+      EXPECT_EQ(lock.waiting(), 0u);
+      lock.release();
+      EXPECT_FALSE(lock.locked());
+    });
+    EXPECT_TRUE(scope.cancelled_caught());
+  };
+  run_virtual(body());
+}
+
+// A waiter that was handed the lock keeps it even though a cancellation arrives before it
+// runs: the lock is never lost, and the guard releases it.
+TEST(LockTest, HandedOverLockSurvivesALateCancellation) {
+  auto body = []() -> Task<> {
+    Lock lock;
+    co_await lock.acquire();
+    bool held_when_cancelled = false;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      TaskHandle<void> waiter = pool.spawn([&]() -> Task<> {
+        LockGuard guard = co_await lock.guard();
+        try {
+          co_await checkpoint();
+        } catch (const Cancelled&) {
+          held_when_cancelled = lock.locked() && lock.owner() != 0;
+          throw;
+        }
+      });
+      co_await sleep(absl::Seconds(1));
+      lock.release();   // hands the lock to the waiter, which is now ready
+      waiter.cancel();  // ...and cancelled before it runs
+      co_return;
+    });
+    EXPECT_TRUE(held_when_cancelled);
+    EXPECT_FALSE(lock.locked());
+  };
+  run_virtual(body());
+}
+
+TEST(LockTest, TryAcquire) {
+  auto body = []() -> Task<> {
+    Lock lock;
+    EXPECT_TRUE(lock.try_acquire());
+    EXPECT_TRUE(lock.locked());
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        EXPECT_FALSE(lock.try_acquire());
+        co_return;
+      });
+      co_return;
+    });
+    lock.release();
+  };
+  run_virtual(body());
+}
+
+}  // namespace
+}  // namespace giambio
