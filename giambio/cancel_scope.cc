@@ -12,7 +12,7 @@ CancelScope::~CancelScope() { detach(); }
 
 void CancelScope::detach() {
   if (loop_ != nullptr) {
-    loop_->disarm_timer(timer_);
+    if (deadline_) loop_->disarm_timer(*deadline_);
     if (cancel_called_) loop_->scope_cancelled_while_entered(-1);
     tasks_.for_each([&](internal::TaskRecord& task) {
       decltype(tasks_)::remove(task);
@@ -33,14 +33,20 @@ void CancelScope::cancel() {
   if (cancel_called_) return;
   cancel_called_ = true;
   if (loop_ == nullptr) return;  // not entered (yet, or any more)
-  loop_->disarm_timer(timer_);
+  if (deadline_) loop_->disarm_timer(*deadline_);
   loop_->scope_cancelled_while_entered(+1);
   loop_->deliver_cancel(*this);
 }
 
+CancelScope::Deadline& CancelScope::deadline_state() {
+  if (!deadline_) deadline_ = std::make_unique<Deadline>(*this);
+  return *deadline_;
+}
+
 void CancelScope::set_deadline(absl::Time deadline) {
-  deadline_ = deadline;
-  relative_deadline_.reset();
+  Deadline& state = deadline_state();
+  state.time = deadline;
+  state.relative.reset();
   if (loop_ != nullptr) arm_deadline();
 }
 
@@ -50,7 +56,7 @@ void CancelScope::set_relative_deadline(absl::Duration timeout) {
                                   absl::FormatDuration(timeout), "): must not be negative"));
   }
   if (loop_ == nullptr) {
-    relative_deadline_ = timeout;
+    deadline_state().relative = timeout;
   } else {
     set_deadline(loop_->now() + timeout);
   }
@@ -64,10 +70,11 @@ void CancelScope::set_shield(bool shield) {
 }
 
 void CancelScope::arm_deadline() {
-  if (cancel_called_ || deadline_ == absl::InfiniteFuture()) {
-    loop_->disarm_timer(timer_);
+  if (!deadline_) return;
+  if (cancel_called_ || deadline_->time == absl::InfiniteFuture()) {
+    loop_->disarm_timer(*deadline_);
   } else {
-    loop_->arm_timer(timer_, deadline_);
+    loop_->arm_timer(*deadline_, deadline_->time);
   }
 }
 
@@ -93,7 +100,9 @@ void CancelScope::enter(Loop& loop, internal::TaskRecord& task) {
   tasks_.push_back(task);
   task.scope = this;
   if (parent_ != nullptr) parent_->children_.push_back(*this);
-  if (relative_deadline_) deadline_ = loop.now() + *std::exchange(relative_deadline_, {});
+  if (deadline_ && deadline_->relative) {
+    deadline_->time = loop.now() + *std::exchange(deadline_->relative, std::nullopt);
+  }
   if (cancel_called_) loop.scope_cancelled_while_entered(+1);
   arm_deadline();
 }
@@ -102,7 +111,7 @@ bool CancelScope::exit(internal::TaskRecord& task, const std::exception_ptr& err
   Loop& loop = *loop_;
   assert(task.scope == this && "cancel scopes must exit in the order they were entered");
   assert(children_.empty() && "a scope exits while scopes inside it are still entered");
-  loop.disarm_timer(timer_);
+  if (deadline_) loop.disarm_timer(*deadline_);
   if (cancel_called_) loop.scope_cancelled_while_entered(-1);
   tasks_.remove(task);
   task.scope = parent_;

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 
@@ -64,7 +65,9 @@ class CancelScope {
 
   // The absolute deadline (absl::InfiniteFuture() by default), on the loop's clock. A deadline
   // in the past cancels the scope at the loop's next turn. Deadlines can be moved at any time.
-  absl::Time deadline() const { return deadline_; }
+  absl::Time deadline() const {
+    return deadline_ ? deadline_->time : absl::InfiniteFuture();
+  }
   void set_deadline(absl::Time deadline);
   // Sets the deadline to now + `timeout`; before the scope is entered, to `timeout` after the
   // moment it is entered. A negative timeout is a UsageError.
@@ -86,14 +89,16 @@ class CancelScope {
  private:
   friend class Loop;
   friend class internal::PoolState;
-  class DeadlineTimer final : public internal::Timer {
-   public:
-    explicit DeadlineTimer(CancelScope& scope) : scope_(scope) {}
-    void fire() override { scope_.cancel(); }
-
-   private:
-    CancelScope& scope_;
+  // Deadline state lives out of line and only in scopes that have a deadline: every spawned
+  // task carries a scope of its own (for TaskHandle::cancel), and those never do.
+  struct Deadline final : internal::Timer {
+    explicit Deadline(CancelScope& scope) : scope(scope) {}
+    void fire() override { scope.cancel(); }
+    CancelScope& scope;
+    absl::Time time = absl::InfiniteFuture();
+    std::optional<absl::Duration> relative;  // applied when the scope is entered
   };
+  Deadline& deadline_state();
 
   void enter_current();
   bool exit_current(const std::exception_ptr& error);
@@ -113,13 +118,11 @@ class CancelScope {
   Loop* loop_ = nullptr;  // while entered
   CancelScope* parent_ = nullptr;
   uint64_t id_ = 0;
-  absl::Time deadline_ = absl::InfiniteFuture();
-  std::optional<absl::Duration> relative_deadline_;
+  std::unique_ptr<Deadline> deadline_;
   bool cancel_called_ = false;
   bool cancelled_caught_ = false;
   bool shield_ = false;
   bool entered_once_ = false;
-  DeadlineTimer timer_{*this};
 
  public:
   // For the loop: the scope tree. Children are scopes entered directly inside this one (by

@@ -107,8 +107,7 @@ void Loop::launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScop
   own_scope.enter(*this, task);
   notify([&](Instrument& i) { i.on_task_spawned(task.info()); });
   task.state = internal::TaskState::kReady;
-  ready_.push_back(&task);
-  notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
+  push_ready(task);
 }
 
 uint64_t Loop::pending_cancel(const internal::TaskRecord& task) const {
@@ -138,8 +137,7 @@ void Loop::check_aborted(internal::TaskRecord& task) {
 void Loop::yield(internal::TaskRecord& task, std::coroutine_handle<> resume_point) {
   task.resume_point = resume_point;
   task.state = internal::TaskState::kReady;
-  ready_.push_back(&task);
-  notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
+  push_ready(task);
 }
 
 void Loop::block(internal::TaskRecord& task, internal::Blocker& blocker,
@@ -155,7 +153,17 @@ void Loop::wake(internal::TaskRecord& task) {
   }
   task.blocker = nullptr;
   task.state = internal::TaskState::kReady;
-  ready_.push_back(&task);
+  push_ready(task);
+}
+
+void Loop::push_ready(internal::TaskRecord& task) {
+  task.ready_next = nullptr;
+  if (ready_tail_ == nullptr) {
+    ready_head_ = &task;
+  } else {
+    ready_tail_->ready_next = &task;
+  }
+  ready_tail_ = &task;
   notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
 }
 
@@ -176,7 +184,7 @@ void Loop::run_once(absl::Duration max_wait) {
   run_batch();
   if (live_tasks_count_ == 0) return;  // nothing left that could wait for anything
   absl::Time deadline = absl::InfinitePast();
-  if (ready_.empty()) {
+  if (ready_head_ == nullptr) {
     deadline = timers_.next_deadline();
     if (max_wait != absl::InfiniteDuration()) deadline = std::min(deadline, now() + max_wait);
     if (deadline == absl::InfiniteFuture() && driver_->pending() == 0 && live_tasks_count_ > 0) {
@@ -194,14 +202,23 @@ void Loop::run_once(absl::Duration max_wait) {
 }
 
 void Loop::run_batch() {
-  batch_.swap(ready_);
-  if (schedule_prng_ && batch_.size() > 1) {
-    for (size_t i = batch_.size() - 1; i > 0; --i) {
-      std::swap(batch_[i], batch_[schedule_prng_->uniform(i + 1)]);
+  // Detach the batch: tasks made ready while it runs queue up for the next one.
+  internal::TaskRecord* task = std::exchange(ready_head_, nullptr);
+  ready_tail_ = nullptr;
+  if (!schedule_prng_) {
+    while (task != nullptr) {
+      internal::TaskRecord* next = task->ready_next;  // read first: running may requeue it
+      run_task(*task);
+      task = next;
     }
+    return;
   }
-  for (internal::TaskRecord* task : batch_) run_task(*task);
-  batch_.clear();
+  for (; task != nullptr; task = task->ready_next) shuffled_.push_back(task);
+  for (size_t i = shuffled_.size(); i > 1; --i) {
+    std::swap(shuffled_[i - 1], shuffled_[schedule_prng_->uniform(i)]);
+  }
+  for (internal::TaskRecord* ready : shuffled_) run_task(*ready);
+  shuffled_.clear();
 }
 
 void Loop::run_task(internal::TaskRecord& task) {

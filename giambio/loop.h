@@ -149,8 +149,12 @@ class Loop {
   RunOptions options_;
   std::unique_ptr<Driver> driver_;
   std::optional<internal::Prng> schedule_prng_;
-  std::vector<internal::TaskRecord*> ready_;
-  std::vector<internal::TaskRecord*> batch_;
+  // The ready queue: an intrusive FIFO through TaskRecord::ready_next, so making a task ready
+  // never allocates. `shuffled_` is scratch space for seeded batches only.
+  void push_ready(internal::TaskRecord& task);
+  internal::TaskRecord* ready_head_ = nullptr;
+  internal::TaskRecord* ready_tail_ = nullptr;
+  std::vector<internal::TaskRecord*> shuffled_;
   internal::TimerHeap timers_;
   internal::IntrusiveList<internal::TaskRecord, &internal::TaskRecord::loop_node> live_tasks_;
   size_t live_tasks_count_ = 0;

@@ -9,6 +9,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -39,14 +40,15 @@ enum class TaskState : uint8_t { kReady, kRunning, kBlocked, kDone };
 
 class TaskRecord {
  public:
-  TaskRecord(uint64_t id, std::string name) : id_(id), name_(std::move(name)) {}
+  TaskRecord(uint64_t id, std::string name)
+      : id_(id), name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))) {}
   virtual ~TaskRecord() = default;
   TaskRecord(const TaskRecord&) = delete;
   TaskRecord& operator=(const TaskRecord&) = delete;
 
   uint64_t id() const { return id_; }
-  const std::string& name() const { return name_; }
-  TaskInfo info() const { return TaskInfo{id_, name_}; }
+  const std::string& name() const { return name_ ? *name_ : unnamed(); }
+  TaskInfo info() const { return TaskInfo{id_, name()}; }
 
   // The chain's outermost coroutine; done() once the task has ended.
   virtual std::coroutine_handle<> root() const = 0;
@@ -63,13 +65,22 @@ class TaskRecord {
   Blocker* blocker = nullptr;
   // Set when a wait was withdrawn by a cancellation: the id of the scope that owns it.
   uint64_t cancel_owner = 0;
-  TaskState state = TaskState::kReady;
-  ListNode scope_node;  // in scope->tasks_
-  ListNode loop_node;   // in the loop's list of live tasks
+  ListNode scope_node;               // in scope->tasks_
+  ListNode loop_node;                // in the loop's list of live tasks
+  TaskRecord* ready_next = nullptr;  // in the loop's ready queue
 
  private:
+  static const std::string& unnamed() {
+    static const std::string* const empty = new std::string();
+    return *empty;
+  }
   const uint64_t id_;
-  const std::string name_;
+  // Most tasks are unnamed; a name costs one pointer until there is one.
+  const std::unique_ptr<const std::string> name_;
+
+ public:
+  // Last, so that a derived record's small fields can share its padding.
+  TaskState state = TaskState::kReady;
 };
 
 }  // namespace giambio::internal
