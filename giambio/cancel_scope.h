@@ -65,9 +65,7 @@ class CancelScope {
 
   // The absolute deadline (absl::InfiniteFuture() by default), on the loop's clock. A deadline
   // in the past cancels the scope at the loop's next turn. Deadlines can be moved at any time.
-  absl::Time deadline() const {
-    return deadline_ ? deadline_->time : absl::InfiniteFuture();
-  }
+  absl::Time deadline() const { return deadline_ ? deadline_->time : absl::InfiniteFuture(); }
   void set_deadline(absl::Time deadline);
   // Sets the deadline to now + `timeout`; before the scope is entered, to `timeout` after the
   // moment it is entered. A negative timeout is a UsageError.

@@ -23,10 +23,7 @@ const char* ReadinessWait::name() const {
 
 bool ReadinessWait::await_suspend(std::coroutine_handle<> caller) {
   task_ = &loop_.current_task(name());
-  if (const uint64_t owner = loop_.pending_cancel(*task_); owner != 0) {
-    task_->cancel_owner = owner;
-    return false;
-  }
+  if (loop_.cancelled_before_wait(*task_)) return false;
   in_flight_ = true;
   try {
     loop_.driver().submit(*this);

@@ -122,6 +122,32 @@ TEST(IoWaitTest, SecondWaiterOnTheSameDirectionIsRefused) {
   EXPECT_THAT(s.message(), HasSubstr("wait_readable(fd="));
 }
 
+// A task that only yields must not starve I/O: with the spinner always ready, the loop still
+// polls the driver each turn, so the reader sees its data and then stops the spinner.
+TEST(IoWaitTest, AYieldingTaskDoesNotStarveIo) {
+  Pipe pipe;
+  auto body = [&]() -> Task<long> {
+    long spins = 0;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        while (true) {
+          ++spins;
+          co_await checkpoint();
+        }
+      });
+      pool.spawn([&]() -> Task<> {
+        EXPECT_TRUE((co_await wait_readable(pipe.read_fd)).ok());
+        pool.cancel();
+      });
+      co_await checkpoint();
+      EXPECT_EQ(write(pipe.write_fd, "z", 1), 1);
+      co_return;
+    });
+    co_return spins;
+  };
+  EXPECT_GT(run(body(), epoll_options()), 0);
+}
+
 TEST(IoWaitTest, TheVirtualClockDriverRefusesIo) {
   Pipe pipe;
   auto body = [&]() -> Task<> { (void)co_await wait_readable(pipe.read_fd); };

@@ -127,6 +127,11 @@ void Loop::check_cancel(internal::TaskRecord& task) {
   }
 }
 
+bool Loop::cancelled_before_wait(internal::TaskRecord& task) {
+  task.cancel_owner = pending_cancel(task);
+  return task.cancel_owner != 0;
+}
+
 void Loop::check_aborted(internal::TaskRecord& task) {
   if (const uint64_t owner = std::exchange(task.cancel_owner, 0); owner != 0) {
     notify([&](Instrument& i) { i.before_cancel(task.info()); });

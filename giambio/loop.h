@@ -111,6 +111,9 @@ class Loop {
   uint64_t pending_cancel(const internal::TaskRecord& task) const;
   // Throws Cancelled if a cancellation reaches `task`.
   void check_cancel(internal::TaskRecord& task);
+  // The cancel point at the start of a wait: if a cancellation reaches `task`, records it and
+  // returns true, and the awaiter must not suspend (its check_aborted then throws it).
+  bool cancelled_before_wait(internal::TaskRecord& task);
   // After a blocked task resumes: throws Cancelled if its wait was withdrawn by a cancellation.
   void check_aborted(internal::TaskRecord& task);
 

@@ -25,12 +25,7 @@ ParkingLot::Waiter::~Waiter() {
 
 bool ParkingLot::Waiter::await_suspend(std::coroutine_handle<> caller) {
   task_ = &loop_.current_task("ParkingLot::park");
-  if (abortable_) {
-    if (const uint64_t owner = loop_.pending_cancel(*task_); owner != 0) {
-      task_->cancel_owner = owner;
-      return false;
-    }
-  }
+  if (abortable_ && loop_.cancelled_before_wait(*task_)) return false;
   if (try_now_ != nullptr && try_now_(context_, *task_)) return false;
   lot_.waiters_.push_back(*this);
   loop_.block(*task_, *this, caller);

@@ -50,9 +50,9 @@ void BM_CheckpointRoundTrip(benchmark::State& state) {
     for (auto _ : state) co_await checkpoint();
     stop = true;
   }));
-  state.counters["per_checkpoint"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * ready,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["per_checkpoint"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * ready,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_CheckpointRoundTrip)->Arg(2)->Arg(1000);
 
@@ -87,9 +87,9 @@ void BM_ChannelPingPong(benchmark::State& state) {
       ping_tx.close();
     });
   }());
-  state.counters["per_message"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["per_message"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_ChannelPingPong);
 
@@ -108,9 +108,9 @@ void BM_MillionTimersArmedAndCancelled(benchmark::State& state) {
     }
     for (NoopTimer& timer : timers) heap.disarm(timer);
   }
-  state.counters["per_timer"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kTimers,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["per_timer"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kTimers,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_MillionTimersArmedAndCancelled)->Unit(benchmark::kMillisecond);
 

@@ -18,10 +18,7 @@ SleepAwaiter::~SleepAwaiter() { loop_.disarm_timer(*this); }
 
 bool SleepAwaiter::await_suspend(std::coroutine_handle<> caller) {
   task_ = &loop_.current_task("giambio::sleep");
-  if (const uint64_t owner = loop_.pending_cancel(*task_); owner != 0) {
-    task_->cancel_owner = owner;
-    return false;
-  }
+  if (loop_.cancelled_before_wait(*task_)) return false;
   if (deadline_ != absl::InfiniteFuture()) loop_.arm_timer(*this, deadline_);
   loop_.block(*task_, *this, caller);
   loop_.notify([&](Instrument& i) { i.before_sleep(task_->info(), duration_); });

@@ -41,7 +41,8 @@ enum class TaskState : uint8_t { kReady, kRunning, kBlocked, kDone };
 class TaskRecord {
  public:
   TaskRecord(uint64_t id, std::string name)
-      : id_(id), name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))) {}
+      : id_(id),
+        name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))) {}
   virtual ~TaskRecord() = default;
   TaskRecord(const TaskRecord&) = delete;
   TaskRecord& operator=(const TaskRecord&) = delete;
