@@ -1,51 +1,72 @@
 // giambio/driver.h: the seam between the scheduler and whatever performs I/O and keeps time.
 //
 // The scheduler (loop.h) owns tasks, timers and cancel scopes; a Driver owns the outside world.
-// Three drivers sit under the same scheduler: the virtual-clock driver (virtual/, no I/O, time
-// jumps to the next timer; for tests), the epoll driver (epoll/) and, later, the io_uring
-// driver and the simulator's driver (sim/). The scheduler never knows which one it runs on.
+// Drivers under the same scheduler: io_uring (uring/, production), epoll (epoll/, where io_uring
+// is unavailable), the virtual clock (virtual/, no I/O; for tests) and, later, the simulator's
+// driver (sim/). The scheduler and the I/O API never know which one they run on.
 //
 // The contract, in the order the loop uses it each turn:
 //   - now(): the driver's clock. Every time giambio reports comes from here, never from the
 //     wall clock directly, so a simulated driver controls time completely.
 //   - submit(op) / cancel(op): start an operation, or ask it to stop. An operation completes
-//     exactly once, by the driver calling op.complete(result) from inside poll(), also after
-//     cancel (then usually with -ECANCELED). The driver keeps op's buffers in use until then.
+//     exactly once, by the driver calling op.complete(result), from inside submit(), cancel()
+//     or poll(); after cancel() usually with -ECANCELED, but an operation that had already
+//     finished completes with its real result. Until complete() runs, the driver (or the
+//     kernel) may still use op's buffers, so their owner must not go away.
 //   - poll(deadline): deliver the completions that are ready, waiting for one until `deadline`
 //     at most (absl::InfinitePast(): do not wait). A virtual clock advances to `deadline`.
 //   - pending(): operations submitted and not completed; the loop uses it to tell a program
 //     that waits for I/O from one that can never wake up (a deadlock).
+//   - cancel_all(): withdraw every operation and wait until each has completed; the loop calls
+//     it when it is torn down, before the frames that own the operations are destroyed.
 #ifndef GIAMBIO_DRIVER_H_
 #define GIAMBIO_DRIVER_H_
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 
 #include "absl/time/time.h"
 
 namespace giambio {
 
-// What an operation does. Every driver handles every kind (the virtual-clock driver refuses all
-// I/O with a UsageError).
+// What an operation does: one system call (or one readiness wait), described by the fields of
+// Operation that its comment names. `result` is what complete() receives on success.
 enum class OpKind : uint8_t {
-  kWaitReadable,  // fd: completes with the readiness mask (EPOLLIN...) when fd is readable
-  kWaitWritable,  // fd: completes when fd is writable
+  kWaitReadable,  // fd; result: a readiness mask
+  kWaitWritable,  // fd; result: a readiness mask
+  kAccept,        // fd, address/address_length (out, may be null); result: the new fd
+  kConnect,       // fd, address/address_length (in); result: 0
+  kReceive,       // fd, buffer, length, flags; result: bytes received (0: end of stream)
+  kSend,          // fd, buffer, length, flags; result: bytes sent
+  kClose,         // fd; result: 0
 };
 
-// One I/O request: a plain description that a driver can carry out. The awaiter that owns it
-// derives from it; complete() wakes the waiting task.
+// The operation's name, for errors and traces: "accept", "recv", ...
+const char* op_name(OpKind kind);
+
+// One I/O request: a plain description that a driver carries out. The awaiter that owns it
+// derives from it and is told the result through complete().
 class Operation {
  public:
   Operation(OpKind kind, int fd) : kind_(kind), fd_(fd) {}
   virtual ~Operation() = default;
   OpKind kind() const { return kind_; }
   int fd() const { return fd_; }
-  // The operation's name for errors and traces, e.g. "wait_readable".
-  virtual const char* name() const = 0;
+  const char* name() const { return op_name(kind_); }
+
   // Called by the driver, on the loop thread, exactly once: `result` is >= 0 on success or a
   // negated errno, as io_uring reports it.
   virtual void complete(int64_t result) = 0;
+
+  void* buffer = nullptr;
+  size_t length = 0;
+  int flags = 0;
+  sockaddr* address = nullptr;
+  socklen_t* address_length = nullptr;
+  // Scratch space for the driver that carries the operation out.
+  uint32_t driver_state = 0;
 
  private:
   OpKind kind_;
@@ -56,13 +77,14 @@ class Driver {
  public:
   virtual ~Driver() = default;
 
-  // A short name for logs and errors: "epoll", "virtual", "io_uring", "sim".
+  // A short name for logs and errors: "io_uring", "epoll", "virtual", "sim".
   virtual const char* name() const = 0;
   virtual absl::Time now() = 0;
   virtual void submit(Operation& op) = 0;
   virtual void cancel(Operation& op) = 0;
   virtual void poll(absl::Time deadline) = 0;
   virtual size_t pending() const = 0;
+  virtual void cancel_all() = 0;
 };
 
 }  // namespace giambio

@@ -22,8 +22,10 @@
 #include "giambio/pool.h"
 #include "giambio/run.h"
 #include "giambio/semaphore.h"
+#include "giambio/socket_address.h"
 #include "giambio/task.h"
 #include "giambio/task_handle.h"
+#include "giambio/tcp.h"
 #include "giambio/time.h"
 #include "giambio/timeouts.h"
 

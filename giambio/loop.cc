@@ -2,12 +2,15 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "giambio/epoll/epoll_driver.h"
 #include "giambio/errors.h"
+#include "giambio/uring/uring_driver.h"
 #include "giambio/virtual/virtual_driver.h"
 
 namespace giambio {
@@ -23,22 +26,37 @@ std::unique_ptr<Driver> make_driver(RunOptions& options) {
   if (kind == DriverKind::kAuto) {
     const char* env = std::getenv("GIAMBIO_DRIVER");
     const std::string wanted = env == nullptr ? "" : env;
-    if (wanted.empty() || wanted == "epoll") {
+    if (wanted == "uring") {
+      kind = DriverKind::kUring;
+    } else if (wanted == "epoll") {
       kind = DriverKind::kEpoll;
     } else if (wanted == "virtual") {
       kind = DriverKind::kVirtual;
-    } else {
+    } else if (!wanted.empty()) {
       throw UsageError(absl::StrCat("GIAMBIO_DRIVER=", wanted,
-                                    ": unknown driver; expected \"epoll\" or \"virtual\""));
+                                    ": unknown driver; expected uring, epoll or virtual"));
     }
   }
   switch (kind) {
     case DriverKind::kVirtual:
       return std::make_unique<VirtualDriver>();
     case DriverKind::kEpoll:
+      return std::make_unique<EpollDriver>();
+    case DriverKind::kUring: {
+      absl::StatusOr<std::unique_ptr<UringDriver>> uring = UringDriver::create();
+      if (!uring.ok()) throw std::runtime_error(uring.status().ToString());
+      return *std::move(uring);
+    }
     case DriverKind::kAuto:
       break;
   }
+  absl::StatusOr<std::unique_ptr<UringDriver>> uring = UringDriver::create();
+  if (uring.ok()) return *std::move(uring);
+  static std::once_flag logged;
+  std::call_once(logged, [&] {
+    std::fprintf(stderr, "giambio: io_uring is unavailable (%s); using epoll\n",
+                 uring.status().ToString().c_str());
+  });
   return std::make_unique<EpollDriver>();
 }
 
@@ -49,6 +67,9 @@ Loop::Loop(RunOptions options) : options_(std::move(options)), driver_(make_driv
 }
 
 Loop::~Loop() {
+  // Operations still in flight belong to frames about to be destroyed: the driver withdraws
+  // them and waits until it (or the kernel) has let go of every one.
+  driver_->cancel_all();
   // Tasks that never finished (a loop stepped by hand and abandoned, or a deadlock): destroy
   // their frames newest first, so children go before the parents whose pools wait for them,
   // then let go of the records.

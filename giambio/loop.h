@@ -46,9 +46,11 @@ template <typename T>
 class TaskHandle;
 
 enum class DriverKind {
-  // GIAMBIO_DRIVER from the environment if set ("epoll", "virtual"), else the best the kernel
-  // offers.
+  // GIAMBIO_DRIVER from the environment if set ("uring", "epoll", "virtual"), else io_uring,
+  // falling back to epoll (with the reason logged once) where io_uring cannot be set up.
   kAuto,
+  // io_uring; if it cannot be set up, Loop's constructor throws std::runtime_error saying why.
+  kUring,
   // epoll readiness and non-blocking syscalls; real time.
   kEpoll,
   // No I/O; time is virtual and jumps to the next timer whenever every task waits, so sleeps
@@ -66,7 +68,8 @@ struct RunOptions {
   std::vector<Instrument*> instruments = {};
 };
 
-// Picks the driver `options` asks for. Throws UsageError for a bad GIAMBIO_DRIVER value.
+// Picks the driver `options` asks for. Throws UsageError for a bad GIAMBIO_DRIVER value, and
+// std::runtime_error if the driver asked for explicitly cannot be set up.
 std::unique_ptr<Driver> make_driver(RunOptions& options);
 
 class Loop {

@@ -6,9 +6,20 @@
 //     co_return co_await a.join();
 //   });
 //
-// Lifetimes: spawn a coroutine function's Task (`fetch("a")`, with its arguments taken by value)
-// or a lambda itself (`[&]() -> Task<> {...}`, kept alive by the pool), never a lambda's call
-// (`[&]() -> Task<> {...}()`): that coroutine would run after its lambda is gone.
+// Lifetimes, the two rules that C++ coroutines impose:
+//   - Spawn a coroutine function's Task (`fetch("a")`, with its arguments taken by value) or a
+//     lambda itself (`[&]() -> Task<> {...}`, kept alive by the pool), never a lambda's call
+//     (`[&]() -> Task<> {...}()`): that coroutine would run after its lambda is gone.
+//   - The body is a coroutine of its own, and its local variables end when it returns, which is
+//     *before* the pool waits for the children. Whatever children share by reference must live
+//     outside with_pool, in the enclosing coroutine (like Trio, where the block's variables
+//     belong to the enclosing function):
+//
+//       absl::StatusOr<TcpStream> stream;            // shared: declared outside
+//       co_await with_pool([&](Pool& pool) -> Task<> {
+//         pool.spawn([&]() -> Task<> { stream = co_await TcpStream::connect(address); });
+//         ...                                        // locals here die at the body's end
+//       });
 //
 // with_pool(body) opens a pool, runs body(pool) in the current task, and does not return until
 // the body and every task spawned into the pool have ended. Tasks spawned into the pool (by the

@@ -1,20 +1,63 @@
 #include "giambio/epoll/epoll_driver.h"
 
 #include <sys/epoll.h>
-#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/internal/monotonic_clock.h"
 
 namespace giambio {
 namespace {
 
 constexpr int kEventsMax = 256;
+// Operation::driver_state for a connect whose syscall has started (EINPROGRESS).
+constexpr uint32_t kConnectStarted = 1;
+
+bool is_reader(OpKind kind) {
+  return kind == OpKind::kWaitReadable || kind == OpKind::kAccept || kind == OpKind::kReceive;
+}
+
+int64_t syscall_result(ssize_t result) { return result >= 0 ? result : -errno; }
+
+// The operation's syscall, non-blocking. -EAGAIN (or -EINPROGRESS) means: wait for readiness.
+int64_t attempt(Operation& op) {
+  switch (op.kind()) {
+    case OpKind::kWaitReadable:
+    case OpKind::kWaitWritable:
+      return -EAGAIN;
+    case OpKind::kAccept:
+      return syscall_result(
+          accept4(op.fd(), op.address, op.address_length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    case OpKind::kConnect:
+      if (op.driver_state == kConnectStarted) {
+        int error = 0;
+        socklen_t length = sizeof(error);
+        if (getsockopt(op.fd(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) return -errno;
+        return -error;
+      }
+      if (connect(op.fd(), op.address, *op.address_length) == 0) return 0;
+      if (errno == EINPROGRESS) {
+        op.driver_state = kConnectStarted;
+        return -EAGAIN;
+      }
+      return -errno;
+    case OpKind::kReceive:
+      return syscall_result(recv(op.fd(), op.buffer, op.length, op.flags | MSG_DONTWAIT));
+    case OpKind::kSend:
+      return syscall_result(
+          send(op.fd(), op.buffer, op.length, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+    case OpKind::kClose:
+      return close(op.fd()) == 0 ? 0 : -errno;
+  }
+  return -EINVAL;
+}
 
 }  // namespace
 
@@ -26,16 +69,12 @@ EpollDriver::EpollDriver() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
 
 EpollDriver::~EpollDriver() { close(epoll_fd_); }
 
-absl::Time EpollDriver::now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return absl::UnixEpoch() + absl::DurationFromTimespec(ts);
-}
+absl::Time EpollDriver::now() { return internal::monotonic_now(); }
 
 int EpollDriver::update_interest(int fd, Waiters& waiters, bool was_registered) {
   epoll_event event{};
   event.data.fd = fd;
-  if (waiters.reader != nullptr) event.events |= EPOLLIN;
+  if (waiters.reader != nullptr) event.events |= EPOLLIN | EPOLLRDHUP;
   if (waiters.writer != nullptr) event.events |= EPOLLOUT;
   if (event.events == 0) {
     waiters_.erase(fd);
@@ -47,9 +86,28 @@ int EpollDriver::update_interest(int fd, Waiters& waiters, bool was_registered) 
 }
 
 void EpollDriver::submit(Operation& op) {
+  op.driver_state = 0;
+  if (op.kind() == OpKind::kClose) {
+    // Nobody can be waiting on a descriptor being closed through giambio (its owner closes
+    // it), but a stale registration must not survive it: fd numbers are reused.
+    if (auto it = waiters_.find(op.fd()); it != waiters_.end()) {
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, op.fd(), nullptr);
+      waiters_.erase(it);
+    }
+  }
+  const int64_t result = attempt(op);
+  if (result != -EAGAIN) {
+    op.complete(result);
+    return;
+  }
+  wait_for_readiness(op);
+}
+
+void EpollDriver::wait_for_readiness(Operation& op) {
   auto [it, inserted] = waiters_.try_emplace(op.fd());
-  Operation*& slot = op.kind() == OpKind::kWaitReadable ? it->second.reader : it->second.writer;
+  Operation*& slot = is_reader(op.kind()) ? it->second.reader : it->second.writer;
   if (slot != nullptr) {
+    if (inserted) waiters_.erase(it);
     op.complete(-EBUSY);
     return;
   }
@@ -66,7 +124,7 @@ void EpollDriver::submit(Operation& op) {
 void EpollDriver::cancel(Operation& op) {
   auto it = waiters_.find(op.fd());
   if (it == waiters_.end()) return;
-  Operation*& slot = op.kind() == OpKind::kWaitReadable ? it->second.reader : it->second.writer;
+  Operation*& slot = is_reader(op.kind()) ? it->second.reader : it->second.writer;
   if (slot != &op) return;
   slot = nullptr;
   --pending_;
@@ -74,17 +132,33 @@ void EpollDriver::cancel(Operation& op) {
   op.complete(-ECANCELED);
 }
 
-void EpollDriver::poll(absl::Time deadline) {
-  timespec timeout{};
-  timespec* timeout_ptr = &timeout;
-  if (deadline == absl::InfiniteFuture()) {
-    timeout_ptr = nullptr;
-  } else if (deadline != absl::InfinitePast()) {
-    const absl::Duration wait = deadline - now();
-    if (wait > absl::ZeroDuration()) timeout = absl::ToTimespec(wait);
+void EpollDriver::cancel_all() {
+  std::vector<Operation*> waiting;
+  for (auto& [fd, waiters] : waiters_) {
+    if (waiters.reader != nullptr) waiting.push_back(waiters.reader);
+    if (waiters.writer != nullptr) waiting.push_back(waiters.writer);
   }
+  for (Operation* op : waiting) cancel(*op);
+}
+
+void EpollDriver::retry(Operation& op, uint32_t events) {
+  if (op.kind() == OpKind::kWaitReadable || op.kind() == OpKind::kWaitWritable) {
+    op.complete(events);
+    return;
+  }
+  const int64_t result = attempt(op);
+  if (result == -EAGAIN) {
+    wait_for_readiness(op);  // a spurious wakeup: wait again
+  } else {
+    op.complete(result);
+  }
+}
+
+void EpollDriver::poll(absl::Time deadline) {
+  timespec storage;
   epoll_event events[kEventsMax];
-  const int count = epoll_pwait2(epoll_fd_, events, kEventsMax, timeout_ptr, nullptr);
+  const int count = epoll_pwait2(epoll_fd_, events, kEventsMax,
+                                 internal::wait_timespec(deadline, storage), nullptr);
   for (int i = 0; i < count; ++i) {
     const int fd = events[i].data.fd;
     auto it = waiters_.find(fd);
@@ -96,14 +170,14 @@ void EpollDriver::poll(absl::Time deadline) {
     const bool writable = mask & (EPOLLOUT | EPOLLERR | EPOLLHUP);
     Operation* reader = readable ? std::exchange(waiters.reader, nullptr) : nullptr;
     Operation* writer = writable ? std::exchange(waiters.writer, nullptr) : nullptr;
-    update_interest(fd, waiters, /*was_registered=*/true);
+    update_interest(fd, waiters, /*was_registered=*/true);  // may erase `waiters`
     if (reader != nullptr) {
       --pending_;
-      reader->complete(mask);
+      retry(*reader, mask);
     }
     if (writer != nullptr) {
       --pending_;
-      writer->complete(mask);
+      retry(*writer, mask);
     }
   }
 }

@@ -20,6 +20,7 @@ class VirtualDriver final : public Driver {
   void cancel(Operation& op) override;
   void poll(absl::Time deadline) override;
   size_t pending() const override { return 0; }
+  void cancel_all() override {}
 
  private:
   absl::Time now_ = absl::UnixEpoch();

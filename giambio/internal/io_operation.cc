@@ -1,0 +1,68 @@
+#include "giambio/internal/io_operation.h"
+
+#include <cassert>
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/loop.h"
+
+namespace giambio::internal {
+
+IoOperation::IoOperation(OpKind kind, int fd)
+    : Operation(kind, fd), loop_(Loop::current(op_name(kind))) {}
+
+IoOperation::~IoOperation() {
+  // Loop teardown drains every operation (Driver::cancel_all) before it destroys frames.
+  assert(!in_flight_ && "an I/O operation was destroyed while the driver still owned it");
+}
+
+bool IoOperation::await_suspend(std::coroutine_handle<> caller) {
+  task_ = &loop_.current_task(name());
+  if (loop_.cancelled_before_wait(*task_)) return false;
+  in_flight_ = true;
+  try {
+    loop_.driver().submit(*this);
+  } catch (...) {
+    in_flight_ = false;  // refused: nothing to withdraw later
+    throw;
+  }
+  if (!in_flight_) return false;  // completed inside submit()
+  blocked_ = true;
+  loop_.block(*task_, *this, caller);
+  return true;
+}
+
+void IoOperation::complete(int64_t result) {
+  result_ = result;
+  in_flight_ = false;
+  if (blocked_ && !aborting_) {
+    blocked_ = false;
+    loop_.wake(*task_);
+  }
+}
+
+bool IoOperation::abort() noexcept {
+  aborting_ = true;
+  loop_.driver().cancel(*this);
+  aborting_ = false;
+  if (in_flight_) return false;  // the driver only asked; the completion will wake the task
+  blocked_ = false;
+  if (result_ == -ECANCELED) return true;  // withdrawn: the task throws Cancelled
+  // It finished meanwhile: deliver the real result; the cancellation waits for the next
+  // cancel point.
+  loop_.wake(*task_);
+  return false;
+}
+
+int64_t IoOperation::await_resume() {
+  loop_.check_aborted(*task_);
+  // Withdrawn asynchronously (the driver could only ask): a cancellation, if one still applies.
+  if (result_ == -ECANCELED) loop_.check_cancel(*task_);
+  return result_;
+}
+
+absl::Status errno_status(int error, const char* operation, const std::string& what) {
+  return absl::ErrnoToStatus(error, absl::StrCat(operation, "(", what, ")"));
+}
+
+}  // namespace giambio::internal

@@ -1,0 +1,107 @@
+// giambio/tcp.h: TCP streams and listeners, the same on every driver.
+//
+//   absl::StatusOr<TcpListener> listener = TcpListener::listen(*SocketAddress::parse("::1", 0));
+//   absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+//   absl::StatusOr<TcpStream> server = co_await listener->accept();
+//   co_await client->write_all("ping");
+//   absl::StatusOr<std::string> got = co_await server->read_some(4096);   // "" at end of stream
+//
+// Every failure is a status naming the operation and the peer or address:
+// "connect(127.0.0.1:1): Connection refused". Using a closed stream is FailedPrecondition; so
+// is a second task reading (or writing) while another one does, as in Trio.
+//
+// Cancellation (every await here is a cancel point):
+//   - a cancelled read has consumed nothing: no byte is lost;
+//   - a cancelled write_all says how much went out through `bytes_written`, which it keeps up to
+//     date as it goes;
+//   - a cancelled connect or accept leaves nothing open.
+// Closing a stream while another task waits on it wakes that task with FailedPrecondition.
+//
+// Streams and listeners belong to the loop thread; they close on destruction.
+#ifndef GIAMBIO_TCP_H_
+#define GIAMBIO_TCP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "giambio/internal/io_operation.h"
+#include "giambio/socket_address.h"
+#include "giambio/task.h"
+
+namespace giambio {
+
+class TcpStream {
+ public:
+  TcpStream() = default;
+  // Takes ownership of a connected, non-blocking socket.
+  explicit TcpStream(int fd) : fd_(fd) {}
+  TcpStream(TcpStream&& other) noexcept;
+  TcpStream& operator=(TcpStream&& other) noexcept;
+  ~TcpStream();
+
+  static Task<absl::StatusOr<TcpStream>> connect(SocketAddress address);
+
+  // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
+  Task<absl::StatusOr<size_t>> read(std::span<char> buffer);
+  // The same into a new string of at most `max_bytes` (> 0); "" at end of stream.
+  Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes);
+  // Writes some of `data` (at least one byte) and says how much.
+  Task<absl::StatusOr<size_t>> write(std::span<const char> data);
+  // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
+  Task<absl::Status> write_all(std::string_view data, size_t* bytes_written = nullptr);
+
+  // Half-close: the peer reads end of stream; this side can still read.
+  absl::Status shutdown_write();
+  // Closes now; a second close is FailedPrecondition.
+  absl::Status close();
+  bool is_open() const { return fd_ >= 0; }
+
+  absl::Status set_nodelay(bool on);
+  absl::StatusOr<SocketAddress> local_address() const;
+  absl::StatusOr<SocketAddress> peer_address() const;
+  int fd() const { return fd_; }
+
+ private:
+  // What error messages name: the peer if known, else the descriptor.
+  std::string describe() const;
+  int fd_ = -1;
+  internal::IoOperation* reading_ = nullptr;
+  internal::IoOperation* writing_ = nullptr;
+};
+
+struct ListenOptions {
+  int backlog = 128;
+  bool reuse_address = true;
+  bool reuse_port = false;
+};
+
+class TcpListener {
+ public:
+  TcpListener() = default;
+  TcpListener(TcpListener&& other) noexcept;
+  TcpListener& operator=(TcpListener&& other) noexcept;
+  ~TcpListener();
+
+  // Binds and listens. Port 0 picks a free port (see local_address()).
+  static absl::StatusOr<TcpListener> listen(const SocketAddress& address,
+                                            ListenOptions options = {});
+
+  Task<absl::StatusOr<TcpStream>> accept();
+  const SocketAddress& local_address() const { return local_address_; }
+  absl::Status close();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  SocketAddress local_address_;
+  internal::IoOperation* accepting_ = nullptr;
+};
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_TCP_H_

@@ -1,0 +1,337 @@
+// The TCP suite, run on every real driver (io_uring and epoll).
+#include "giambio/tcp.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "giambio/cancel_scope.h"
+#include "giambio/pool.h"
+#include "giambio/run.h"
+#include "giambio/time.h"
+#include "giambio/timeouts.h"
+#include "giambio/uring/uring_driver.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace giambio {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TcpTest : public ::testing::TestWithParam<DriverKind> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != DriverKind::kUring) return;
+    // Where io_uring is switched off the suite still passes, on epoll alone.
+    absl::StatusOr<std::unique_ptr<UringDriver>> uring = UringDriver::create();
+    if (!uring.ok()) GTEST_SKIP() << "io_uring is unavailable here: " << uring.status();
+  }
+
+  template <typename T>
+  T run_here(Task<T> main) {
+    RunOptions options;
+    options.driver = GetParam();
+    return run(std::move(main), std::move(options));
+  }
+};
+
+SocketAddress loopback(const char* host = "127.0.0.1") { return *SocketAddress::parse(host, 0); }
+
+// Echoes every byte back until the peer closes its side.
+Task<> echo(TcpStream stream) {
+  char buffer[4096];
+  while (true) {
+    absl::StatusOr<size_t> n = co_await stream.read(buffer);
+    if (!n.ok() || *n == 0) co_return;
+    absl::Status s = co_await stream.write_all(std::string_view(buffer, *n));
+    if (!s.ok()) co_return;
+  }
+}
+
+Task<> serve_echo(TcpListener& listener, Pool pool) {
+  while (true) {
+    absl::StatusOr<TcpStream> stream = co_await listener.accept();
+    if (!stream.ok()) co_return;
+    pool.spawn(echo(*std::move(stream)));
+  }
+}
+
+// Reads exactly `size` bytes (or until end of stream).
+Task<std::string> read_exactly(TcpStream& stream, size_t size) {
+  std::string data;
+  while (data.size() < size) {
+    absl::StatusOr<std::string> chunk = co_await stream.read_some(65536);
+    if (!chunk.ok() || chunk->empty()) break;
+    data += *chunk;
+  }
+  co_return data;
+}
+
+TEST_P(TcpTest, EchoWithManyConcurrentClients) {
+  constexpr int kClients = 50;
+  constexpr int kMessages = 10;
+  auto body = []() -> Task<int> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    EXPECT_TRUE(listener.ok()) << listener.status();
+    int ok = 0;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn(serve_echo(*listener, pool));
+      co_await with_pool([&](Pool& clients) -> Task<> {
+        for (int c = 0; c < kClients; ++c) {
+          clients.spawn([&, c]() -> Task<> {
+            absl::StatusOr<TcpStream> stream =
+                co_await TcpStream::connect(listener->local_address());
+            EXPECT_TRUE(stream.ok()) << stream.status();
+            if (!stream.ok()) co_return;
+            for (int m = 0; m < kMessages; ++m) {
+              const std::string message =
+                  "client " + std::to_string(c) + " message " + std::to_string(m);
+              EXPECT_TRUE((co_await stream->write_all(message)).ok());
+              EXPECT_EQ(co_await read_exactly(*stream, message.size()), message);
+            }
+            ++ok;
+          });
+        }
+        co_return;
+      });
+      pool.cancel();  // stop the server
+    });
+    co_return ok;
+  };
+  EXPECT_EQ(run_here(body()), kClients);
+}
+
+TEST_P(TcpTest, LargeWritesRoundTrip) {
+  auto body = []() -> Task<bool> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    std::string payload(8 << 20, '\0');
+    for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 131 % 251);
+    std::string echoed;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn(serve_echo(*listener, pool));
+      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      co_await with_pool([&](Pool& io) -> Task<> {
+        io.spawn([&]() -> Task<> {
+          size_t written = 0;
+          EXPECT_TRUE((co_await client->write_all(payload, &written)).ok());
+          EXPECT_EQ(written, payload.size());
+        });
+        echoed = co_await read_exactly(*client, payload.size());
+      });
+      pool.cancel();
+    });
+    co_return echoed == payload;
+  };
+  EXPECT_TRUE(run_here(body()));
+}
+
+TEST_P(TcpTest, HalfClose) {
+  auto body = []() -> Task<std::string> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    std::string reply;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        std::string request;
+        while (true) {  // read until the client's end of stream
+          absl::StatusOr<std::string> chunk = co_await server->read_some(1024);
+          if (!chunk.ok() || chunk->empty()) break;
+          request += *chunk;
+        }
+        EXPECT_TRUE((co_await server->write_all("got " + request)).ok());
+      });
+      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      EXPECT_TRUE((co_await client->write_all("question")).ok());
+      EXPECT_TRUE(client->shutdown_write().ok());
+      reply = co_await read_exactly(*client, 100);  // until the server closes
+    });
+    co_return reply;
+  };
+  EXPECT_EQ(run_here(body()), "got question");
+}
+
+TEST_P(TcpTest, PeerResetIsAnErrorNamingTheOperation) {
+  auto body = []() -> Task<absl::Status> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::Status status;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        const linger abort_on_close{1, 0};  // close sends RST
+        setsockopt(server->fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+        (void)server->close();
+      });
+      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      co_await sleep(absl::Milliseconds(20));
+      status = (co_await client->read_some(100)).status();
+    });
+    co_return status;
+  };
+  absl::Status status = run_here(body());
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("recv("));
+  EXPECT_THAT(status.message(), HasSubstr("reset"));
+}
+
+TEST_P(TcpTest, ConnectRefused) {
+  auto body = []() -> Task<absl::Status> {
+    SocketAddress closed_port;
+    {
+      absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+      closed_port = listener->local_address();
+    }  // closed: nobody listens there now
+    co_return (co_await TcpStream::connect(closed_port)).status();
+  };
+  absl::Status status = run_here(body());
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("connect(127.0.0.1:"));
+  EXPECT_THAT(status.message(), HasSubstr("refused"));
+}
+
+// A listener that never accepts fills its backlog; a further connect then hangs (loopback
+// drops the SYN) until a cancel scope's deadline ends it, and nothing stays open.
+TEST_P(TcpTest, ConnectTimeoutThroughACancelScope) {
+  auto body = []() -> Task<absl::Status> {
+    ListenOptions options;
+    options.backlog = 0;
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback(), options);
+    std::vector<TcpStream> filling;
+    for (int i = 0; i < 4; ++i) {
+      absl::StatusOr<absl::StatusOr<TcpStream>> attempt = co_await with_timeout(
+          absl::Milliseconds(100), TcpStream::connect(listener->local_address()));
+      if (attempt.ok() && attempt->ok()) filling.push_back(**std::move(attempt));
+    }
+    co_return (co_await with_timeout(absl::Milliseconds(200),
+                                     TcpStream::connect(listener->local_address())))
+        .status();
+  };
+  absl::Status status = run_here(body());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+}
+
+TEST_P(TcpTest, CancelledAcceptLeavesTheListenerUsable) {
+  auto body = []() -> Task<bool> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    std::optional<absl::StatusOr<TcpStream>> skipped =
+        co_await skip_after(absl::Milliseconds(10), listener->accept());
+    EXPECT_FALSE(skipped.has_value());
+    bool accepted = false;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { accepted = (co_await listener->accept()).ok(); });
+      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      EXPECT_TRUE(client.ok());
+    });
+    co_return accepted;
+  };
+  EXPECT_TRUE(run_here(body()));
+}
+
+TEST_P(TcpTest, CancelledReadConsumesNothing) {
+  auto body = []() -> Task<std::string> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    std::string got;
+    // Shared with the pool's tasks, so declared outside the pool's body (see pool.h).
+    absl::StatusOr<TcpStream> client;
+    absl::StatusOr<TcpStream> server;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
+      client = co_await TcpStream::connect(listener->local_address());
+      co_await sleep(absl::Milliseconds(1));
+      // Nothing has been sent yet: the read waits and is cancelled.
+      std::optional<absl::StatusOr<std::string>> r =
+          co_await skip_after(absl::Milliseconds(10), server->read_some(100));
+      EXPECT_FALSE(r.has_value());
+      EXPECT_TRUE((co_await client->write_all("every byte")).ok());
+      got = co_await read_exactly(*server, 10);
+    });
+    co_return got;
+  };
+  EXPECT_EQ(run_here(body()), "every byte");
+}
+
+TEST_P(TcpTest, ClosingAStreamWakesItsReader) {
+  auto body = []() -> Task<absl::Status> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::Status status;
+    absl::StatusOr<TcpStream> client;
+    absl::StatusOr<TcpStream> server;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn(
+          [&]() -> Task<> { client = co_await TcpStream::connect(listener->local_address()); });
+      server = co_await listener->accept();
+      pool.spawn([&]() -> Task<> { status = (co_await server->read_some(10)).status(); });
+      co_await sleep(absl::Milliseconds(5));
+      EXPECT_TRUE(server->close().ok());
+    });
+    co_return status;
+  };
+  absl::Status status = run_here(body());
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("closed"));
+}
+
+TEST_P(TcpTest, BadInputGivesClearErrors) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<SocketAddress> bad = SocketAddress::parse("not-an-ip", 80);
+    EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+    EXPECT_THAT(bad.status().message(), HasSubstr("not-an-ip"));
+    EXPECT_TRUE(absl::IsInvalidArgument(SocketAddress::parse("127.0.0.1", 70000).status()));
+    ListenOptions negative;
+    negative.backlog = -1;
+    EXPECT_TRUE(absl::IsInvalidArgument(TcpListener::listen(loopback(), negative).status()));
+
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<TcpStream> client;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { (void)co_await listener->accept(); });
+      client = co_await TcpStream::connect(listener->local_address());
+    });
+    EXPECT_TRUE(absl::IsInvalidArgument((co_await client->read_some(-1)).status()));
+    EXPECT_TRUE(absl::IsInvalidArgument((co_await client->read_some(0)).status()));
+    EXPECT_TRUE(client->close().ok());
+    absl::Status twice = client->close();
+    EXPECT_TRUE(absl::IsFailedPrecondition(twice)) << twice;
+    absl::Status after = (co_await client->read_some(10)).status();
+    EXPECT_TRUE(absl::IsFailedPrecondition(after));
+    EXPECT_THAT(after.message(), HasSubstr("recv: the socket is closed"));
+    EXPECT_TRUE(absl::IsFailedPrecondition(co_await client->write_all("x")));
+    EXPECT_TRUE(listener->close().ok());
+    EXPECT_TRUE(absl::IsFailedPrecondition((co_await listener->accept()).status()));
+  };
+  run_here(body());
+}
+
+TEST_P(TcpTest, Ipv6AndAddresses) {
+  const int probe = socket(AF_INET6, SOCK_STREAM, 0);
+  if (probe < 0) GTEST_SKIP() << "no IPv6 sockets here";
+  close(probe);
+  auto body = []() -> Task<> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback("::1"));
+    EXPECT_TRUE(listener.ok()) << listener.status();
+    if (!listener.ok()) co_return;
+    EXPECT_THAT(listener->local_address().to_string(), HasSubstr("[::1]:"));
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        EXPECT_EQ(server->local_address()->port(), listener->local_address().port());
+      });
+      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      EXPECT_TRUE(client.ok()) << client.status();
+      EXPECT_TRUE(client->set_nodelay(true).ok());
+      EXPECT_EQ(client->peer_address()->to_string(), listener->local_address().to_string());
+    });
+  };
+  run_here(body());
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, TcpTest,
+                         ::testing::Values(DriverKind::kUring, DriverKind::kEpoll),
+                         [](const ::testing::TestParamInfo<DriverKind>& info) {
+                           return info.param == DriverKind::kUring ? "io_uring" : "epoll";
+                         });
+
+}  // namespace
+}  // namespace giambio

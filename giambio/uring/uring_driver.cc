@@ -1,0 +1,195 @@
+#include "giambio/uring/uring_driver.h"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/internal/monotonic_clock.h"
+
+namespace giambio {
+namespace {
+
+// The user_data of entries whose completion is not an operation's (cancel requests).
+constexpr uint64_t kInternal = 0;
+
+constexpr int kOpcodesUsed[] = {
+    IORING_OP_POLL_ADD, IORING_OP_ACCEPT, IORING_OP_CONNECT,      IORING_OP_RECV,
+    IORING_OP_SEND,     IORING_OP_CLOSE,  IORING_OP_ASYNC_CANCEL,
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entries) {
+  std::unique_ptr<UringDriver> driver(new UringDriver());
+  // Most helpful first; dropped from the end while the kernel says EINVAL.
+  const unsigned wanted[] = {IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN,
+                             IORING_SETUP_SINGLE_ISSUER};
+  int result = -EINVAL;
+  for (int count = 3; count >= 0 && result == -EINVAL; --count) {
+    io_uring_params params{};
+    for (int i = 0; i < count; ++i) params.flags |= wanted[i];
+    result = io_uring_queue_init_params(entries, &driver->ring_, &params);
+    if (result == 0) {
+      driver->setup_flags_ = params.flags;
+      driver->completion_capacity_ = params.cq_entries;
+      driver->reaped_.reserve(params.cq_entries);
+    }
+  }
+  if (result != 0) {
+    return absl::ErrnoToStatus(-result, "io_uring_queue_init");
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(&driver->ring_);
+  if (probe == nullptr) {
+    io_uring_queue_exit(&driver->ring_);
+    return absl::UnavailableError("io_uring_get_probe_ring: the kernel cannot be probed");
+  }
+  for (int opcode : kOpcodesUsed) {
+    if (!io_uring_opcode_supported(probe, opcode)) {
+      io_uring_free_probe(probe);
+      io_uring_queue_exit(&driver->ring_);
+      return absl::UnavailableError(absl::StrCat("io_uring: the kernel lacks opcode ", opcode));
+    }
+  }
+  io_uring_free_probe(probe);
+  return driver;
+}
+
+UringDriver::~UringDriver() {
+  cancel_all();
+  io_uring_queue_exit(&ring_);
+}
+
+absl::Time UringDriver::now() { return internal::monotonic_now(); }
+
+io_uring_sqe* UringDriver::get_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (sqe == nullptr) {
+    // The submission queue is full: hand it to the kernel and take a fresh entry.
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void UringDriver::submit(Operation& op) {
+  // Room for this completion and for a cancel request's: completions never overflow.
+  if (completions_expected_ + 2 > completion_capacity_ || !backlog_.empty()) {
+    backlog_.push_back(&op);
+    return;
+  }
+  start(op);
+}
+
+void UringDriver::start(Operation& op) {
+  io_uring_sqe* sqe = get_sqe();
+  switch (op.kind()) {
+    case OpKind::kWaitReadable:
+      io_uring_prep_poll_add(sqe, op.fd(), POLLIN | POLLRDHUP);
+      break;
+    case OpKind::kWaitWritable:
+      io_uring_prep_poll_add(sqe, op.fd(), POLLOUT);
+      break;
+    case OpKind::kAccept:
+      io_uring_prep_accept(sqe, op.fd(), op.address, op.address_length,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+      break;
+    case OpKind::kConnect:
+      io_uring_prep_connect(sqe, op.fd(), op.address, *op.address_length);
+      break;
+    case OpKind::kReceive:
+      io_uring_prep_recv(sqe, op.fd(), op.buffer, op.length, op.flags);
+      break;
+    case OpKind::kSend:
+      io_uring_prep_send(sqe, op.fd(), op.buffer, op.length, op.flags | MSG_NOSIGNAL);
+      break;
+    case OpKind::kClose:
+      io_uring_prep_close(sqe, op.fd());
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&op));
+  ++in_flight_ops_;
+  ++completions_expected_;
+}
+
+void UringDriver::cancel(Operation& op) {
+  for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+    if (*it == &op) {
+      backlog_.erase(it);
+      op.complete(-ECANCELED);
+      return;
+    }
+  }
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&op), 0);
+  io_uring_sqe_set_data64(sqe, kInternal);
+  ++completions_expected_;
+}
+
+void UringDriver::poll(absl::Time deadline) {
+  if (deadline == absl::InfinitePast()) {
+    if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
+  } else {
+    timespec storage;
+    timespec* wait = internal::wait_timespec(deadline, storage);
+    __kernel_timespec timeout{};
+    if (wait != nullptr) {
+      timeout.tv_sec = wait->tv_sec;
+      timeout.tv_nsec = wait->tv_nsec;
+    }
+    io_uring_cqe* cqe = nullptr;
+    // One io_uring_enter: submit everything queued this turn and wait for a completion.
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, wait != nullptr ? &timeout : nullptr,
+                                     nullptr);
+  }
+  reap();
+}
+
+void UringDriver::reap() {
+  unsigned head;
+  unsigned count = 0;
+  io_uring_cqe* cqe;
+  // Completions are collected first and delivered after the ring is advanced: complete() may
+  // submit new operations.
+  reaped_.clear();
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++count;
+    --completions_expected_;
+    const uint64_t data = io_uring_cqe_get_data64(cqe);
+    if (data == kInternal) continue;
+    --in_flight_ops_;
+    reaped_.emplace_back(reinterpret_cast<Operation*>(data), cqe->res);
+  }
+  io_uring_cq_advance(&ring_, count);
+  for (auto [op, result] : reaped_) op->complete(result);
+  drain_backlog();
+}
+
+void UringDriver::drain_backlog() {
+  while (!backlog_.empty() && completions_expected_ + 2 <= completion_capacity_) {
+    Operation* op = backlog_.front();
+    backlog_.pop_front();
+    start(*op);
+  }
+}
+
+void UringDriver::cancel_all() {
+  while (!backlog_.empty()) {
+    Operation* op = backlog_.front();
+    backlog_.pop_front();
+    op->complete(-ECANCELED);
+  }
+  if (in_flight_ops_ == 0) return;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(sqe, kInternal);
+  ++completions_expected_;
+  while (completions_expected_ > 0) {
+    const int result = io_uring_submit_and_wait(&ring_, 1);
+    if (result < 0 && result != -EINTR) break;
+    reap();
+  }
+}
+
+}  // namespace giambio

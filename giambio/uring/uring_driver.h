@@ -1,0 +1,73 @@
+// giambio/uring/uring_driver.h: the production driver, on io_uring (liburing).
+//
+// Setup probes the kernel: it asks for the setup flags that help a single-threaded loop
+// (SUBMIT_ALL, COOP_TASKRUN, SINGLE_ISSUER) and drops them one at a time while the kernel
+// answers EINVAL, then checks with the probe API that every opcode giambio uses exists. If
+// io_uring cannot be set up at all (the io_uring_disabled sysctl, a seccomp filter answering
+// EPERM or ENOSYS, a memlock limit), create() says why and the loop falls back to epoll.
+//
+// Submissions are batched: submit() only fills submission-queue entries, and poll() hands them
+// all to the kernel with the wait for completions, in one io_uring_enter per loop turn. A full
+// submission queue is never the caller's problem: submit() flushes it to the kernel and goes
+// on. Operations in flight are kept within the completion queue's capacity; beyond it they
+// wait in a backlog (in order) until completions make room, so completions never overflow.
+//
+// cancel(op) asks the kernel with IORING_OP_ASYNC_CANCEL; the operation then completes later,
+// with -ECANCELED or with its real result if it had already finished, and its buffers stay in
+// use until that completion. An operation still in the backlog is withdrawn at once.
+#ifndef GIAMBIO_URING_URING_DRIVER_H_
+#define GIAMBIO_URING_URING_DRIVER_H_
+
+#include <liburing.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "giambio/driver.h"
+
+namespace giambio {
+
+class UringDriver final : public Driver {
+ public:
+  // Submission-queue entries; the completion queue has twice as many.
+  static constexpr unsigned kEntries = 256;
+
+  static absl::StatusOr<std::unique_ptr<UringDriver>> create(unsigned entries = kEntries);
+  ~UringDriver() override;
+
+  const char* name() const override { return "io_uring"; }
+  absl::Time now() override;
+  void submit(Operation& op) override;
+  void cancel(Operation& op) override;
+  void poll(absl::Time deadline) override;
+  size_t pending() const override { return in_flight_ops_ + backlog_.size(); }
+  void cancel_all() override;
+
+  // The setup flags the kernel accepted, for logs and tests.
+  unsigned setup_flags() const { return setup_flags_; }
+
+ private:
+  UringDriver() = default;
+  io_uring_sqe* get_sqe();
+  void start(Operation& op);
+  void reap();
+  void drain_backlog();
+
+  io_uring ring_{};
+  unsigned setup_flags_ = 0;
+  unsigned completion_capacity_ = 0;
+  // Operations whose completion is still to come, and entries of any kind (operations and
+  // cancel requests) that will each produce one completion.
+  size_t in_flight_ops_ = 0;
+  size_t completions_expected_ = 0;
+  std::deque<Operation*> backlog_;
+  std::vector<std::pair<Operation*, int64_t>> reaped_;  // scratch for reap()
+};
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_URING_URING_DRIVER_H_
