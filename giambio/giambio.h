@@ -22,6 +22,7 @@
 #include "giambio/pool.h"
 #include "giambio/run.h"
 #include "giambio/semaphore.h"
+#include "giambio/serve.h"
 #include "giambio/socket_address.h"
 #include "giambio/task.h"
 #include "giambio/task_handle.h"

@@ -1,0 +1,131 @@
+// End to end: starts the example servers as processes and talks to them over loopback.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "giambio/giambio.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+extern char** environ;
+
+namespace giambio {
+namespace {
+
+// A server process, stopped when this goes away.
+class Server {
+ public:
+  explicit Server(const std::string& name, std::vector<std::string> flags = {}) {
+    const std::string path =
+        std::string(std::getenv("TEST_SRCDIR")) + "/giambio/tools/examples/" + name;
+    int out[2];
+    EXPECT_EQ(pipe(out), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    flags.insert(flags.begin(), "--port=0");
+    std::vector<char*> argv{const_cast<char*>(path.c_str())};
+    for (std::string& flag : flags) argv.push_back(flag.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    // The first line says where it listens: "listening on 127.0.0.1:PORT...".
+    FILE* output = fdopen(out[0], "r");
+    char line[256] = {};
+    EXPECT_NE(fgets(line, sizeof(line), output), nullptr) << name << " printed nothing";
+    fclose(output);
+    const std::string text(line);
+    const size_t colon = text.find(':', text.find("127.0.0.1"));
+    port_ = colon == std::string::npos ? 0 : std::atoi(text.c_str() + colon + 1);
+    EXPECT_GT(port_, 0) << "unexpected first line: " << text;
+  }
+  ~Server() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  int port() const { return port_; }
+  SocketAddress address() const { return *SocketAddress::parse("127.0.0.1", port_); }
+
+ private:
+  pid_t pid_ = 0;
+  int port_ = 0;
+};
+
+// Reads until `size` bytes arrived or the peer closed.
+Task<std::string> read_exactly(TcpStream& stream, size_t size) {
+  std::string data;
+  while (data.size() < size) {
+    absl::StatusOr<std::string> chunk = co_await stream.read_some(4096);
+    if (!chunk.ok() || chunk->empty()) break;
+    data += *chunk;
+  }
+  co_return data;
+}
+
+TEST(ExamplesTest, EchoServer) {
+  Server echo("echo_server");
+  auto body = [&]() -> Task<std::string> {
+    absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(echo.address());
+    EXPECT_TRUE(stream.ok()) << stream.status();
+    (void)co_await stream->write_all("hello, giambio");
+    co_return co_await read_exactly(*stream, 14);
+  };
+  EXPECT_EQ(run(body()), "hello, giambio");
+}
+
+TEST(ExamplesTest, ChatServerSendsEachLineToEveryOtherClient) {
+  Server chat("chat_server");
+  auto body = [&]() -> Task<> {
+    std::vector<TcpStream> clients;
+    for (int i = 0; i < 3; ++i) {
+      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(chat.address());
+      EXPECT_TRUE(stream.ok()) << stream.status();
+      if (!stream.ok()) co_return;
+      clients.push_back(*std::move(stream));
+    }
+    co_await sleep(absl::Milliseconds(50));  // every client has joined the room
+    (void)co_await clients[0].write_all("hello from 0\n");
+    EXPECT_EQ(co_await read_exactly(clients[1], 13), "hello from 0\n");
+    EXPECT_EQ(co_await read_exactly(clients[2], 13), "hello from 0\n");
+    (void)co_await clients[2].write_all("and 2\n");
+    EXPECT_EQ(co_await read_exactly(clients[0], 6), "and 2\n");
+    EXPECT_EQ(co_await read_exactly(clients[1], 6), "and 2\n");
+    // The sender does not get its own line back.
+    std::optional<std::string> own =
+        co_await skip_after(absl::Milliseconds(50), read_exactly(clients[2], 1));
+    EXPECT_FALSE(own.has_value());
+  };
+  run(body());
+}
+
+TEST(ExamplesTest, TcpProxyForwardsToTheEchoServer) {
+  Server echo("echo_server");
+  Server proxy("tcp_proxy", {"--target_port=" + std::to_string(echo.port())});
+  auto body = [&]() -> Task<std::string> {
+    absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(proxy.address());
+    EXPECT_TRUE(stream.ok()) << stream.status();
+    (void)co_await stream->write_all("through the proxy");
+    EXPECT_TRUE(stream->shutdown_write().ok());
+    co_return co_await read_exactly(*stream, 1000);  // until the half-close comes back
+  };
+  EXPECT_EQ(run(body()), "through the proxy");
+}
+
+TEST(ExamplesTest, BadFlagsExitWithStatus2) {
+  const std::string path =
+      std::string(std::getenv("TEST_SRCDIR")) + "/giambio/tools/examples/echo_server";
+  const std::string command = path + " --port=70000 2>/dev/null";
+  const int status = std::system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+}
+
+}  // namespace
+}  // namespace giambio

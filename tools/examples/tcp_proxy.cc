@@ -1,0 +1,75 @@
+// tools/examples/tcp_proxy.cc: giambio's TCP proxy. Forwards every connection to a target and
+// copies bytes both ways; an end of stream on one side is passed on as a half-close.
+//
+//   bazel run //tools/examples:tcp_proxy -- --port=9002 --target_port=9000
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "giambio/giambio.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
+ABSL_FLAG(int, port, 9002, "Port to listen on (0: any free port).");
+ABSL_FLAG(std::string, target_host, "127.0.0.1", "Address to forward to.");
+ABSL_FLAG(int, target_port, 9000, "Port to forward to.");
+
+namespace {
+
+using giambio::Task;
+using giambio::TcpStream;
+
+// Copies `from` to `to` until end of stream, then half-closes `to`.
+Task<> pump(TcpStream& from, TcpStream& to) {
+  char buffer[16384];
+  while (true) {
+    absl::StatusOr<size_t> n = co_await from.read(buffer);
+    if (!n.ok() || *n == 0) break;
+    if (!(co_await to.write_all(std::string_view(buffer, *n))).ok()) break;
+  }
+  (void)to.shutdown_write();
+}
+
+Task<> forward(TcpStream client, giambio::SocketAddress target) {
+  absl::StatusOr<TcpStream> upstream = co_await TcpStream::connect(target);
+  if (!upstream.ok()) {
+    std::fprintf(stderr, "tcp_proxy: %s\n", upstream.status().ToString().c_str());
+    co_return;
+  }
+  co_await giambio::with_pool([&](giambio::Pool& pool) -> Task<> {
+    pool.spawn(pump(client, *upstream));
+    pool.spawn(pump(*upstream, client));
+    co_return;
+  });
+}
+
+Task<int> serve(giambio::SocketAddress address, giambio::SocketAddress target) {
+  absl::StatusOr<giambio::TcpListener> listener = giambio::TcpListener::listen(address);
+  if (!listener.ok()) {
+    std::fprintf(stderr, "tcp_proxy: %s\n", listener.status().ToString().c_str());
+    co_return 1;
+  }
+  std::printf("listening on %s, forwarding to %s\n", listener->local_address().to_string().c_str(),
+              target.to_string().c_str());
+  std::fflush(stdout);
+  absl::Status status = co_await giambio::serve_tcp(
+      *listener, [target](TcpStream client) { return forward(std::move(client), target); });
+  std::fprintf(stderr, "tcp_proxy: %s\n", status.ToString().c_str());
+  co_return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<giambio::SocketAddress> address =
+      giambio::SocketAddress::parse(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
+  absl::StatusOr<giambio::SocketAddress> target = giambio::SocketAddress::parse(
+      absl::GetFlag(FLAGS_target_host), absl::GetFlag(FLAGS_target_port));
+  if (!address.ok() || !target.ok()) {
+    std::fprintf(stderr, "tcp_proxy: %s\n",
+                 (!address.ok() ? address.status() : target.status()).ToString().c_str());
+    return 2;
+  }
+  return giambio::run(serve(*address, *target));
+}
