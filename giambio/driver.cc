@@ -18,6 +18,18 @@ const char* op_name(OpKind kind) {
       return "send";
     case OpKind::kClose:
       return "close";
+    case OpKind::kRead:
+      return "read";
+    case OpKind::kWrite:
+      return "write";
+    case OpKind::kOpen:
+      return "open";
+    case OpKind::kReadAt:
+      return "pread";
+    case OpKind::kWriteAt:
+      return "pwrite";
+    case OpKind::kSync:
+      return "fsync";
   }
   return "unknown operation";
 }

@@ -41,7 +41,20 @@ enum class OpKind : uint8_t {
   kReceive,       // fd, buffer, length, flags; result: bytes received (0: end of stream)
   kSend,          // fd, buffer, length, flags; result: bytes sent
   kClose,         // fd; result: 0
+  kRead,          // fd, buffer, length: a stream (pipe, tty) read; result: bytes (0: end)
+  kWrite,         // fd, buffer, length: a stream write; result: bytes written
+  kOpen,          // path, flags, mode; result: the new fd
+  kReadAt,        // fd, buffer, length, offset: a file read; result: bytes (0: end of file)
+  kWriteAt,       // fd, buffer, length, offset: a file write; result: bytes written
+  kSync,          // fd: fsync; result: 0
 };
+
+// True for the kinds that work on files, which readiness cannot wait for (the epoll driver runs
+// them on worker threads).
+inline bool is_file_op(OpKind kind) {
+  return kind == OpKind::kOpen || kind == OpKind::kReadAt || kind == OpKind::kWriteAt ||
+         kind == OpKind::kSync;
+}
 
 // The operation's name, for errors and traces: "accept", "recv", ...
 const char* op_name(OpKind kind);
@@ -62,7 +75,10 @@ class Operation {
 
   void* buffer = nullptr;
   size_t length = 0;
+  int64_t offset = 0;
   int flags = 0;
+  const char* path = nullptr;
+  uint32_t mode = 0;
   sockaddr* address = nullptr;
   socklen_t* address_length = nullptr;
   // Scratch space for the driver that carries the operation out.

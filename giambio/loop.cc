@@ -1,5 +1,7 @@
 #include "giambio/loop.h"
 
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -60,7 +62,25 @@ std::unique_ptr<Driver> make_driver(RunOptions& options) {
   return std::make_unique<EpollDriver>();
 }
 
+namespace {
+
+// A write to a pipe whose reader is gone must be an EPIPE status, not the end of the process.
+// Sockets avoid the signal with MSG_NOSIGNAL; pipes cannot, so SIGPIPE is ignored, as Python
+// and Rust do, unless the program chose a disposition of its own.
+void ignore_sigpipe_once() {
+  static std::once_flag done;
+  std::call_once(done, [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
+
+}  // namespace
+
 Loop::Loop(RunOptions options) : options_(std::move(options)), driver_(make_driver(options_)) {
+  ignore_sigpipe_once();
   if (options_.schedule_seed) schedule_prng_.emplace(*options_.schedule_seed);
   instruments_ = options_.instruments;
   previous_loop_ = std::exchange(current_loop, this);

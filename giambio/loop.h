@@ -17,6 +17,9 @@
 // instead: the same seed gives the same order, and the simulator sweeps seeds to explore
 // interleavings.
 //
+// Starting a loop makes the process ignore SIGPIPE if its action is still the default (as Python
+// and Rust do), so writing to a closed pipe is an EPIPE status instead of the end of the program.
+//
 // A Loop belongs to the thread that runs it; everything in giambio must be called from there.
 // To embed giambio in another program's loop, create a Loop, start() the main task, and call
 // run_once() from the host loop until the handle is done.

@@ -15,28 +15,8 @@ namespace giambio {
 namespace {
 
 absl::Status closed_error(const char* operation) {
-  return absl::FailedPreconditionError(absl::StrCat(operation, ": the socket is closed"));
+  return internal::StreamCore::closed_error(operation);
 }
-
-absl::Status busy_error(const char* operation, const char* what) {
-  return absl::FailedPreconditionError(
-      absl::StrCat(operation, ": another task is already ", what, " this socket"));
-}
-
-// Withdraws an operation another task has in flight on a socket being closed.
-void withdraw(internal::IoOperation* op) {
-  if (op != nullptr) Loop::current("close").driver().cancel(*op);
-}
-
-// Marks `slot` busy with `op` for the duration of a scope.
-class Busy {
- public:
-  Busy(internal::IoOperation*& slot, internal::IoOperation& op) : slot_(slot) { slot_ = &op; }
-  ~Busy() { slot_ = nullptr; }
-
- private:
-  internal::IoOperation*& slot_;
-};
 
 absl::StatusOr<SocketAddress> socket_name(int fd, bool peer, const char* operation) {
   SocketAddress address;
@@ -51,28 +31,11 @@ absl::StatusOr<SocketAddress> socket_name(int fd, bool peer, const char* operati
 
 // ---- TcpStream ----
 
-TcpStream::TcpStream(TcpStream&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
-      reading_(std::exchange(other.reading_, nullptr)),
-      writing_(std::exchange(other.writing_, nullptr)) {}
-
-TcpStream& TcpStream::operator=(TcpStream&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) (void)close();
-    fd_ = std::exchange(other.fd_, -1);
-    reading_ = std::exchange(other.reading_, nullptr);
-    writing_ = std::exchange(other.writing_, nullptr);
-  }
-  return *this;
-}
-
-TcpStream::~TcpStream() {
-  if (fd_ >= 0) (void)close();
-}
-
-std::string TcpStream::describe() const {
-  absl::StatusOr<SocketAddress> peer = peer_address();
-  return peer.ok() ? peer->to_string() : absl::StrCat("fd=", fd_);
+std::function<std::string()> TcpStream::describer() const {
+  return [this] {
+    absl::StatusOr<SocketAddress> peer = peer_address();
+    return peer.ok() ? peer->to_string() : absl::StrCat("fd=", fd());
+  };
 }
 
 Task<absl::StatusOr<TcpStream>> TcpStream::connect(SocketAddress address) {
@@ -90,95 +53,48 @@ Task<absl::StatusOr<TcpStream>> TcpStream::connect(SocketAddress address) {
 }
 
 Task<absl::StatusOr<size_t>> TcpStream::read(std::span<char> buffer) {
-  if (fd_ < 0) co_return closed_error("recv");
-  if (buffer.empty()) co_return absl::InvalidArgumentError("recv: the buffer is empty");
-  if (reading_ != nullptr) co_return busy_error("recv", "reading from");
-  internal::IoOperation op(OpKind::kReceive, fd_);
-  op.buffer = buffer.data();
-  op.length = buffer.size();
-  int64_t result;
-  {
-    Busy busy(reading_, op);
-    result = co_await op;
-  }
-  if (fd_ < 0) co_return closed_error("recv");
-  if (result < 0) co_return internal::errno_status(static_cast<int>(-result), "recv", describe());
-  co_return static_cast<size_t>(result);
+  return core_.read(buffer, describer());
 }
 
 Task<absl::StatusOr<std::string>> TcpStream::read_some(int64_t max_bytes) {
-  if (max_bytes <= 0) {
-    co_return absl::InvalidArgumentError(
-        absl::StrCat("read_some(", max_bytes, "): max_bytes must be positive"));
-  }
-  std::string data(static_cast<size_t>(max_bytes), '\0');
-  absl::StatusOr<size_t> n = co_await read(std::span<char>(data.data(), data.size()));
-  if (!n.ok()) co_return n.status();
-  data.resize(*n);
-  co_return data;
+  return core_.read_some(max_bytes, describer());
 }
 
 Task<absl::StatusOr<size_t>> TcpStream::write(std::span<const char> data) {
-  if (fd_ < 0) co_return closed_error("send");
-  if (data.empty()) co_return size_t{0};
-  if (writing_ != nullptr) co_return busy_error("send", "writing to");
-  internal::IoOperation op(OpKind::kSend, fd_);
-  op.buffer = const_cast<char*>(data.data());
-  op.length = data.size();
-  int64_t result;
-  {
-    Busy busy(writing_, op);
-    result = co_await op;
-  }
-  if (fd_ < 0) co_return closed_error("send");
-  if (result < 0) co_return internal::errno_status(static_cast<int>(-result), "send", describe());
-  co_return static_cast<size_t>(result);
+  return core_.write(data, describer());
 }
 
 Task<absl::Status> TcpStream::write_all(std::string_view data, size_t* bytes_written) {
-  size_t sent = 0;
-  if (bytes_written != nullptr) *bytes_written = 0;
-  while (sent < data.size()) {
-    absl::StatusOr<size_t> n = co_await write(std::span<const char>(data.substr(sent)));
-    if (!n.ok()) co_return n.status();
-    sent += *n;
-    if (bytes_written != nullptr) *bytes_written = sent;
-  }
-  co_return absl::OkStatus();
+  return core_.write_all(data, bytes_written, describer());
 }
 
 absl::Status TcpStream::shutdown_write() {
-  if (fd_ < 0) return closed_error("shutdown");
-  if (::shutdown(fd_, SHUT_WR) != 0) return internal::errno_status(errno, "shutdown", describe());
+  if (!is_open()) return closed_error("shutdown");
+  if (::shutdown(fd(), SHUT_WR) != 0) {
+    return internal::errno_status(errno, "shutdown", describer()());
+  }
   return absl::OkStatus();
 }
 
-absl::Status TcpStream::close() {
-  if (fd_ < 0) return closed_error("close");
-  const int fd = std::exchange(fd_, -1);
-  withdraw(reading_);
-  withdraw(writing_);
-  if (::close(fd) != 0) return internal::errno_status(errno, "close", absl::StrCat("fd=", fd));
-  return absl::OkStatus();
-}
+absl::Status TcpStream::close() { return core_.close(); }
 
 absl::Status TcpStream::set_nodelay(bool on) {
-  if (fd_ < 0) return closed_error("set_nodelay");
+  if (!is_open()) return closed_error("set_nodelay");
   const int value = on ? 1 : 0;
-  if (setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &value, sizeof(value)) != 0) {
-    return internal::errno_status(errno, "set_nodelay", describe());
+  if (setsockopt(fd(), IPPROTO_TCP, TCP_NODELAY, &value, sizeof(value)) != 0) {
+    return internal::errno_status(errno, "set_nodelay", describer()());
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<SocketAddress> TcpStream::local_address() const {
-  if (fd_ < 0) return closed_error("local_address");
-  return socket_name(fd_, /*peer=*/false, "getsockname");
+  if (!is_open()) return closed_error("local_address");
+  return socket_name(fd(), /*peer=*/false, "getsockname");
 }
 
 absl::StatusOr<SocketAddress> TcpStream::peer_address() const {
-  if (fd_ < 0) return closed_error("peer_address");
-  return socket_name(fd_, /*peer=*/true, "getpeername");
+  if (!is_open()) return closed_error("peer_address");
+  return socket_name(fd(), /*peer=*/true, "getpeername");
 }
 
 // ---- TcpListener ----
@@ -232,11 +148,11 @@ absl::StatusOr<TcpListener> TcpListener::listen(const SocketAddress& address,
 
 Task<absl::StatusOr<TcpStream>> TcpListener::accept() {
   if (fd_ < 0) co_return closed_error("accept");
-  if (accepting_ != nullptr) co_return busy_error("accept", "accepting on");
+  if (accepting_ != nullptr) co_return internal::busy_error("accept", "accepting on");
   internal::IoOperation op(OpKind::kAccept, fd_);
   int64_t result;
   {
-    Busy busy(accepting_, op);
+    internal::BusySlot busy(accepting_, op);
     result = co_await op;
   }
   if (fd_ < 0) {
@@ -253,7 +169,7 @@ Task<absl::StatusOr<TcpStream>> TcpListener::accept() {
 absl::Status TcpListener::close() {
   if (fd_ < 0) return closed_error("close");
   const int fd = std::exchange(fd_, -1);
-  withdraw(accepting_);
+  internal::withdraw(accepting_);
   if (::close(fd) != 0) return internal::errno_status(errno, "close", absl::StrCat("fd=", fd));
   return absl::OkStatus();
 }

@@ -7,8 +7,9 @@
 //   absl::StatusOr<std::string> got = co_await server->read_some(4096);   // "" at end of stream
 //
 // Every failure is a status naming the operation and the peer or address:
-// "connect(127.0.0.1:1): Connection refused". Using a closed stream is FailedPrecondition; so
-// is a second task reading (or writing) while another one does, as in Trio.
+// "connect(127.0.0.1:1): Connection refused". Using a closed stream is FailedPrecondition ("recv:
+// the stream is closed"); so is a second task reading (or writing) while another one does, as in
+// Trio.
 //
 // Cancellation (every await here is a cancel point):
 //   - a cancelled read has consumed nothing: no byte is lost;
@@ -23,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "giambio/internal/io_operation.h"
+#include "giambio/internal/stream_core.h"
 #include "giambio/socket_address.h"
 #include "giambio/task.h"
 
@@ -39,10 +42,7 @@ class TcpStream {
  public:
   TcpStream() = default;
   // Takes ownership of a connected, non-blocking socket.
-  explicit TcpStream(int fd) : fd_(fd) {}
-  TcpStream(TcpStream&& other) noexcept;
-  TcpStream& operator=(TcpStream&& other) noexcept;
-  ~TcpStream();
+  explicit TcpStream(int fd) : core_(OpKind::kReceive, OpKind::kSend, fd) {}
 
   static Task<absl::StatusOr<TcpStream>> connect(SocketAddress address);
 
@@ -59,19 +59,17 @@ class TcpStream {
   absl::Status shutdown_write();
   // Closes now; a second close is FailedPrecondition.
   absl::Status close();
-  bool is_open() const { return fd_ >= 0; }
+  bool is_open() const { return core_.fd() >= 0; }
 
   absl::Status set_nodelay(bool on);
   absl::StatusOr<SocketAddress> local_address() const;
   absl::StatusOr<SocketAddress> peer_address() const;
-  int fd() const { return fd_; }
+  int fd() const { return core_.fd(); }
 
  private:
   // What error messages name: the peer if known, else the descriptor.
-  std::string describe() const;
-  int fd_ = -1;
-  internal::IoOperation* reading_ = nullptr;
-  internal::IoOperation* writing_ = nullptr;
+  std::function<std::string()> describer() const;
+  internal::StreamCore core_{OpKind::kReceive, OpKind::kSend};
 };
 
 struct ListenOptions {

@@ -296,7 +296,7 @@ TEST_P(TcpTest, BadInputGivesClearErrors) {
     EXPECT_TRUE(absl::IsFailedPrecondition(twice)) << twice;
     absl::Status after = (co_await client->read_some(10)).status();
     EXPECT_TRUE(absl::IsFailedPrecondition(after));
-    EXPECT_THAT(after.message(), HasSubstr("recv: the socket is closed"));
+    EXPECT_THAT(after.message(), HasSubstr("recv: the stream is closed"));
     EXPECT_TRUE(absl::IsFailedPrecondition(co_await client->write_all("x")));
     EXPECT_TRUE(listener->close().ok());
     EXPECT_TRUE(absl::IsFailedPrecondition((co_await listener->accept()).status()));

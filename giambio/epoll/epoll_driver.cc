@@ -21,7 +21,8 @@ constexpr int kEventsMax = 256;
 constexpr uint32_t kConnectStarted = 1;
 
 bool is_reader(OpKind kind) {
-  return kind == OpKind::kWaitReadable || kind == OpKind::kAccept || kind == OpKind::kReceive;
+  return kind == OpKind::kWaitReadable || kind == OpKind::kAccept || kind == OpKind::kReceive ||
+         kind == OpKind::kRead;
 }
 
 int64_t syscall_result(ssize_t result) { return result >= 0 ? result : -errno; }
@@ -55,6 +56,15 @@ int64_t attempt(Operation& op) {
           send(op.fd(), op.buffer, op.length, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
     case OpKind::kClose:
       return close(op.fd()) == 0 ? 0 : -errno;
+    case OpKind::kRead:
+      return syscall_result(read(op.fd(), op.buffer, op.length));
+    case OpKind::kWrite:
+      return syscall_result(write(op.fd(), op.buffer, op.length));
+    case OpKind::kOpen:
+    case OpKind::kReadAt:
+    case OpKind::kWriteAt:
+    case OpKind::kSync:
+      break;  // run by FileWorkers
   }
   return -EINVAL;
 }
@@ -85,8 +95,29 @@ int EpollDriver::update_interest(int fd, Waiters& waiters, bool was_registered) 
   return epoll_ctl(epoll_fd_, op, fd, &event) == 0 ? 0 : -errno;
 }
 
+FileWorkers& EpollDriver::file_workers() {
+  if (!file_workers_) {
+    file_workers_ = std::make_unique<FileWorkers>();
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = file_workers_->event_fd();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, file_workers_->event_fd(), &event);
+  }
+  return *file_workers_;
+}
+
+void EpollDriver::deliver_file_completions() {
+  file_completions_.clear();
+  file_workers_->take_completed(file_completions_);
+  for (auto [op, result] : file_completions_) op->complete(result);
+}
+
 void EpollDriver::submit(Operation& op) {
   op.driver_state = 0;
+  if (is_file_op(op.kind())) {
+    file_workers().submit(op);
+    return;
+  }
   if (op.kind() == OpKind::kClose) {
     // Nobody can be waiting on a descriptor being closed through giambio (its owner closes
     // it), but a stale registration must not survive it: fd numbers are reused.
@@ -122,6 +153,10 @@ void EpollDriver::wait_for_readiness(Operation& op) {
 }
 
 void EpollDriver::cancel(Operation& op) {
+  if (is_file_op(op.kind())) {
+    if (file_workers_ && file_workers_->withdraw(op)) op.complete(-ECANCELED);
+    return;  // started on a thread: it completes by itself
+  }
   auto it = waiters_.find(op.fd());
   if (it == waiters_.end()) return;
   Operation*& slot = is_reader(op.kind()) ? it->second.reader : it->second.writer;
@@ -139,6 +174,12 @@ void EpollDriver::cancel_all() {
     if (waiters.writer != nullptr) waiting.push_back(waiters.writer);
   }
   for (Operation* op : waiting) cancel(*op);
+  if (file_workers_) {
+    // Queued file operations were withdrawn by their owners' aborts or are withdrawn here by
+    // waiting for the threads: either way every one completes before the frames go.
+    file_workers_->wait_until_idle();
+    deliver_file_completions();
+  }
 }
 
 void EpollDriver::retry(Operation& op, uint32_t events) {
@@ -161,6 +202,10 @@ void EpollDriver::poll(absl::Time deadline) {
                                  internal::wait_timespec(deadline, storage), nullptr);
   for (int i = 0; i < count; ++i) {
     const int fd = events[i].data.fd;
+    if (file_workers_ && fd == file_workers_->event_fd()) {
+      deliver_file_completions();
+      continue;
+    }
     auto it = waiters_.find(fd);
     if (it == waiters_.end()) continue;
     Waiters& waiters = it->second;

@@ -1,11 +1,12 @@
 // giambio/epoll/epoll_driver.h: the driver built on epoll, for kernels, containers and sandboxes
 // where io_uring is unavailable. Same observable behaviour as the io_uring driver.
 //
-// Socket operations are carried out the readiness way: the non-blocking syscall is tried at
-// once; on EAGAIN (EINPROGRESS for connect) the descriptor is registered for the direction the
-// operation needs, and the syscall is tried again when epoll reports it ready. Cancellation is
-// immediate: the registration is dropped and the operation completes with -ECANCELED, having
-// consumed nothing.
+// Socket and stream operations are carried out the readiness way: the non-blocking syscall is
+// tried at once; on EAGAIN (EINPROGRESS for connect) the descriptor is registered for the
+// direction the operation needs, and the syscall is tried again when epoll reports it ready.
+// Cancellation is immediate: the registration is dropped and the operation completes with
+// -ECANCELED, having consumed nothing. File operations run on FileWorkers' threads (see
+// file_workers.h); one that a thread has started cannot be withdrawn and completes normally.
 //
 // At most one operation may wait for each direction of a descriptor at a time (one reader: a
 // receive, accept or readability wait; one writer: a send, connect or writability wait); a second
@@ -16,9 +17,13 @@
 #ifndef GIAMBIO_EPOLL_EPOLL_DRIVER_H_
 #define GIAMBIO_EPOLL_EPOLL_DRIVER_H_
 
+#include <memory>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "giambio/driver.h"
+#include "giambio/epoll/file_workers.h"
 
 namespace giambio {
 
@@ -32,7 +37,9 @@ class EpollDriver final : public Driver {
   void submit(Operation& op) override;
   void cancel(Operation& op) override;
   void poll(absl::Time deadline) override;
-  size_t pending() const override { return pending_; }
+  size_t pending() const override {
+    return pending_ + (file_workers_ ? file_workers_->outstanding() : 0);
+  }
   void cancel_all() override;
 
  private:
@@ -48,9 +55,14 @@ class EpollDriver final : public Driver {
   // Tries the operation's syscall once more after a readiness event.
   void retry(Operation& op, uint32_t events);
 
+  FileWorkers& file_workers();
+  void deliver_file_completions();
+
   int epoll_fd_;
   size_t pending_ = 0;
   std::unordered_map<int, Waiters> waiters_;
+  std::unique_ptr<FileWorkers> file_workers_;  // created on the first file operation
+  std::vector<std::pair<Operation*, int64_t>> file_completions_;  // scratch
 };
 
 }  // namespace giambio

@@ -1,5 +1,6 @@
 #include "giambio/uring/uring_driver.h"
 
+#include <fcntl.h>
 #include <poll.h>
 
 #include <cerrno>
@@ -15,8 +16,9 @@ namespace {
 constexpr uint64_t kInternal = 0;
 
 constexpr int kOpcodesUsed[] = {
-    IORING_OP_POLL_ADD, IORING_OP_ACCEPT, IORING_OP_CONNECT,      IORING_OP_RECV,
-    IORING_OP_SEND,     IORING_OP_CLOSE,  IORING_OP_ASYNC_CANCEL,
+    IORING_OP_POLL_ADD, IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV,
+    IORING_OP_SEND,     IORING_OP_CLOSE,  IORING_OP_READ,    IORING_OP_WRITE,
+    IORING_OP_OPENAT,   IORING_OP_FSYNC,  IORING_OP_ASYNC_CANCEL,
 };
 
 }  // namespace
@@ -106,6 +108,24 @@ void UringDriver::start(Operation& op) {
       break;
     case OpKind::kClose:
       io_uring_prep_close(sqe, op.fd());
+      break;
+    case OpKind::kRead:
+      io_uring_prep_read(sqe, op.fd(), op.buffer, op.length, static_cast<uint64_t>(-1));
+      break;
+    case OpKind::kWrite:
+      io_uring_prep_write(sqe, op.fd(), op.buffer, op.length, static_cast<uint64_t>(-1));
+      break;
+    case OpKind::kOpen:
+      io_uring_prep_openat(sqe, AT_FDCWD, op.path, op.flags | O_CLOEXEC, op.mode);
+      break;
+    case OpKind::kReadAt:
+      io_uring_prep_read(sqe, op.fd(), op.buffer, op.length, op.offset);
+      break;
+    case OpKind::kWriteAt:
+      io_uring_prep_write(sqe, op.fd(), op.buffer, op.length, op.offset);
+      break;
+    case OpKind::kSync:
+      io_uring_prep_fsync(sqe, op.fd(), 0);
       break;
   }
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&op));

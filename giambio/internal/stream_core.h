@@ -1,0 +1,74 @@
+// giambio/internal/stream_core.h: what every byte stream shares (TcpStream, AsyncStream): an
+// owned descriptor, one reader and one writer at a time, reads that consume nothing when
+// cancelled, write_all with progress, and a close that wakes a waiting reader or writer.
+#ifndef GIAMBIO_INTERNAL_STREAM_CORE_H_
+#define GIAMBIO_INTERNAL_STREAM_CORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "giambio/driver.h"
+#include "giambio/internal/io_operation.h"
+#include "giambio/task.h"
+
+namespace giambio::internal {
+
+// Marks `slot` busy with `op` for the duration of a scope: one reader (or writer, or acceptor)
+// at a time, and close() can find and withdraw it.
+class BusySlot {
+ public:
+  BusySlot(IoOperation*& slot, IoOperation& op) : slot_(slot) { slot_ = &op; }
+  BusySlot(const BusySlot&) = delete;
+  ~BusySlot() { slot_ = nullptr; }
+
+ private:
+  IoOperation*& slot_;
+};
+
+// FailedPrecondition "OPERATION: another task is already WHAT this stream".
+absl::Status busy_error(const char* operation, const char* what);
+// Withdraws the operation in `slot`, if any (its owner then sees the stream closed).
+void withdraw(IoOperation* slot);
+
+class StreamCore {
+ public:
+  // `read_kind` / `write_kind`: kReceive/kSend for sockets, kRead/kWrite for other streams.
+  StreamCore(OpKind read_kind, OpKind write_kind)
+      : read_kind_(read_kind), write_kind_(write_kind) {}
+  StreamCore(OpKind read_kind, OpKind write_kind, int fd)
+      : fd_(fd), read_kind_(read_kind), write_kind_(write_kind) {}
+  StreamCore(StreamCore&& other) noexcept;
+  StreamCore& operator=(StreamCore&& other) noexcept;
+  ~StreamCore();
+
+  // `describe` names the stream in error messages (the peer's address, else "fd=N").
+  Task<absl::StatusOr<size_t>> read(std::span<char> buffer, std::function<std::string()> describe);
+  Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes,
+                                              std::function<std::string()> describe);
+  Task<absl::StatusOr<size_t>> write(std::span<const char> data,
+                                     std::function<std::string()> describe);
+  Task<absl::Status> write_all(std::string_view data, size_t* bytes_written,
+                               std::function<std::string()> describe);
+  absl::Status close();
+
+  int fd() const { return fd_; }
+  // FailedPrecondition "OPERATION: the stream is closed".
+  static absl::Status closed_error(const char* operation);
+
+ private:
+  int fd_ = -1;
+  OpKind read_kind_;
+  OpKind write_kind_;
+  IoOperation* reading_ = nullptr;
+  IoOperation* writing_ = nullptr;
+};
+
+}  // namespace giambio::internal
+
+#endif  // GIAMBIO_INTERNAL_STREAM_CORE_H_

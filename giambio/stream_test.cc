@@ -1,0 +1,82 @@
+#include "giambio/stream.h"
+
+#include <unistd.h>
+
+#include <string>
+
+#include "giambio/drivers_test_util.h"
+#include "giambio/pool.h"
+#include "giambio/timeouts.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace giambio {
+namespace {
+
+class StreamTest : public testing::OnEveryDriver {};
+
+struct PipePair {
+  PipePair() {
+    int fds[2];
+    EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    in = AsyncStream(fds[0]);
+    out = AsyncStream(fds[1]);
+  }
+  AsyncStream in;
+  AsyncStream out;
+};
+
+TEST_P(StreamTest, PipeCarriesDataAndEndOfStream) {
+  auto body = []() -> Task<std::string> {
+    PipePair pipe;
+    std::string received;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        while (true) {
+          absl::StatusOr<std::string> chunk = co_await pipe.in.read_some(7);
+          if (!chunk.ok() || chunk->empty()) break;
+          received += *chunk;
+        }
+      });
+      const std::string big(200000, 'p');  // more than a pipe buffer: the writer must wait
+      size_t written = 0;
+      EXPECT_TRUE((co_await pipe.out.write_all("hello " + big, &written)).ok());
+      EXPECT_EQ(written, 6 + big.size());
+      EXPECT_TRUE(pipe.out.close().ok());  // the reader sees end of stream
+    });
+    co_return received.substr(0, 8) + std::to_string(received.size());
+  };
+  EXPECT_EQ(run_here(body()), "hello pp200006");
+}
+
+TEST_P(StreamTest, CancelledReadConsumesNothing) {
+  auto body = []() -> Task<std::string> {
+    PipePair pipe;
+    std::optional<absl::StatusOr<std::string>> skipped =
+        co_await skip_after(absl::Milliseconds(5), pipe.in.read_some(10));
+    EXPECT_FALSE(skipped.has_value());
+    EXPECT_TRUE((co_await pipe.out.write_all("kept")).ok());
+    co_return (co_await pipe.in.read_some(10)).value_or("");
+  };
+  EXPECT_EQ(run_here(body()), "kept");
+}
+
+TEST_P(StreamTest, BadInput) {
+  auto body = []() -> Task<> {
+    PipePair pipe;
+    EXPECT_TRUE(absl::IsInvalidArgument((co_await pipe.in.read_some(-3)).status()));
+    EXPECT_TRUE(pipe.in.close().ok());
+    EXPECT_TRUE(absl::IsFailedPrecondition(pipe.in.close()));
+    EXPECT_TRUE(absl::IsFailedPrecondition((co_await pipe.in.read_some(1)).status()));
+    // Writing into a pipe whose reader is gone: EPIPE, as a status naming the operation.
+    absl::Status broken = co_await pipe.out.write_all("x");
+    EXPECT_FALSE(broken.ok());
+    EXPECT_THAT(broken.message(), ::testing::HasSubstr("write(fd="));
+  };
+  run_here(body());
+}
+
+GIAMBIO_ON_EVERY_DRIVER(StreamTest);
+
+}  // namespace
+}  // namespace giambio
