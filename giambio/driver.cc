@@ -30,6 +30,10 @@ const char* op_name(OpKind kind) {
       return "pwrite";
     case OpKind::kSync:
       return "fsync";
+    case OpKind::kSendMessage:
+      return "sendmsg";
+    case OpKind::kReceiveMessage:
+      return "recvmsg";
   }
   return "unknown operation";
 }

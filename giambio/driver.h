@@ -34,19 +34,21 @@ namespace giambio {
 // What an operation does: one system call (or one readiness wait), described by the fields of
 // Operation that its comment names. `result` is what complete() receives on success.
 enum class OpKind : uint8_t {
-  kWaitReadable,  // fd; result: a readiness mask
-  kWaitWritable,  // fd; result: a readiness mask
-  kAccept,        // fd, address/address_length (out, may be null); result: the new fd
-  kConnect,       // fd, address/address_length (in); result: 0
-  kReceive,       // fd, buffer, length, flags; result: bytes received (0: end of stream)
-  kSend,          // fd, buffer, length, flags; result: bytes sent
-  kClose,         // fd; result: 0
-  kRead,          // fd, buffer, length: a stream (pipe, tty) read; result: bytes (0: end)
-  kWrite,         // fd, buffer, length: a stream write; result: bytes written
-  kOpen,          // path, flags, mode; result: the new fd
-  kReadAt,        // fd, buffer, length, offset: a file read; result: bytes (0: end of file)
-  kWriteAt,       // fd, buffer, length, offset: a file write; result: bytes written
-  kSync,          // fd: fsync; result: 0
+  kWaitReadable,    // fd; result: a readiness mask
+  kWaitWritable,    // fd; result: a readiness mask
+  kAccept,          // fd, address/address_length (out, may be null); result: the new fd
+  kConnect,         // fd, address/address_length (in); result: 0
+  kReceive,         // fd, buffer, length, flags; result: bytes received (0: end of stream)
+  kSend,            // fd, buffer, length, flags; result: bytes sent
+  kClose,           // fd; result: 0
+  kRead,            // fd, buffer, length: a stream (pipe, tty) read; result: bytes (0: end)
+  kWrite,           // fd, buffer, length: a stream write; result: bytes written
+  kOpen,            // path, flags, mode; result: the new fd
+  kReadAt,          // fd, buffer, length, offset: a file read; result: bytes (0: end of file)
+  kWriteAt,         // fd, buffer, length, offset: a file write; result: bytes written
+  kSync,            // fd: fsync; result: 0
+  kSendMessage,     // fd, message (sendmsg): a datagram with its destination; result: bytes
+  kReceiveMessage,  // fd, message (recvmsg): a datagram and its source; result: bytes
 };
 
 // True for the kinds that work on files, which readiness cannot wait for (the epoll driver runs
@@ -79,6 +81,7 @@ class Operation {
   int flags = 0;
   const char* path = nullptr;
   uint32_t mode = 0;
+  msghdr* message = nullptr;
   sockaddr* address = nullptr;
   socklen_t* address_length = nullptr;
   // Scratch space for the driver that carries the operation out.

@@ -31,5 +31,6 @@
 #include "giambio/tcp.h"
 #include "giambio/time.h"
 #include "giambio/timeouts.h"
+#include "giambio/udp.h"
 
 #endif  // GIAMBIO_GIAMBIO_H_

@@ -97,6 +97,14 @@ absl::StatusOr<SocketAddress> TcpStream::peer_address() const {
   return socket_name(fd(), /*peer=*/true, "getpeername");
 }
 
+absl::StatusOr<std::pair<TcpStream, TcpStream>> socket_pair() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
+    return internal::errno_status(errno, "socketpair", "AF_UNIX");
+  }
+  return std::make_pair(TcpStream(fds[0]), TcpStream(fds[1]));
+}
+
 // ---- TcpListener ----
 
 TcpListener::TcpListener(TcpListener&& other) noexcept

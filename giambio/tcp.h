@@ -18,6 +18,9 @@
 //   - a cancelled connect or accept leaves nothing open.
 // Closing a stream while another task waits on it wakes that task with FailedPrecondition.
 //
+// The same classes serve Unix stream sockets: listen on and connect to a
+// SocketAddress::unix_path(...), or make a connected pair with socket_pair().
+//
 // Streams and listeners belong to the loop thread; they close on destruction.
 #ifndef GIAMBIO_TCP_H_
 #define GIAMBIO_TCP_H_
@@ -28,6 +31,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -71,6 +75,10 @@ class TcpStream {
   std::function<std::string()> describer() const;
   internal::StreamCore core_{OpKind::kReceive, OpKind::kSend};
 };
+
+// Two connected Unix stream sockets (socketpair(2)), e.g. to talk to a child process or between
+// two parts of one program.
+absl::StatusOr<std::pair<TcpStream, TcpStream>> socket_pair();
 
 struct ListenOptions {
   int backlog = 128;

@@ -22,7 +22,7 @@ constexpr uint32_t kConnectStarted = 1;
 
 bool is_reader(OpKind kind) {
   return kind == OpKind::kWaitReadable || kind == OpKind::kAccept || kind == OpKind::kReceive ||
-         kind == OpKind::kRead;
+         kind == OpKind::kRead || kind == OpKind::kReceiveMessage;
 }
 
 int64_t syscall_result(ssize_t result) { return result >= 0 ? result : -errno; }
@@ -60,6 +60,10 @@ int64_t attempt(Operation& op) {
       return syscall_result(read(op.fd(), op.buffer, op.length));
     case OpKind::kWrite:
       return syscall_result(write(op.fd(), op.buffer, op.length));
+    case OpKind::kSendMessage:
+      return syscall_result(sendmsg(op.fd(), op.message, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+    case OpKind::kReceiveMessage:
+      return syscall_result(recvmsg(op.fd(), op.message, op.flags | MSG_DONTWAIT));
     case OpKind::kOpen:
     case OpKind::kReadAt:
     case OpKind::kWriteAt:

@@ -16,9 +16,10 @@ namespace {
 constexpr uint64_t kInternal = 0;
 
 constexpr int kOpcodesUsed[] = {
-    IORING_OP_POLL_ADD, IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV,
-    IORING_OP_SEND,     IORING_OP_CLOSE,  IORING_OP_READ,    IORING_OP_WRITE,
-    IORING_OP_OPENAT,   IORING_OP_FSYNC,  IORING_OP_ASYNC_CANCEL,
+    IORING_OP_POLL_ADD,     IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV,
+    IORING_OP_SEND,         IORING_OP_CLOSE,  IORING_OP_READ,    IORING_OP_WRITE,
+    IORING_OP_OPENAT,       IORING_OP_FSYNC,  IORING_OP_SENDMSG, IORING_OP_RECVMSG,
+    IORING_OP_ASYNC_CANCEL,
 };
 
 }  // namespace
@@ -126,6 +127,12 @@ void UringDriver::start(Operation& op) {
       break;
     case OpKind::kSync:
       io_uring_prep_fsync(sqe, op.fd(), 0);
+      break;
+    case OpKind::kSendMessage:
+      io_uring_prep_sendmsg(sqe, op.fd(), op.message, op.flags | MSG_NOSIGNAL);
+      break;
+    case OpKind::kReceiveMessage:
+      io_uring_prep_recvmsg(sqe, op.fd(), op.message, op.flags);
       break;
   }
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&op));

@@ -1,0 +1,99 @@
+#include "giambio/udp.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/internal/io_operation.h"
+#include "giambio/internal/stream_core.h"
+
+namespace giambio {
+
+UdpSocket::UdpSocket(UdpSocket&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), local_address_(other.local_address_) {}
+
+UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) (void)close();
+    fd_ = std::exchange(other.fd_, -1);
+    local_address_ = other.local_address_;
+  }
+  return *this;
+}
+
+UdpSocket::~UdpSocket() {
+  if (fd_ >= 0) (void)close();
+}
+
+absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddress& address) {
+  const std::string target = address.to_string();
+  UdpSocket socket;
+  socket.fd_ = ::socket(address.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (socket.fd_ < 0) return internal::errno_status(errno, "bind", target);
+  if (::bind(socket.fd_, address.get(), address.length()) != 0) {
+    return internal::errno_status(errno, "bind", target);
+  }
+  *socket.local_address_.mutable_length() = SocketAddress::capacity();
+  if (getsockname(socket.fd_, socket.local_address_.get(),
+                  socket.local_address_.mutable_length()) != 0) {
+    return internal::errno_status(errno, "getsockname", target);
+  }
+  return socket;
+}
+
+Task<absl::Status> UdpSocket::send_to(std::string_view data, SocketAddress to) {
+  if (fd_ < 0) co_return internal::StreamCore::closed_error("sendmsg");
+  iovec vector{const_cast<char*>(data.data()), data.size()};
+  msghdr message{};
+  message.msg_name = to.get();
+  message.msg_namelen = to.length();
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  internal::IoOperation op(OpKind::kSendMessage, fd_);
+  op.message = &message;
+  const int64_t result = co_await op;
+  if (result < 0) {
+    co_return internal::errno_status(static_cast<int>(-result), "sendmsg", to.to_string());
+  }
+  co_return absl::OkStatus();
+}
+
+Task<absl::StatusOr<Datagram>> UdpSocket::receive_from(int64_t max_bytes) {
+  if (fd_ < 0) co_return internal::StreamCore::closed_error("recvmsg");
+  if (max_bytes <= 0) {
+    co_return absl::InvalidArgumentError(
+        absl::StrCat("receive_from(", max_bytes, "): max_bytes must be positive"));
+  }
+  Datagram datagram;
+  datagram.data.resize(static_cast<size_t>(max_bytes));
+  iovec vector{datagram.data.data(), datagram.data.size()};
+  msghdr message{};
+  message.msg_name = datagram.from.get();
+  message.msg_namelen = SocketAddress::capacity();
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  internal::IoOperation op(OpKind::kReceiveMessage, fd_);
+  op.message = &message;
+  const int64_t result = co_await op;
+  if (result < 0) {
+    co_return internal::errno_status(static_cast<int>(-result), "recvmsg",
+                                     local_address_.to_string());
+  }
+  *datagram.from.mutable_length() = message.msg_namelen;
+  datagram.data.resize(static_cast<size_t>(result));
+  datagram.truncated = (message.msg_flags & MSG_TRUNC) != 0;
+  co_return datagram;
+}
+
+absl::Status UdpSocket::close() {
+  if (fd_ < 0) return internal::StreamCore::closed_error("close");
+  if (::close(std::exchange(fd_, -1)) != 0) {
+    return internal::errno_status(errno, "close", local_address_.to_string());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace giambio
