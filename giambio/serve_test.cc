@@ -8,29 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "giambio/drivers_test_util.h"
 #include "giambio/run.h"
 #include "giambio/timeouts.h"
-#include "giambio/uring/uring_driver.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace giambio {
 namespace {
 
-class ServeTest : public ::testing::TestWithParam<DriverKind> {
- protected:
-  void SetUp() override {
-    if (GetParam() == DriverKind::kUring && !UringDriver::create().ok()) {
-      GTEST_SKIP() << "io_uring is unavailable here";
-    }
-  }
-  template <typename T>
-  T run_here(Task<T> main) {
-    RunOptions options;
-    options.driver = GetParam();
-    return run(std::move(main), std::move(options));
-  }
-};
+class ServeTest : public testing::OnEveryDriver {};
 
 Task<> echo_once(TcpStream stream) {
   absl::StatusOr<std::string> line = co_await stream.read_some(1024);
@@ -111,11 +98,7 @@ TEST_P(ServeTest, KeepsServingThroughDescriptorExhaustion) {
   EXPECT_EQ(answer, "hello");
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, ServeTest,
-                         ::testing::Values(DriverKind::kUring, DriverKind::kEpoll),
-                         [](const ::testing::TestParamInfo<DriverKind>& info) {
-                           return info.param == DriverKind::kUring ? "io_uring" : "epoll";
-                         });
+GIAMBIO_ON_EVERY_DRIVER(ServeTest);
 
 }  // namespace
 }  // namespace giambio

@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "giambio/cancel_scope.h"
+#include "giambio/drivers_test_util.h"
 #include "giambio/pool.h"
 #include "giambio/run.h"
 #include "giambio/time.h"
 #include "giambio/timeouts.h"
-#include "giambio/uring/uring_driver.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -21,22 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class TcpTest : public ::testing::TestWithParam<DriverKind> {
- protected:
-  void SetUp() override {
-    if (GetParam() != DriverKind::kUring) return;
-    // Where io_uring is switched off the suite still passes, on epoll alone.
-    absl::StatusOr<std::unique_ptr<UringDriver>> uring = UringDriver::create();
-    if (!uring.ok()) GTEST_SKIP() << "io_uring is unavailable here: " << uring.status();
-  }
-
-  template <typename T>
-  T run_here(Task<T> main) {
-    RunOptions options;
-    options.driver = GetParam();
-    return run(std::move(main), std::move(options));
-  }
-};
+class TcpTest : public testing::OnEveryDriver {};
 
 SocketAddress loopback(const char* host = "127.0.0.1") { return *SocketAddress::parse(host, 0); }
 
@@ -327,11 +312,7 @@ TEST_P(TcpTest, Ipv6AndAddresses) {
   run_here(body());
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, TcpTest,
-                         ::testing::Values(DriverKind::kUring, DriverKind::kEpoll),
-                         [](const ::testing::TestParamInfo<DriverKind>& info) {
-                           return info.param == DriverKind::kUring ? "io_uring" : "epoll";
-                         });
+GIAMBIO_ON_EVERY_DRIVER(TcpTest);
 
 }  // namespace
 }  // namespace giambio
