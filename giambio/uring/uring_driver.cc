@@ -30,18 +30,22 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
   const unsigned wanted[] = {IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN,
                              IORING_SETUP_SINGLE_ISSUER};
   int result = -EINVAL;
+  io_uring_params params{};
   for (int count = 3; count >= 0 && result == -EINVAL; --count) {
-    io_uring_params params{};
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = entries * kCompletionsPerEntry;
     for (int i = 0; i < count; ++i) params.flags |= wanted[i];
     result = io_uring_queue_init_params(entries, &driver->ring_, &params);
-    if (result == 0) {
-      driver->setup_flags_ = params.flags;
-      driver->completion_capacity_ = params.cq_entries;
-      driver->reaped_.reserve(params.cq_entries);
-    }
   }
   if (result != 0) {
     return absl::ErrnoToStatus(-result, "io_uring_queue_init");
+  }
+  driver->setup_flags_ = params.flags;
+  driver->reaped_.reserve(params.cq_entries);
+  if (!(params.features & IORING_FEAT_NODROP)) {
+    io_uring_queue_exit(&driver->ring_);
+    return absl::UnavailableError("io_uring: the kernel may drop completions (no FEAT_NODROP)");
   }
   io_uring_probe* probe = io_uring_get_probe_ring(&driver->ring_);
   if (probe == nullptr) {
@@ -77,15 +81,6 @@ io_uring_sqe* UringDriver::get_sqe() {
 }
 
 void UringDriver::submit(Operation& op) {
-  // Room for this completion and for a cancel request's: completions never overflow.
-  if (completions_expected_ + 2 > completion_capacity_ || !backlog_.empty()) {
-    backlog_.push_back(&op);
-    return;
-  }
-  start(op);
-}
-
-void UringDriver::start(Operation& op) {
   io_uring_sqe* sqe = get_sqe();
   switch (op.kind()) {
     case OpKind::kWaitReadable:
@@ -141,13 +136,6 @@ void UringDriver::start(Operation& op) {
 }
 
 void UringDriver::cancel(Operation& op) {
-  for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
-    if (*it == &op) {
-      backlog_.erase(it);
-      op.complete(-ECANCELED);
-      return;
-    }
-  }
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&op), 0);
   io_uring_sqe_set_data64(sqe, kInternal);
@@ -177,6 +165,8 @@ void UringDriver::reap() {
   unsigned head;
   unsigned count = 0;
   io_uring_cqe* cqe;
+  // Completions the kernel parked because the queue was full come back into the queue first.
+  if (io_uring_cq_has_overflow(&ring_)) io_uring_get_events(&ring_);
   // Completions are collected first and delivered after the ring is advanced: complete() may
   // submit new operations.
   reaped_.clear();
@@ -190,23 +180,9 @@ void UringDriver::reap() {
   }
   io_uring_cq_advance(&ring_, count);
   for (auto [op, result] : reaped_) op->complete(result);
-  drain_backlog();
-}
-
-void UringDriver::drain_backlog() {
-  while (!backlog_.empty() && completions_expected_ + 2 <= completion_capacity_) {
-    Operation* op = backlog_.front();
-    backlog_.pop_front();
-    start(*op);
-  }
 }
 
 void UringDriver::cancel_all() {
-  while (!backlog_.empty()) {
-    Operation* op = backlog_.front();
-    backlog_.pop_front();
-    op->complete(-ECANCELED);
-  }
   if (in_flight_ops_ == 0) return;
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);

@@ -9,18 +9,23 @@
 // Submissions are batched: submit() only fills submission-queue entries, and poll() hands them
 // all to the kernel with the wait for completions, in one io_uring_enter per loop turn. A full
 // submission queue is never the caller's problem: submit() flushes it to the kernel and goes
-// on. Operations in flight are kept within the completion queue's capacity; beyond it they
-// wait in a backlog (in order) until completions make room, so completions never overflow.
+// on.
+//
+// Completions are never lost. The completion queue gets kCompletionsPerEntry times the
+// submission entries, and setup requires IORING_FEAT_NODROP: when more operations complete than
+// the queue holds, the kernel parks the surplus and reap() fetches it (io_uring_get_events)
+// as soon as the ring says so. (Holding operations back until the queue has room is not an
+// option: the operations in flight may be receives waiting for sends held back behind them.
+// uring_driver_test's tiny ring under load is the test.)
 //
 // cancel(op) asks the kernel with IORING_OP_ASYNC_CANCEL; the operation then completes later,
 // with -ECANCELED or with its real result if it had already finished, and its buffers stay in
-// use until that completion. An operation still in the backlog is withdrawn at once.
+// use until that completion.
 #ifndef GIAMBIO_URING_URING_DRIVER_H_
 #define GIAMBIO_URING_URING_DRIVER_H_
 
 #include <liburing.h>
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -33,8 +38,9 @@ namespace giambio {
 
 class UringDriver final : public Driver {
  public:
-  // Submission-queue entries; the completion queue has twice as many.
+  // Submission-queue entries, and completion-queue entries per submission entry.
   static constexpr unsigned kEntries = 256;
+  static constexpr unsigned kCompletionsPerEntry = 8;
 
   static absl::StatusOr<std::unique_ptr<UringDriver>> create(unsigned entries = kEntries);
   ~UringDriver() override;
@@ -44,7 +50,7 @@ class UringDriver final : public Driver {
   void submit(Operation& op) override;
   void cancel(Operation& op) override;
   void poll(absl::Time deadline) override;
-  size_t pending() const override { return in_flight_ops_ + backlog_.size(); }
+  size_t pending() const override { return in_flight_ops_; }
   void cancel_all() override;
 
   // The setup flags the kernel accepted, for logs and tests.
@@ -53,18 +59,14 @@ class UringDriver final : public Driver {
  private:
   UringDriver() = default;
   io_uring_sqe* get_sqe();
-  void start(Operation& op);
   void reap();
-  void drain_backlog();
 
   io_uring ring_{};
   unsigned setup_flags_ = 0;
-  unsigned completion_capacity_ = 0;
   // Operations whose completion is still to come, and entries of any kind (operations and
   // cancel requests) that will each produce one completion.
   size_t in_flight_ops_ = 0;
   size_t completions_expected_ = 0;
-  std::deque<Operation*> backlog_;
   std::vector<std::pair<Operation*, int64_t>> reaped_;  // scratch for reap()
 };
 
