@@ -312,6 +312,65 @@ TEST_P(TcpTest, Ipv6AndAddresses) {
   run_here(body());
 }
 
+// The promise of a cancelled send: it says how much went out, and exactly that much arrives.
+TEST_P(TcpTest, CancelledWriteAllSaysHowMuchWentOut) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<TcpStream> client;
+    absl::StatusOr<TcpStream> server;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
+      client = co_await TcpStream::connect(listener->local_address());
+    });
+    // Nobody reads yet: the socket buffers fill and write_all blocks until cancelled.
+    const std::string payload(64 << 20, 'w');
+    size_t written = 0;
+    std::optional<absl::Status> finished =
+        co_await skip_after(absl::Milliseconds(50), client->write_all(payload, &written));
+    EXPECT_FALSE(finished.has_value());
+    EXPECT_GT(written, 0u);
+    EXPECT_LT(written, payload.size());
+    EXPECT_TRUE(client->shutdown_write().ok());
+    size_t received = 0;
+    while (true) {
+      absl::StatusOr<std::string> chunk = co_await server->read_some(1 << 20);
+      if (!chunk.ok() || chunk->empty()) break;
+      received += chunk->size();
+    }
+    EXPECT_EQ(received, written);
+  };
+  run_here(body());
+}
+
+// A loop torn down while operations are in flight (a program that stops stepping its loop)
+// withdraws them and lets go of every buffer before the frames go: ASan watches this.
+TEST_P(TcpTest, LoopTeardownWithOperationsInFlight) {
+  absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+  absl::StatusOr<TcpStream> client;
+  absl::StatusOr<TcpStream> server;
+  {
+    RunOptions options;
+    options.driver = GetParam();
+    Loop loop(std::move(options));
+    auto body = [&]() -> Task<> {
+      co_await with_pool([&](Pool& pool) -> Task<> {
+        pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
+        client = co_await TcpStream::connect(listener->local_address());
+        while (!server.ok()) co_await sleep(absl::Milliseconds(1));  // accepted
+        pool.spawn([&]() -> Task<> { (void)co_await server->read_some(100); });
+        pool.spawn([&]() -> Task<> { (void)co_await client->read_some(100); });
+        pool.spawn([&]() -> Task<> { (void)co_await listener->accept(); });
+        co_await sleep_forever();
+      });
+    };
+    TaskHandle<void> handle = loop.start(body());
+    for (int i = 0; i < 20; ++i) loop.run_once(absl::Milliseconds(1));
+    EXPECT_FALSE(handle.done());
+    EXPECT_GT(loop.driver().pending(), 0u);
+  }  // the loop goes, with three reads and an accept in flight
+  EXPECT_TRUE(client.ok() && server.ok());
+}
+
 GIAMBIO_ON_EVERY_DRIVER(TcpTest);
 
 }  // namespace
