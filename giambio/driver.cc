@@ -16,8 +16,6 @@ const char* op_name(OpKind kind) {
       return "recv";
     case OpKind::kSend:
       return "send";
-    case OpKind::kClose:
-      return "close";
     case OpKind::kRead:
       return "read";
     case OpKind::kWrite:

@@ -40,7 +40,6 @@ enum class OpKind : uint8_t {
   kConnect,         // fd, address/address_length (in); result: 0
   kReceive,         // fd, buffer, length, flags; result: bytes received (0: end of stream)
   kSend,            // fd, buffer, length, flags; result: bytes sent
-  kClose,           // fd; result: 0
   kRead,            // fd, buffer, length: a stream (pipe, tty) read; result: bytes (0: end)
   kWrite,           // fd, buffer, length: a stream write; result: bytes written
   kOpen,            // path, flags, mode; result: the new fd

@@ -54,8 +54,6 @@ int64_t attempt(Operation& op) {
     case OpKind::kSend:
       return syscall_result(
           send(op.fd(), op.buffer, op.length, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
-    case OpKind::kClose:
-      return close(op.fd()) == 0 ? 0 : -errno;
     case OpKind::kRead:
       return syscall_result(read(op.fd(), op.buffer, op.length));
     case OpKind::kWrite:
@@ -121,14 +119,6 @@ void EpollDriver::submit(Operation& op) {
   if (is_file_op(op.kind())) {
     file_workers().submit(op);
     return;
-  }
-  if (op.kind() == OpKind::kClose) {
-    // Nobody can be waiting on a descriptor being closed through giambio (its owner closes
-    // it), but a stale registration must not survive it: fd numbers are reused.
-    if (auto it = waiters_.find(op.fd()); it != waiters_.end()) {
-      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, op.fd(), nullptr);
-      waiters_.erase(it);
-    }
   }
   const int64_t result = attempt(op);
   if (result != -EAGAIN) {

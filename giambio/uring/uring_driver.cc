@@ -16,10 +16,9 @@ namespace {
 constexpr uint64_t kInternal = 0;
 
 constexpr int kOpcodesUsed[] = {
-    IORING_OP_POLL_ADD,     IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV,
-    IORING_OP_SEND,         IORING_OP_CLOSE,  IORING_OP_READ,    IORING_OP_WRITE,
-    IORING_OP_OPENAT,       IORING_OP_FSYNC,  IORING_OP_SENDMSG, IORING_OP_RECVMSG,
-    IORING_OP_ASYNC_CANCEL,
+    IORING_OP_POLL_ADD, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_RECV,
+    IORING_OP_SEND,     IORING_OP_READ,    IORING_OP_WRITE,   IORING_OP_OPENAT,
+    IORING_OP_FSYNC,    IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_ASYNC_CANCEL,
 };
 
 }  // namespace
@@ -101,9 +100,6 @@ void UringDriver::submit(Operation& op) {
       break;
     case OpKind::kSend:
       io_uring_prep_send(sqe, op.fd(), op.buffer, op.length, op.flags | MSG_NOSIGNAL);
-      break;
-    case OpKind::kClose:
-      io_uring_prep_close(sqe, op.fd());
       break;
     case OpKind::kRead:
       io_uring_prep_read(sqe, op.fd(), op.buffer, op.length, static_cast<uint64_t>(-1));
