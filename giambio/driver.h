@@ -19,6 +19,9 @@
 //     that waits for I/O from one that can never wake up (a deadlock).
 //   - cancel_all(): withdraw every operation and wait until each has completed; the loop calls
 //     it when it is torn down, before the frames that own the operations are destroyed.
+// A Driver is also the SystemCalls of its loop: the calls of the I/O API that never wait
+// (socket, bind, close, ...). The base class makes the real system calls; the simulator answers
+// them from its simulated world, so every call of the I/O API crosses this one seam.
 #ifndef GIAMBIO_DRIVER_H_
 #define GIAMBIO_DRIVER_H_
 
@@ -91,10 +94,38 @@ class Operation {
   int fd_;
 };
 
-class Driver {
+// The parts of the socket and file API that complete at once. Each returns >= 0 on success or a
+// negated errno, like an operation's result. The base implementation makes the real system
+// calls (sockets are non-blocking and close-on-exec); internal::system_calls() gives the current
+// loop's driver, or this real implementation outside any loop.
+class SystemCalls {
  public:
-  virtual ~Driver() = default;
+  virtual ~SystemCalls() = default;
+  // type: SOCK_STREAM or SOCK_DGRAM.
+  virtual int socket(int family, int type);
+  // Two connected Unix stream sockets.
+  virtual int socket_pair(int fds[2]);
+  virtual int bind(int fd, const sockaddr* address, socklen_t length);
+  virtual int listen(int fd, int backlog);
+  // setsockopt with an int value.
+  virtual int set_option(int fd, int level, int option, int value);
+  // getpeername (peer) or getsockname.
+  virtual int socket_name(int fd, bool peer, sockaddr* address, socklen_t* length);
+  virtual int shutdown(int fd, int how);
+  virtual int close(int fd);
+  // The size of an open file (fstat).
+  virtual int64_t file_size(int fd);
+  // Prepares a descriptor the program opened itself (a pipe, a tty) for the stream API: makes it
+  // non-blocking.
+  virtual int adopt(int fd);
+  // Calendar time (CLOCK_REALTIME), for code that stamps records or compares clocks across
+  // machines. Driver::now() is the loop's clock and is what timeouts use; the simulator gives
+  // each simulated host a wall clock of its own, with offset and drift.
+  virtual absl::Time wall_time();
+};
 
+class Driver : public SystemCalls {
+ public:
   // A short name for logs and errors: "io_uring", "epoll", "virtual", "sim".
   virtual const char* name() const = 0;
   virtual absl::Time now() = 0;
@@ -105,6 +136,27 @@ class Driver {
   virtual void cancel_all() = 0;
 };
 
+namespace internal {
+
+// The current loop's driver, or the real system calls when no loop runs on this thread (a
+// listener closed after its loop ended).
+SystemCalls& system_calls();
+
+// The simulator's tripwire. While a simulation runs on a thread it installs a guard there, and
+// every place where giambio would reach the real world (setting up a real driver, starting a
+// thread) calls touch_real_world first: the guard throws, naming the call and the seed.
+class RealWorldGuard {
+ public:
+  virtual void touched(const char* call) = 0;
+
+ protected:
+  ~RealWorldGuard() = default;
+};
+// Installs `guard` (nullptr: none) on this thread and returns the one it replaces.
+RealWorldGuard* set_real_world_guard(RealWorldGuard* guard);
+void touch_real_world(const char* call);
+
+}  // namespace internal
 }  // namespace giambio
 
 #endif  // GIAMBIO_DRIVER_H_

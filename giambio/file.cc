@@ -1,9 +1,5 @@
 #include "giambio/file.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -95,14 +91,16 @@ Task<absl::Status> File::sync() {
 
 absl::StatusOr<int64_t> File::size() const {
   if (fd_ < 0) return closed_error("fstat", path_);
-  struct stat info;
-  if (fstat(fd_, &info) != 0) return internal::errno_status(errno, "fstat", path_);
-  return static_cast<int64_t>(info.st_size);
+  const int64_t size = internal::system_calls().file_size(fd_);
+  if (size < 0) return internal::errno_status(static_cast<int>(-size), "fstat", path_);
+  return size;
 }
 
 absl::Status File::close() {
   if (fd_ < 0) return closed_error("close", path_);
-  if (::close(std::exchange(fd_, -1)) != 0) return internal::errno_status(errno, "close", path_);
+  if (const int result = internal::system_calls().close(std::exchange(fd_, -1)); result < 0) {
+    return internal::errno_status(-result, "close", path_);
+  }
   return absl::OkStatus();
 }
 

@@ -21,9 +21,11 @@ namespace giambio {
 
 // What an instrument is told about a task. Ids are handed out by the loop in spawn order
 // (the main task is 1), so they are the same in every run of a deterministic program.
+// `domain` is 0 unless a simulator has put the task on one of its hosts (see TaskRecord::domain).
 struct TaskInfo {
   uint64_t id;
   std::string_view name;
+  uint32_t domain = 0;
 };
 
 class Instrument {

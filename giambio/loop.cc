@@ -25,6 +25,7 @@ thread_local Loop* current_loop = nullptr;
 std::unique_ptr<Driver> make_driver(RunOptions& options) {
   if (options.custom_driver) return std::move(options.custom_driver);
   DriverKind kind = options.driver;
+  if (kind != DriverKind::kVirtual) internal::touch_real_world("giambio::run on a real driver");
   if (kind == DriverKind::kAuto) {
     const char* env = std::getenv("GIAMBIO_DRIVER");
     const std::string wanted = env == nullptr ? "" : env;
@@ -112,6 +113,15 @@ Loop& Loop::current(const char* operation) {
 
 Loop* Loop::current_or_null() { return current_loop; }
 
+namespace internal {
+
+SystemCalls& system_calls() {
+  static SystemCalls* const real = new SystemCalls();
+  return current_loop != nullptr ? current_loop->driver() : *real;
+}
+
+}  // namespace internal
+
 internal::TaskRecord& Loop::current_task(const char* operation) {
   if (current_ == nullptr) {
     throw UsageError(absl::StrCat(operation, ": not called from inside a giambio task"));
@@ -145,6 +155,7 @@ void Loop::launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScop
   ++live_tasks_count_;
   task.resume_point = task.root();
   task.scope = parent_scope;
+  if (current_ != nullptr) task.domain = current_->domain;
   own_scope.enter(*this, task);
   notify([&](Instrument& i) { i.on_task_spawned(task.info()); });
   task.state = internal::TaskState::kReady;

@@ -190,6 +190,25 @@ TEST(SchedulingTest, ASeedShufflesEachBatchReproducibly) {
 
 // ---- Stepping by hand, teardown, deadlock, driver choice ----
 
+TEST(LoopTest, SpawnedTasksInheritTheirSpawnersDomain) {
+  std::vector<uint32_t> seen;
+  auto child = [&]() -> Task<> {
+    seen.push_back(Loop::current("test").current_task("test").domain);
+    co_return;
+  };
+  auto body = [&]() -> Task<> {
+    Loop& loop = Loop::current("test");
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn(child);  // spawned while the main task is still in domain 0
+      loop.current_task("test").domain = 7;
+      pool.spawn(child);
+      co_return;
+    });
+  };
+  run_virtual(body());
+  EXPECT_THAT(seen, ElementsAre(0u, 7u));
+}
+
 TEST(LoopTest, SteppedByHandFromAnotherLoop) {
   RunOptions options;
   options.driver = DriverKind::kEpoll;

@@ -1,7 +1,5 @@
 #include "giambio/stream.h"
 
-#include <fcntl.h>
-
 #include "absl/strings/str_cat.h"
 
 namespace giambio {
@@ -14,7 +12,7 @@ std::function<std::string()> fd_describer(int fd) {
 }  // namespace
 
 AsyncStream::AsyncStream(int fd) : core_(OpKind::kRead, OpKind::kWrite, fd) {
-  if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (fd >= 0) internal::system_calls().adopt(fd);
 }
 
 Task<absl::StatusOr<std::string>> AsyncStream::read_some(int64_t max_bytes) {

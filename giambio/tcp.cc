@@ -21,9 +21,9 @@ absl::Status closed_error(const char* operation) {
 absl::StatusOr<SocketAddress> socket_name(int fd, bool peer, const char* operation) {
   SocketAddress address;
   *address.mutable_length() = SocketAddress::capacity();
-  const int result = peer ? getpeername(fd, address.get(), address.mutable_length())
-                          : getsockname(fd, address.get(), address.mutable_length());
-  if (result != 0) return internal::errno_status(errno, operation, absl::StrCat("fd=", fd));
+  const int result =
+      internal::system_calls().socket_name(fd, peer, address.get(), address.mutable_length());
+  if (result < 0) return internal::errno_status(-result, operation, absl::StrCat("fd=", fd));
   return address;
 }
 
@@ -40,8 +40,8 @@ std::function<std::string()> TcpStream::describer() const {
 
 Task<absl::StatusOr<TcpStream>> TcpStream::connect(SocketAddress address) {
   const std::string target = address.to_string();
-  const int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) co_return internal::errno_status(errno, "connect", target);
+  const int fd = internal::system_calls().socket(address.family(), SOCK_STREAM);
+  if (fd < 0) co_return internal::errno_status(-fd, "connect", target);
   TcpStream stream(fd);  // closes the socket on every way out but success
   internal::IoOperation op(OpKind::kConnect, fd);
   op.address = address.get();
@@ -70,8 +70,8 @@ Task<absl::Status> TcpStream::write_all(std::string_view data, size_t* bytes_wri
 
 absl::Status TcpStream::shutdown_write() {
   if (!is_open()) return closed_error("shutdown");
-  if (::shutdown(fd(), SHUT_WR) != 0) {
-    return internal::errno_status(errno, "shutdown", describer()());
+  if (const int result = internal::system_calls().shutdown(fd(), SHUT_WR); result < 0) {
+    return internal::errno_status(-result, "shutdown", describer()());
   }
   return absl::OkStatus();
 }
@@ -80,10 +80,8 @@ absl::Status TcpStream::close() { return core_.close(); }
 
 absl::Status TcpStream::set_nodelay(bool on) {
   if (!is_open()) return closed_error("set_nodelay");
-  const int value = on ? 1 : 0;
-  if (setsockopt(fd(), IPPROTO_TCP, TCP_NODELAY, &value, sizeof(value)) != 0) {
-    return internal::errno_status(errno, "set_nodelay", describer()());
-  }
+  const int result = internal::system_calls().set_option(fd(), IPPROTO_TCP, TCP_NODELAY, on);
+  if (result < 0) return internal::errno_status(-result, "set_nodelay", describer()());
   return absl::OkStatus();
 }
 
@@ -99,8 +97,8 @@ absl::StatusOr<SocketAddress> TcpStream::peer_address() const {
 
 absl::StatusOr<std::pair<TcpStream, TcpStream>> socket_pair() {
   int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
-    return internal::errno_status(errno, "socketpair", "AF_UNIX");
+  if (const int result = internal::system_calls().socket_pair(fds); result < 0) {
+    return internal::errno_status(-result, "socketpair", "AF_UNIX");
   }
   return std::make_pair(TcpStream(fds[0]), TcpStream(fds[1]));
 }
@@ -133,21 +131,24 @@ absl::StatusOr<TcpListener> TcpListener::listen(const SocketAddress& address,
     return absl::InvalidArgumentError(
         absl::StrCat("listen(", target, "): negative backlog ", options.backlog));
   }
-  const int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return internal::errno_status(errno, "listen", target);
+  SystemCalls& calls = internal::system_calls();
+  const int fd = calls.socket(address.family(), SOCK_STREAM);
+  if (fd < 0) return internal::errno_status(-fd, "listen", target);
   TcpListener listener;
   listener.fd_ = fd;
-  const int one = 1;
-  if (options.reuse_address && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
-    return internal::errno_status(errno, "listen: SO_REUSEADDR", target);
+  int result = 0;
+  if (options.reuse_address && (result = calls.set_option(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
+    return internal::errno_status(-result, "listen: SO_REUSEADDR", target);
   }
-  if (options.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-    return internal::errno_status(errno, "listen: SO_REUSEPORT", target);
+  if (options.reuse_port && (result = calls.set_option(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0) {
+    return internal::errno_status(-result, "listen: SO_REUSEPORT", target);
   }
-  if (bind(fd, address.get(), address.length()) != 0) {
-    return internal::errno_status(errno, "bind", target);
+  if ((result = calls.bind(fd, address.get(), address.length())) < 0) {
+    return internal::errno_status(-result, "bind", target);
   }
-  if (::listen(fd, options.backlog) != 0) return internal::errno_status(errno, "listen", target);
+  if ((result = calls.listen(fd, options.backlog)) < 0) {
+    return internal::errno_status(-result, "listen", target);
+  }
   absl::StatusOr<SocketAddress> bound = socket_name(fd, /*peer=*/false, "getsockname");
   if (!bound.ok()) return bound.status();
   listener.local_address_ = *bound;
@@ -164,7 +165,7 @@ Task<absl::StatusOr<TcpStream>> TcpListener::accept() {
     result = co_await op;
   }
   if (fd_ < 0) {
-    if (result >= 0) ::close(static_cast<int>(result));
+    if (result >= 0) internal::system_calls().close(static_cast<int>(result));
     co_return closed_error("accept");
   }
   if (result < 0) {
@@ -178,7 +179,9 @@ absl::Status TcpListener::close() {
   if (fd_ < 0) return closed_error("close");
   const int fd = std::exchange(fd_, -1);
   internal::withdraw(accepting_);
-  if (::close(fd) != 0) return internal::errno_status(errno, "close", absl::StrCat("fd=", fd));
+  if (const int result = internal::system_calls().close(fd); result < 0) {
+    return internal::errno_status(-result, "close", absl::StrCat("fd=", fd));
+  }
   return absl::OkStatus();
 }
 

@@ -49,6 +49,8 @@ void CheckpointAwaiter::await_resume() { loop_->check_cancel(*task_); }
 
 absl::Time now() { return Loop::current("giambio::now").now(); }
 
+absl::Time wall_time() { return Loop::current("giambio::wall_time").driver().wall_time(); }
+
 internal::SleepAwaiter sleep(absl::Duration duration) {
   if (duration < absl::ZeroDuration()) {
     throw UsageError(

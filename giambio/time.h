@@ -61,6 +61,11 @@ class CheckpointAwaiter {
 // The loop's current time. Throws UsageError outside a loop.
 absl::Time now();
 
+// Calendar time, for stamping records or comparing clocks across machines (never for timeouts:
+// it can jump). Real time on the real drivers; in the simulator each host has a wall clock of
+// its own, with offset and drift. Throws UsageError outside a loop.
+absl::Time wall_time();
+
 // Sleeps for `duration` (>= 0; absl::InfiniteDuration() sleeps forever). A negative duration is
 // a UsageError. sleep(absl::ZeroDuration()) yields to the other tasks, like checkpoint().
 internal::SleepAwaiter sleep(absl::Duration duration);

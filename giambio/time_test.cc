@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/time/clock.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/pool.h"
 #include "giambio/test_util.h"
@@ -61,8 +62,17 @@ TEST(TimeTest, NegativeSleepIsAUsageError) {
   run_virtual(body());
 }
 
+TEST(TimeTest, WallTimeIsCalendarTimeOnRealDrivers) {
+  auto body = []() -> Task<absl::Time> { co_return wall_time(); };
+  const absl::Time before = absl::Now();
+  const absl::Time seen = run(body(), RunOptions{.driver = DriverKind::kEpoll});
+  EXPECT_GE(seen, before);
+  EXPECT_LE(seen, absl::Now());
+}
+
 TEST(TimeTest, TimeOutsideALoopIsAUsageError) {
   EXPECT_THROW(now(), UsageError);
+  EXPECT_THROW(wall_time(), UsageError);
   EXPECT_THROW((void)sleep(absl::Seconds(1)), UsageError);
 }
 

@@ -1,9 +1,7 @@
 #include "giambio/udp.h"
 
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,15 +29,18 @@ UdpSocket::~UdpSocket() {
 absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddress& address) {
   const std::string target = address.to_string();
   UdpSocket socket;
-  socket.fd_ = ::socket(address.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (socket.fd_ < 0) return internal::errno_status(errno, "bind", target);
-  if (::bind(socket.fd_, address.get(), address.length()) != 0) {
-    return internal::errno_status(errno, "bind", target);
+  SystemCalls& calls = internal::system_calls();
+  const int fd = calls.socket(address.family(), SOCK_DGRAM);
+  if (fd < 0) return internal::errno_status(-fd, "bind", target);
+  socket.fd_ = fd;
+  if (const int result = calls.bind(fd, address.get(), address.length()); result < 0) {
+    return internal::errno_status(-result, "bind", target);
   }
   *socket.local_address_.mutable_length() = SocketAddress::capacity();
-  if (getsockname(socket.fd_, socket.local_address_.get(),
-                  socket.local_address_.mutable_length()) != 0) {
-    return internal::errno_status(errno, "getsockname", target);
+  if (const int result = calls.socket_name(fd, /*peer=*/false, socket.local_address_.get(),
+                                           socket.local_address_.mutable_length());
+      result < 0) {
+    return internal::errno_status(-result, "getsockname", target);
   }
   return socket;
 }
@@ -90,8 +91,8 @@ Task<absl::StatusOr<Datagram>> UdpSocket::receive_from(int64_t max_bytes) {
 
 absl::Status UdpSocket::close() {
   if (fd_ < 0) return internal::StreamCore::closed_error("close");
-  if (::close(std::exchange(fd_, -1)) != 0) {
-    return internal::errno_status(errno, "close", local_address_.to_string());
+  if (const int result = internal::system_calls().close(std::exchange(fd_, -1)); result < 0) {
+    return internal::errno_status(-result, "close", local_address_.to_string());
   }
   return absl::OkStatus();
 }

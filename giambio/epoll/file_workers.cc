@@ -28,6 +28,7 @@ FileWorkers::~FileWorkers() {
 }
 
 void FileWorkers::submit(Operation& op) {
+  internal::touch_real_world("a file worker thread");
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(&op);

@@ -115,7 +115,9 @@ absl::Status StreamCore::close() {
   // Wake whoever waits on the stream: their operation is withdrawn, and they see it closed.
   withdraw(reading_);
   withdraw(writing_);
-  if (::close(fd) != 0) return errno_status(errno, "close", absl::StrCat("fd=", fd));
+  if (const int result = system_calls().close(fd); result < 0) {
+    return errno_status(-result, "close", absl::StrCat("fd=", fd));
+  }
   return absl::OkStatus();
 }
 

@@ -49,7 +49,7 @@ class TaskRecord {
 
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_ ? *name_ : unnamed(); }
-  TaskInfo info() const { return TaskInfo{id_, name()}; }
+  TaskInfo info() const { return TaskInfo{id_, name(), domain}; }
 
   // The chain's outermost coroutine; done() once the task has ended.
   virtual std::coroutine_handle<> root() const = 0;
@@ -80,8 +80,11 @@ class TaskRecord {
   const std::unique_ptr<const std::string> name_;
 
  public:
-  // Last, so that a derived record's small fields can share its padding.
+  // Last, so that a derived record's small fields can share their padding.
   TaskState state = TaskState::kReady;
+  // Which part of a simulated world the task belongs to (the simulator's host id; 0 outside a
+  // simulation). A task inherits its spawner's domain; the scheduler does nothing else with it.
+  uint32_t domain = 0;
 };
 
 }  // namespace giambio::internal
