@@ -109,6 +109,8 @@ class Loop {
 
   // The task whose code is running now. Throws UsageError naming `operation` outside a task.
   internal::TaskRecord& current_task(const char* operation);
+  // The same, or nullptr when no task runs (the driver delivering completions, teardown).
+  internal::TaskRecord* running_task() const { return current_; }
   uint64_t next_task_id() { return ++last_task_id_; }
   // Registers a new task inside `scope` (its parent scope) and makes it ready.
   void launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScope* parent_scope);

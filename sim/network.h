@@ -1,0 +1,135 @@
+// sim/network.h: the simulated network between a world's hosts, behind the socket API.
+//
+// TcpListener, TcpStream and UdpSocket reach it through the simulator's driver, exactly as
+// they reach the kernel in production. What it models:
+//   - TCP: connect (refused when nobody listens, retried and finally timed out when the path
+//     is cut or the host is down, like Linux's 127 s), accept with a backlog, ordered reliable
+//     byte streams with latency, jitter, bandwidth and a 256 KiB window (a writer waits while
+//     the reader does not read), half-close (FIN), reset (RST) when a host crashes or a socket
+//     closes with unread data.
+//   - UDP: datagrams with loss, duplication, reordering and delay, dropped across partitions.
+//   - Links between hosts (each direction on its own): partitions (data waits and flows on
+//     heal, as TCP retransmission would deliver it), clogging (stalled until a time), delays.
+// Only IPv4 exists in the simulation. A port is bound per host and protocol whatever the
+// address (0.0.0.0, the host's address or 127.0.0.1).
+#ifndef SIM_NETWORK_H_
+#define SIM_NETWORK_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "giambio/driver.h"
+#include "giambio/internal/prng.h"
+
+namespace giambio::sim {
+
+class Host;
+class World;
+
+class Network {
+ public:
+  // Counters for tests and reports.
+  struct Stats {
+    uint64_t datagrams_sent = 0;
+    uint64_t datagrams_lost = 0;        // dropped by the loss rate
+    uint64_t datagrams_duplicated = 0;  // delivered twice
+    uint64_t datagrams_reordered = 0;   // held back
+    uint64_t datagrams_cut = 0;         // dropped by a partition
+    uint64_t datagrams_delivered = 0;
+    uint64_t segments_delivered = 0;
+    uint64_t connections = 0;
+  };
+
+  explicit Network(World& world);
+  ~Network();
+
+  bool owns(int fd) const { return sockets_.contains(fd); }
+
+  // The driver's calls, for a task of `host`. Results as SystemCalls and Operation describe.
+  int socket(Host& host, int family, int type);
+  int bind(int fd, const sockaddr* address, socklen_t length);
+  int listen(int fd, int backlog);
+  int set_option(int fd, int level, int option, int value);
+  int socket_name(int fd, bool peer, sockaddr* address, socklen_t* length);
+  int shutdown(int fd, int how);
+  int close(int fd);
+  void submit(Operation& op);
+  void cancel(Operation& op);
+  // Withdraws every parked operation (the loop is being torn down).
+  void cancel_all();
+
+  // Ends every socket of `host`: parked operations fail, peers get a reset.
+  void crash(Host& host);
+
+  void set_cut(uint32_t from, uint32_t to, bool cut);
+  void heal_all();
+  void clog(uint32_t from, uint32_t to, absl::Time until);
+  void set_delay(uint32_t from, uint32_t to, absl::Duration latency, absl::Duration jitter);
+
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Addr {
+    uint32_t ip = 0;  // host byte order
+    uint16_t port = 0;
+    auto operator<=>(const Addr&) const = default;
+  };
+  struct Segment;
+  struct Endpoint;
+  struct Connection;
+  struct Datagram;
+  struct Socket;
+  struct Link;
+
+  Socket* find(int fd);
+  Link& link(uint32_t from, uint32_t to);
+  bool blocked(uint32_t from, uint32_t to);
+  absl::Duration delay(uint32_t from, uint32_t to);
+  // The host an address reaches from `from` (127.0.0.1 is `from` itself), or 0.
+  uint32_t route(uint32_t from, uint32_t ip);
+  int bind_port(Socket& socket, Addr address);
+  Socket* bound(uint32_t host, int type, uint16_t port);
+  static Addr to_addr(const sockaddr* address, socklen_t length, int* error);
+  static void fill(Addr address, sockaddr* out, socklen_t* length);
+  std::string text(Addr address) const;
+
+  // TCP
+  void start_connect(Socket& socket, Addr to, Operation& op);
+  void send_syn(int fd, uint64_t attempt, absl::Time started, int tries);
+  void syn_arrives(int fd, uint64_t attempt, uint32_t from, Addr client, Addr to);
+  void transmit(const std::shared_ptr<Connection>& conn, int side, Segment segment);
+  void pump(const std::shared_ptr<Connection>& conn, int side);
+  void arrive(Connection& conn, int side, Segment& segment);
+  void close_endpoint(Connection& conn, int side, bool reset);
+  void try_accept(Socket& socket);
+  void try_receive(Socket& socket);
+  void try_send(Socket& socket);
+  void wake(int fd);
+  // UDP
+  void send_datagram(Socket& socket, Operation& op);
+  void deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::string& data,
+                        uint64_t flow);
+  void try_receive_datagram(Socket& socket);
+
+  World& world_;
+  internal::Prng prng_;
+  internal::Prng datagram_prng_;
+  std::map<int, std::unique_ptr<Socket>> sockets_;
+  std::map<std::tuple<uint32_t, int, uint16_t>, int> bindings_;  // (host, type, port) -> fd
+  std::map<uint32_t, uint16_t> next_port_;
+  std::map<std::pair<uint32_t, uint32_t>, Link> links_;
+  std::map<uint64_t, std::shared_ptr<Connection>> connections_;
+  uint64_t last_connection_ = 0;
+  Stats stats_;
+};
+
+}  // namespace giambio::sim
+
+#endif  // SIM_NETWORK_H_

@@ -1,0 +1,360 @@
+#include "sim/world.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/cancel_scope.h"
+#include "giambio/errors.h"
+#include "giambio/instrument.h"
+#include "giambio/pool.h"
+#include "giambio/run.h"
+#include "giambio/time.h"
+#include "sim/disk.h"
+#include "sim/network.h"
+#include "sim/sim_driver.h"
+
+namespace giambio::sim {
+namespace {
+
+uint64_t fnv1a(std::string_view text) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return hash;
+}
+
+// Records every scheduling decision into the trace.
+class Recorder final : public Instrument {
+ public:
+  explicit Recorder(World& world) : world_(world) {}
+  void on_task_spawned(const TaskInfo& task) override {
+    world_.mutable_trace().name_task(
+        task.domain, task.id,
+        task.name.empty() ? absl::StrCat("task ", task.id) : std::string(task.name));
+  }
+  void before_task_step(const TaskInfo& task) override {
+    world_.record("step", "", 0, 0, task.domain);
+  }
+  void on_task_exited(const TaskInfo& task) override {
+    world_.record("exit", "", 0, 0, task.domain);
+  }
+  void before_cancel(const TaskInfo& task) override {
+    world_.record("cancelled", "", 0, 0, task.domain);
+  }
+
+ private:
+  World& world_;
+};
+
+// While a world runs, giambio calls that would reach the real world end up here.
+class Tripwire final : public internal::RealWorldGuard {
+ public:
+  explicit Tripwire(const World& world)
+      : world_(world), previous_(internal::set_real_world_guard(this)) {}
+  ~Tripwire() { internal::set_real_world_guard(previous_); }
+  void touched(const char* call) override { world_.touched_real_world(call); }
+
+ private:
+  const World& world_;
+  internal::RealWorldGuard* previous_;
+};
+
+// Keeps `scope` in the host's list of what a crash cancels, while it is entered.
+class CrashScope {
+ public:
+  CrashScope(std::vector<CancelScope*>& scopes, CancelScope& scope)
+      : scopes_(scopes), scope_(scope) {
+    scopes_.push_back(&scope_);
+  }
+  ~CrashScope() { std::erase(scopes_, &scope_); }
+
+ private:
+  std::vector<CancelScope*>& scopes_;
+  CancelScope& scope_;
+};
+
+}  // namespace
+
+// ---- Host ----
+
+Host::Host(uint32_t id, std::string name, Program program)
+    : id_(id),
+      name_(std::move(name)),
+      ip_(absl::StrCat((ipv4() >> 24) & 0xff, ".", (ipv4() >> 16) & 0xff, ".", (ipv4() >> 8) & 0xff,
+                       ".", ipv4() & 0xff)),
+      program_(std::move(program)),
+      crashable_(program_ != nullptr),
+      restarted_("Host::restart"),
+      finished_("World::programs_finished") {}
+
+SocketAddress Host::address(int port) const { return *SocketAddress::parse(ip_, port); }
+
+absl::Time Host::wall_time(absl::Time now) const {
+  return absl::UnixEpoch() + clock_offset_ + (now - absl::UnixEpoch()) * (1.0 + clock_drift_);
+}
+
+// ---- World ----
+
+World::World(WorldOptions options)
+    : options_(std::move(options)), trace_(options_.keep_trace), nemesis_prng_(stream("nemesis")) {
+  if (options_.swarm) {
+    internal::Prng swarm = stream("swarm");
+    faults_ = draw_swarm(swarm);
+  } else {
+    faults_ = options_.faults;
+  }
+  network_ = std::make_unique<Network>(*this);
+  disk_ = std::make_unique<Disk>(*this);
+  trace_.name_host(0, "world");
+}
+
+World::~World() = default;
+
+internal::Prng World::stream(std::string_view subsystem) const {
+  return internal::Prng(options_.seed ^ fnv1a(subsystem));
+}
+
+Host& World::add_host(std::string name, Host::Program program) {
+  if (ran_) throw UsageError(absl::StrCat("World::add_host(", name, "): the world already ran"));
+  for (const auto& host : hosts_) {
+    if (host->name_ == name) {
+      throw UsageError(absl::StrCat("World::add_host(", name, "): a host has that name"));
+    }
+  }
+  const uint32_t id = static_cast<uint32_t>(hosts_.size()) + 1;
+  hosts_.push_back(std::unique_ptr<Host>(new Host(id, std::move(name), std::move(program))));
+  Host& host = *hosts_.back();
+  internal::Prng clock = stream(absl::StrCat("clock:", id));
+  const int64_t max_offset = absl::ToInt64Nanoseconds(faults_.clock.max_offset);
+  if (max_offset > 0) {
+    host.clock_offset_ = absl::Nanoseconds(
+        static_cast<int64_t>(clock.uniform(2 * static_cast<uint64_t>(max_offset) + 1)) -
+        max_offset);
+  }
+  host.clock_drift_ = (clock.uniform_double() * 2 - 1) * faults_.clock.max_drift_ppm * 1e-6;
+  trace_.name_host(id, host.name_);
+  return host;
+}
+
+Host& World::host(std::string_view name) {
+  for (const auto& host : hosts_) {
+    if (host->name_ == name) return *host;
+  }
+  throw UsageError(absl::StrCat("World::host(", std::string(name), "): no such host"));
+}
+
+Host* World::host_by_id(uint32_t id) {
+  return id >= 1 && id <= hosts_.size() ? hosts_[id - 1].get() : nullptr;
+}
+
+Host* World::host_by_ip(uint32_t ip) {
+  return ip > 0x0a000000u ? host_by_id(ip - 0x0a000000u) : nullptr;
+}
+
+Host* World::current_host() {
+  Loop* loop = Loop::current_or_null();
+  internal::TaskRecord* task = loop == nullptr ? nullptr : loop->running_task();
+  return task == nullptr ? nullptr : host_by_id(task->domain);
+}
+
+std::string World::describe() const {
+  return absl::StrCat("seed=", options_.seed, options_.swarm ? " swarm" : "", " faults{",
+                      sim::describe(faults_), "}");
+}
+
+void World::touched_real_world(const std::string& call) const {
+  throw UsageError(absl::StrCat("simulation (seed=", options_.seed,
+                                ", t=", absl::FormatDuration(now_ - absl::UnixEpoch()), "): ", call,
+                                " reaches the real world; inside a simulation use the simulated "
+                                "network, disk and clocks"));
+}
+
+void World::at(absl::Time time, std::function<void()> event) {
+  events_.emplace(std::make_pair(std::max(time, now_), ++events_scheduled_), std::move(event));
+}
+
+void World::advance(absl::Time deadline) {
+  if (deadline == absl::InfinitePast()) deadline = now_;
+  if (events_.empty() || events_.begin()->first.first > deadline) {
+    if (deadline != absl::InfiniteFuture() && deadline > now_) now_ = deadline;
+    return;
+  }
+  now_ = std::max(now_, events_.begin()->first.first);
+  while (!events_.empty() && events_.begin()->first.first <= now_) {
+    auto node = events_.extract(events_.begin());
+    node.mapped()();
+  }
+}
+
+void World::record(std::string what, std::string detail, uint64_t flow_out, uint64_t flow_in,
+                   uint32_t host) {
+  Loop* loop = Loop::current_or_null();
+  internal::TaskRecord* task = loop == nullptr ? nullptr : loop->running_task();
+  if (host == kCurrentHost) host = task == nullptr ? 0 : task->domain;
+  trace_.record(TraceEvent{now_ - absl::UnixEpoch(), host, task == nullptr ? 0 : task->id(),
+                           std::move(what), std::move(detail), flow_out, flow_in});
+}
+
+// ---- Running ----
+
+void World::run(std::function<Task<>()> control) {
+  if (ran_) throw UsageError("World::run: a world runs once; make a new World for another run");
+  ran_ = true;
+  Recorder recorder(*this);
+  Tripwire tripwire(*this);
+  RunOptions options;
+  options.custom_driver = std::make_unique<SimDriver>(*this);
+  options.schedule_seed = stream("schedule").next();
+  options.instruments = {&recorder};
+  try {
+    giambio::run(main(std::move(control)), std::move(options));
+  } catch (const DeadlockError& deadlock) {
+    throw DeadlockError(absl::StrCat("simulation ", describe(), ": ", deadlock.what()));
+  }
+}
+
+Task<> World::main(std::function<Task<>()> control) {
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    for (const auto& host : hosts_) {
+      if (host->program_ == nullptr) continue;
+      Host* h = host.get();
+      pool.spawn([this, h] { return run_host(*h); }, h->name_);
+    }
+    const ScheduleFaults& schedule = faults_.schedule;
+    if (schedule.partitions_per_minute + schedule.clogs_per_minute + schedule.crashes_per_minute >
+        0) {
+      pool.spawn([this] { return nemesis(); }, "nemesis");
+    }
+    co_await control();
+    pool.cancel();
+  });
+}
+
+Task<> World::run_host(Host& host) {
+  Loop::current("World::run").current_task("World::run").domain = host.id_;
+  while (true) {
+    while (!host.alive_) co_await host.restarted_.park();
+    const uint32_t incarnation = host.incarnation_;
+    record("boot", absl::StrCat("incarnation ", incarnation));
+    {
+      CancelScope scope;
+      CrashScope registered(host.scopes_, scope);
+      co_await scope.run(host.program_());
+      if (!scope.cancel_called()) {
+        ++host.programs_finished_;
+        record("program ended", "");
+        host.finished_.unpark_all();
+      }
+    }
+    while (host.incarnation_ == incarnation || !host.alive_) co_await host.restarted_.park();
+  }
+}
+
+Task<bool> World::on(Host& host, Task<> work) {
+  if (!host.alive_) co_return false;
+  internal::TaskRecord& task = Loop::current("World::on").current_task("World::on");
+  const uint32_t saved = task.domain;
+  task.domain = host.id_;
+  struct RestoreDomain {
+    internal::TaskRecord& task;
+    uint32_t domain;
+    ~RestoreDomain() { task.domain = domain; }
+  } restore{task, saved};
+  CancelScope scope;
+  CrashScope registered(host.scopes_, scope);
+  co_await scope.run(std::move(work));
+  co_return !scope.cancel_called();
+}
+
+Task<> World::programs_finished(Host& host, uint64_t times) {
+  while (host.programs_finished_ < times) co_await host.finished_.park();
+}
+
+Task<> World::nemesis() {
+  const ScheduleFaults& f = faults_.schedule;
+  const double total = f.partitions_per_minute + f.clogs_per_minute + f.crashes_per_minute;
+  const uint64_t mean = static_cast<uint64_t>(60e9 / total);
+  while (true) {
+    // Uniform in [0, 2 * mean]: the configured mean rate, drawn with integer arithmetic only.
+    co_await sleep(absl::Nanoseconds(static_cast<int64_t>(nemesis_prng_.uniform(2 * mean + 1))));
+    const double pick = nemesis_prng_.uniform_double() * total;
+    if (pick < f.partitions_per_minute + f.clogs_per_minute) {
+      if (hosts_.size() < 2) continue;
+      const size_t i = nemesis_prng_.uniform(hosts_.size());
+      const size_t j = (i + 1 + nemesis_prng_.uniform(hosts_.size() - 1)) % hosts_.size();
+      Host* a = hosts_[i].get();
+      Host* b = hosts_[j].get();
+      if (pick < f.partitions_per_minute) {
+        partition(*a, *b, /*one_way=*/nemesis_prng_.chance(0.5));
+        at(now_ + f.partition_length, [this, a, b] { heal(*a, *b); });
+      } else {
+        clog(*a, *b, f.clog_length);
+      }
+      continue;
+    }
+    std::vector<Host*> candidates;
+    for (const auto& host : hosts_) {
+      if (host->alive_ && host->crashable_) candidates.push_back(host.get());
+    }
+    if (candidates.empty()) continue;
+    Host* victim = candidates[nemesis_prng_.uniform(candidates.size())];
+    crash(*victim);
+    at(now_ + f.downtime, [this, victim] {
+      if (!victim->alive_) restart(*victim);
+    });
+  }
+}
+
+// ---- Faults ----
+
+void World::partition(Host& a, Host& b, bool one_way) {
+  record("partition", absl::StrCat(a.name_, one_way ? " -> " : " <-> ", b.name_), 0, 0, 0);
+  network_->set_cut(a.id_, b.id_, true);
+  if (!one_way) network_->set_cut(b.id_, a.id_, true);
+}
+
+void World::heal(Host& a, Host& b) {
+  record("heal", absl::StrCat(a.name_, " <-> ", b.name_), 0, 0, 0);
+  network_->set_cut(a.id_, b.id_, false);
+  network_->set_cut(b.id_, a.id_, false);
+}
+
+void World::heal_all() {
+  record("heal all", "", 0, 0, 0);
+  network_->heal_all();
+}
+
+void World::clog(Host& a, Host& b, absl::Duration duration) {
+  record("clog", absl::StrCat(a.name_, " <-> ", b.name_, " for ", absl::FormatDuration(duration)),
+         0, 0, 0);
+  network_->clog(a.id_, b.id_, now_ + duration);
+  network_->clog(b.id_, a.id_, now_ + duration);
+}
+
+void World::set_link_delay(Host& a, Host& b, absl::Duration latency, absl::Duration jitter) {
+  network_->set_delay(a.id_, b.id_, latency, jitter);
+  network_->set_delay(b.id_, a.id_, latency, jitter);
+}
+
+void World::crash(Host& host) {
+  if (!host.alive_) {
+    throw UsageError(absl::StrCat("World::crash(", host.name_, "): the host is already down"));
+  }
+  record("crash", host.name_, 0, 0, host.id_);
+  host.alive_ = false;
+  ++host.incarnation_;
+  for (CancelScope* scope : std::vector<CancelScope*>(host.scopes_)) scope->cancel();
+  network_->crash(host);
+  disk_->crash(host);
+}
+
+void World::restart(Host& host) {
+  if (host.alive_) {
+    throw UsageError(absl::StrCat("World::restart(", host.name_, "): the host is running"));
+  }
+  record("restart", host.name_, 0, 0, host.id_);
+  host.alive_ = true;
+  host.restarted_.unpark_all();
+}
+
+}  // namespace giambio::sim

@@ -1,0 +1,200 @@
+// sim/world.h: a simulated world of hosts, network, disks and clocks, run from one seed.
+//
+//   sim::World world({.seed = 42});
+//   sim::Host& server = world.add_host("server", [&]() -> Task<> { co_await serve(...); });
+//   sim::Host& client = world.add_host("client");
+//   world.run([&]() -> Task<> {          // the control task: drives the scenario, checks it
+//     co_await world.on(client, talk_to(server.address(7)));
+//     world.partition(client, server);
+//     ...
+//   });
+//
+// Everything runs on giambio's unchanged scheduler with the simulator's driver underneath, so the
+// programs are ordinary giambio code: TcpListener, TcpStream, UdpSocket and File reach the
+// simulated network and disks instead of the kernel. Hosts get IPv4 addresses 10.0.0.1, 10.0.0.2,
+// ... in the order they are added; a host can also reach itself as 127.0.0.1.
+//
+// A task belongs to the host whose program (or world.on call) started it, and so do the tasks
+// it spawns. crash(host) ends all of them at once: their connections reset for the peers, their
+// disk writes that were not fsynced are lost or torn, and further I/O fails. restart(host)
+// starts the host's program afresh with its disk as the crash left it.
+//
+// Determinism: one seed decides everything (the scheduling order, latencies, faults); the
+// world draws from separate streams per subsystem. Touching the real world from inside a run
+// (a real driver, a descriptor the simulator did not create, a thread) throws UsageError naming
+// the call and the seed. A run where every task waits and nothing is scheduled fails with
+// DeadlockError naming the seed, the virtual time and what each task waits on.
+#ifndef SIM_WORLD_H_
+#define SIM_WORLD_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "giambio/internal/prng.h"
+#include "giambio/parking_lot.h"
+#include "giambio/socket_address.h"
+#include "giambio/task.h"
+#include "sim/faults.h"
+#include "sim/trace.h"
+
+namespace giambio {
+class CancelScope;
+}
+
+namespace giambio::sim {
+
+class Disk;
+class Network;
+class World;
+
+struct WorldOptions {
+  uint64_t seed = 0;
+  Faults faults = {};
+  // Ignore `faults` and draw them from the seed (swarm testing).
+  bool swarm = false;
+  // Keep every trace event (for write_chrome_json and trace_diff); the fingerprint is always
+  // computed.
+  bool keep_trace = false;
+};
+
+class Host {
+ public:
+  using Program = std::function<Task<>()>;
+
+  uint32_t id() const { return id_; }
+  const std::string& name() const { return name_; }
+  // "10.0.0.<id>"
+  const std::string& ip() const { return ip_; }
+  uint32_t ipv4() const { return 0x0a000000u + id_; }  // host byte order
+  SocketAddress address(int port) const;
+  bool alive() const { return alive_; }
+  // Incremented by every crash.
+  uint32_t incarnation() const { return incarnation_; }
+  // Nemesis crashes pick only crashable hosts (those with a program, by default).
+  void set_crashable(bool crashable) { crashable_ = crashable; }
+  bool crashable() const { return crashable_; }
+
+  // This host's wall clock at world time `now`: offset and drift applied.
+  absl::Time wall_time(absl::Time now) const;
+
+ private:
+  friend class World;
+  Host(uint32_t id, std::string name, Program program);
+
+  uint32_t id_;
+  std::string name_;
+  std::string ip_;
+  Program program_;
+  bool alive_ = true;
+  bool crashable_ = false;
+  uint32_t incarnation_ = 0;
+  absl::Duration clock_offset_;
+  double clock_drift_ = 0;            // fraction: 1e-6 per ppm
+  std::vector<CancelScope*> scopes_;  // what a crash cancels: the program's, World::on's
+  ParkingLot restarted_;
+  uint64_t programs_finished_ = 0;
+  ParkingLot finished_;
+};
+
+class World {
+ public:
+  explicit World(WorldOptions options = {});
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // A host with the next address. `program`, if given, starts when run() does and again on
+  // every restart; such hosts are crashable by the nemesis unless told otherwise.
+  Host& add_host(std::string name, Host::Program program = nullptr);
+  Host& host(std::string_view name);
+  const std::vector<std::unique_ptr<Host>>& hosts() const { return hosts_; }
+
+  // Runs the world until `control` returns, then stops every host (their tasks are cancelled).
+  // Rethrows what `control` or a host's program throws. Call once per World.
+  void run(std::function<Task<>()> control);
+
+  // From the control task: runs `work` as part of `host` (its I/O is the host's, a crash of
+  // the host ends it) and returns true when it ended, false when a crash ended it.
+  Task<bool> on(Host& host, Task<> work);
+  // From the control task: waits until `host`'s program has ended normally `times` times in
+  // this run (a restart starts it again).
+  Task<> programs_finished(Host& host, uint64_t times = 1);
+
+  // ---- Faults, from the control task (or any task of the run) ----
+  // Cuts a->b, and b->a unless one_way. Stream data waits (TCP retransmits) and flows on heal;
+  // datagrams are lost; connects time out after 127 s like Linux's.
+  void partition(Host& a, Host& b, bool one_way = false);
+  void heal(Host& a, Host& b);
+  void heal_all();
+  // Stalls a->b and b->a for `duration`: data waits, then flows.
+  void clog(Host& a, Host& b, absl::Duration duration);
+  // Per-link delay, replacing the faults' latency and jitter for a->b and b->a.
+  void set_link_delay(Host& a, Host& b, absl::Duration latency, absl::Duration jitter);
+  void crash(Host& host);
+  void restart(Host& host);
+
+  // ---- What the run is ----
+  uint64_t seed() const { return options_.seed; }
+  const Faults& faults() const { return faults_; }
+  bool swarm() const { return options_.swarm; }
+  // "seed=42 swarm=on faults{latency=1ms loss=0.05 ...}"
+  std::string describe() const;
+  absl::Time now() const { return now_; }
+  absl::Duration elapsed() const { return now_ - absl::UnixEpoch(); }
+  uint64_t fingerprint() const { return trace_.fingerprint(); }
+  const Trace& trace() const { return trace_; }
+  Network& network() { return *network_; }
+  Disk& disk() { return *disk_; }
+
+  // ---- For the simulator's parts (network, disk, driver) ----
+  // Schedules `event` at `time` (not before now); events at the same time run in the order
+  // they were scheduled.
+  void at(absl::Time time, std::function<void()> event);
+  size_t scheduled() const { return events_.size(); }
+  // Runs the events due by `deadline` (the earliest time first); advances the clock.
+  void advance(absl::Time deadline);
+  // Records an event at the current virtual time, from the running task's host and id.
+  void record(std::string what, std::string detail, uint64_t flow_out = 0, uint64_t flow_in = 0,
+              uint32_t host = kCurrentHost);
+  Trace& mutable_trace() { return trace_; }
+  static constexpr uint32_t kCurrentHost = ~0u;
+  // The host of the running task (nullptr: the world's own tasks, or no task runs).
+  Host* current_host();
+  Host* host_by_id(uint32_t id);
+  Host* host_by_ip(uint32_t ip);  // ip in host byte order
+  // A generator for one subsystem; the same name gives the same stream for a seed.
+  internal::Prng stream(std::string_view subsystem) const;
+  // Descriptors the simulator hands out, never reused in a run and beyond any real one.
+  int next_fd() { return next_fd_++; }
+  static constexpr int kFirstFd = 1 << 30;
+  // Throws UsageError "simulation (seed=S, t=...): <call> reaches the real world".
+  [[noreturn]] void touched_real_world(const std::string& call) const;
+
+ private:
+  Task<> main(std::function<Task<>()> control);
+  Task<> run_host(Host& host);
+  Task<> nemesis();
+
+  WorldOptions options_;
+  Faults faults_;
+  Trace trace_;
+  absl::Time now_ = absl::UnixEpoch();
+  std::map<std::pair<absl::Time, uint64_t>, std::function<void()>> events_;
+  uint64_t events_scheduled_ = 0;
+  std::vector<std::unique_ptr<Host>> hosts_;
+  std::unique_ptr<Network> network_;
+  std::unique_ptr<Disk> disk_;
+  internal::Prng nemesis_prng_;
+  int next_fd_ = kFirstFd;
+  bool ran_ = false;
+};
+
+}  // namespace giambio::sim
+
+#endif  // SIM_WORLD_H_

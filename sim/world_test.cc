@@ -1,0 +1,280 @@
+#include "sim/world.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/giambio.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sim/disk.h"
+#include "sim/network.h"
+
+namespace giambio::sim {
+namespace {
+
+using ::testing::HasSubstr;
+
+// An echo server on port 7 of whichever host runs it.
+Task<> echo_server(int port) {
+  absl::StatusOr<TcpListener> listener =
+      TcpListener::listen(*SocketAddress::parse("0.0.0.0", port));
+  if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    while (true) {
+      absl::StatusOr<TcpStream> client = co_await listener->accept();
+      if (!client.ok()) continue;
+      pool.spawn([stream = std::move(*client)]() mutable -> Task<> {
+        while (true) {
+          absl::StatusOr<std::string> data = co_await stream.read_some(4096);
+          if (!data.ok() || data->empty()) co_return;
+          if (!(co_await stream.write_all(*data)).ok()) co_return;
+        }
+      });
+    }
+  });
+}
+
+Task<absl::StatusOr<std::string>> echo_once(SocketAddress server, std::string message) {
+  absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
+  if (!stream.ok()) co_return stream.status();
+  if (absl::Status s = co_await stream->write_all(message); !s.ok()) co_return s;
+  std::string got;
+  while (got.size() < message.size()) {
+    absl::StatusOr<std::string> data = co_await stream->read_some(4096);
+    if (!data.ok()) co_return data.status();
+    if (data->empty()) break;
+    got += *data;
+  }
+  co_return got;
+}
+
+TEST(WorldTest, EchoAcrossTheSimulatedNetworkTakesTheLinkLatency) {
+  World world({.seed = 1});
+  Host& server = world.add_host("server", [] { return echo_server(7); });
+  Host& client = world.add_host("client");
+  absl::StatusOr<std::string> reply;
+  absl::Duration took;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));  // the server is listening by now
+    const absl::Time start = giambio::now();
+    co_await world.on(
+        client, [&]() -> Task<> { reply = co_await echo_once(server.address(7), "hello"); }());
+    took = giambio::now() - start;
+  });
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(*reply, "hello");
+  // Handshake (one round trip) and the echo (another), 1 ms each way.
+  EXPECT_EQ(took, absl::Milliseconds(4));
+}
+
+TEST(WorldTest, ConnectToAPortNobodyListensOnIsRefused) {
+  World world({.seed = 1});
+  Host& server = world.add_host("server");
+  Host& client = world.add_host("client");
+  absl::StatusOr<std::string> reply;
+  world.run([&]() -> Task<> {
+    co_await world.on(client,
+                      [&]() -> Task<> { reply = co_await echo_once(server.address(9), "x"); }());
+  });
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_THAT(reply.status().message(), HasSubstr("connect(10.0.0.1:9)"));
+}
+
+TEST(WorldTest, SameSeedSameFingerprintOtherSeedOtherFingerprint) {
+  auto run = [](uint64_t seed) {
+    WorldOptions options{.seed = seed};
+    options.faults.network.jitter = absl::Milliseconds(3);
+    World world(std::move(options));
+    Host& server = world.add_host("server", [] { return echo_server(7); });
+    std::vector<Host*> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(&world.add_host(absl::StrCat("client", i)));
+    world.run([&]() -> Task<> {
+      co_await sleep(absl::Milliseconds(1));
+      co_await with_pool([&](Pool& pool) -> Task<> {
+        for (Host* c : clients) {
+          pool.spawn([&world, &server, c]() -> Task<> {
+            co_await world.on(*c, [&]() -> Task<> {
+              (void)co_await echo_once(server.address(7), "ping " + c->name());
+            }());
+          });
+        }
+        co_return;
+      });
+    });
+    return world.fingerprint();
+  };
+  EXPECT_EQ(run(5), run(5));
+  EXPECT_NE(run(5), run(6));
+}
+
+TEST(WorldTest, PartitionedRequestTimesOutAtItsDeadlineAndFlowsAfterHeal) {
+  World world({.seed = 3});
+  Host& server = world.add_host("server", [] { return echo_server(7); });
+  Host& client = world.add_host("client");
+  Host& other = world.add_host("other");
+  std::optional<absl::StatusOr<std::string>> during;
+  absl::StatusOr<std::string> other_reply;
+  absl::Duration timed_out_after;
+  absl::Duration after_heal;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    co_await world.on(client, [&]() -> Task<> {
+      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      EXPECT_TRUE(stream.ok());
+      world.partition(client, server);
+      const absl::Time start = giambio::now();
+      EXPECT_TRUE((co_await stream->write_all("ping")).ok());
+      during = co_await skip_after(absl::Seconds(2), stream->read_some(100));
+      timed_out_after = giambio::now() - start;
+      // Other links are unaffected.
+      co_await world.on(other, [&]() -> Task<> {
+        other_reply = co_await echo_once(server.address(7), "other");
+      }());
+      world.heal(client, server);
+      const absl::Time healed = giambio::now();
+      absl::StatusOr<std::string> late = co_await stream->read_some(100);
+      after_heal = giambio::now() - healed;
+      EXPECT_EQ(late.value_or("error"), "ping");
+    }());
+  });
+  EXPECT_FALSE(during.has_value());
+  EXPECT_EQ(timed_out_after, absl::Seconds(2));
+  EXPECT_EQ(other_reply.value_or("error"), "other");
+  // The ping crosses after the heal (1 ms), the echo comes back (1 ms).
+  EXPECT_EQ(after_heal, absl::Milliseconds(2));
+}
+
+TEST(WorldTest, CrashResetsPeersAndRestartRunsTheProgramAgain) {
+  World world({.seed = 4});
+  int boots = 0;
+  Host& server = world.add_host("server", [&]() -> Task<> {
+    ++boots;
+    co_await echo_server(7);
+  });
+  Host& client = world.add_host("client");
+  absl::StatusOr<std::string> after_crash;
+  absl::StatusOr<std::string> after_restart;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    co_await world.on(client, [&]() -> Task<> {
+      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      EXPECT_TRUE(stream.ok());
+      world.crash(server);
+      after_crash = co_await stream->read_some(100);
+      co_await sleep(absl::Seconds(1));
+      world.restart(server);
+      co_await sleep(absl::Milliseconds(1));
+      after_restart = co_await echo_once(server.address(7), "again");
+    }());
+  });
+  EXPECT_EQ(after_crash.status().code(), absl::StatusCode::kUnavailable) << after_crash.status();
+  EXPECT_EQ(after_restart.value_or("error"), "again");
+  EXPECT_EQ(boots, 2);
+}
+
+TEST(WorldTest, UnsyncedWritesDoNotSurviveACrashIntactButSyncedOnesDo) {
+  int torn_or_lost = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    World world({.seed = seed});
+    Host& host = world.add_host("db");
+    world.run([&]() -> Task<> {
+      co_await world.on(host, [&]() -> Task<> {
+        absl::StatusOr<File> file = co_await File::open("/data", O_CREAT | O_RDWR);
+        EXPECT_TRUE(file.ok()) << file.status();
+        EXPECT_TRUE((co_await file->write_all_at("durable.", 0)).ok());
+        EXPECT_TRUE((co_await file->sync()).ok());
+        EXPECT_TRUE((co_await file->write_all_at("volatile", 8)).ok());
+        EXPECT_EQ(file->size().value_or(0), 16);
+      }());
+      world.crash(host);
+      world.restart(host);
+      co_await world.on(host, [&]() -> Task<> {
+        absl::StatusOr<File> file = co_await File::open("/data", O_RDONLY);
+        absl::StatusOr<std::string> data = co_await file->read_at(100, 0);
+        EXPECT_THAT(data.value_or(""), ::testing::StartsWith("durable."));
+        if (*data != "durable.volatile") ++torn_or_lost;
+      }());
+    });
+  }
+  EXPECT_GT(torn_or_lost, 5);
+}
+
+TEST(WorldTest, SleepingAnHourTakesNoWallTime) {
+  World world({.seed = 1});
+  const auto start = std::chrono::steady_clock::now();
+  world.run([&]() -> Task<> { co_await sleep(absl::Hours(1)); });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(10));
+  EXPECT_EQ(world.elapsed(), absl::Hours(1));
+}
+
+TEST(WorldTest, DeadlockNamesTheSeedTimeAndWaits) {
+  World world({.seed = 77});
+  Host& server = world.add_host("server");
+  try {
+    world.run([&]() -> Task<> {
+      co_await world.on(server, []() -> Task<> {
+        absl::StatusOr<TcpListener> listener =
+            TcpListener::listen(*SocketAddress::parse("0.0.0.0", 7));
+        (void)co_await listener->accept();  // nobody will ever connect
+      }());
+    });
+    ADD_FAILURE() << "no deadlock reported";
+  } catch (const DeadlockError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("seed=77"));
+    EXPECT_THAT(e.what(), HasSubstr("waits on accept"));
+  }
+}
+
+TEST(WorldTest, RealDescriptorsAndRealDriversTripTheWire) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  World world({.seed = 12});
+  Host& host = world.add_host("host");
+  std::string message;
+  world.run([&]() -> Task<> {
+    co_await world.on(host, [&]() -> Task<> {
+      try {
+        AsyncStream pipe(fds[0]);
+        ADD_FAILURE() << "a real descriptor was accepted";
+      } catch (const UsageError& e) {
+        message = e.what();
+      }
+      co_return;
+    }());
+  });
+  EXPECT_THAT(message, HasSubstr("seed=12"));
+  EXPECT_THAT(message, HasSubstr("AsyncStream on descriptor"));
+  EXPECT_THAT(message, HasSubstr("reaches the real world"));
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(WorldTest, HostsWallClocksDisagree) {
+  WorldOptions options{.seed = 9};
+  options.faults.clock = {.max_offset = absl::Seconds(5), .max_drift_ppm = 100};
+  World world(std::move(options));
+  Host& a = world.add_host("a");
+  Host& b = world.add_host("b");
+  absl::Time at_a, at_b;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Hours(1));
+    co_await world.on(a, [&]() -> Task<> {
+      at_a = wall_time();
+      co_return;
+    }());
+    co_await world.on(b, [&]() -> Task<> {
+      at_b = wall_time();
+      co_return;
+    }());
+  });
+  EXPECT_NE(at_a, at_b);
+  EXPECT_LT(absl::AbsDuration(at_a - at_b), absl::Seconds(11));
+}
+
+}  // namespace
+}  // namespace giambio::sim
