@@ -17,6 +17,8 @@
 namespace giambio::sim {
 namespace {
 
+thread_local std::string last_world_description;
+
 uint64_t fnv1a(std::string_view text) {
   uint64_t hash = 0xcbf29ce484222325ULL;
   for (const char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
@@ -106,7 +108,12 @@ World::World(WorldOptions options)
   network_ = std::make_unique<Network>(*this);
   disk_ = std::make_unique<Disk>(*this);
   trace_.name_host(0, "world");
+  last_world_description = describe();
 }
+
+const std::string& World::last_description() { return last_world_description; }
+
+void World::clear_last_description() { last_world_description.clear(); }
 
 World::~World() = default;
 

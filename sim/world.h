@@ -143,8 +143,12 @@ class World {
   uint64_t seed() const { return options_.seed; }
   const Faults& faults() const { return faults_; }
   bool swarm() const { return options_.swarm; }
-  // "seed=42 swarm=on faults{latency=1ms loss=0.05 ...}"
+  // "seed=42 swarm faults{latency=1ms loss=0.05 ...}"
   std::string describe() const;
+  // The description of the newest World made on this thread ("" after clear): how a seed sweep
+  // names the world of a failing seed without the test passing it along.
+  static const std::string& last_description();
+  static void clear_last_description();
   absl::Time now() const { return now_; }
   absl::Duration elapsed() const { return now_ - absl::UnixEpoch(); }
   uint64_t fingerprint() const { return trace_.fingerprint(); }
