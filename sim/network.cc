@@ -21,7 +21,6 @@ constexpr absl::Duration kConnectGiveUp = absl::Seconds(127);  // Linux's tcp_sy
 constexpr uint32_t kLoopback = 0x7f000001;
 constexpr uint16_t kFirstEphemeralPort = 32768;
 
-bool is_stream_read(OpKind kind) { return kind == OpKind::kReceive || kind == OpKind::kRead; }
 bool is_stream_write(OpKind kind) { return kind == OpKind::kSend || kind == OpKind::kWrite; }
 
 }  // namespace
@@ -359,7 +358,7 @@ void Network::submit(Operation& op) {
         return;
       }
       slot = &op;
-      try_accept(*socket);
+      soon(socket->fd);
       return;
     case OpKind::kReceiveMessage:
       if (socket->type != SOCK_DGRAM) {
@@ -367,7 +366,7 @@ void Network::submit(Operation& op) {
         return;
       }
       slot = &op;
-      try_receive_datagram(*socket);
+      soon(socket->fd);
       return;
     default:
       break;
@@ -381,15 +380,15 @@ void Network::submit(Operation& op) {
     return;
   }
   slot = &op;
-  if (kind == OpKind::kWaitReadable || is_stream_read(kind)) {
-    if (socket->state == Socket::kListening) {
-      try_accept(*socket);
-    } else {
-      try_receive(*socket);
-    }
-  } else {
-    try_send(*socket);
-  }
+  soon(socket->fd);
+}
+
+void Network::soon(int fd) {
+  // Like io_uring, and unlike a non-blocking syscall, an operation completes at the next poll
+  // at the earliest, even when it could complete now: the task always suspends, and another
+  // task that uses the same stream meanwhile finds it busy. Code that only works because
+  // epoll's syscalls complete at once fails here too.
+  world_.at(world_.now(), [this, fd] { wake(fd); });
 }
 
 void Network::cancel(Operation& op) {

@@ -112,6 +112,7 @@ class Network {
   void try_receive(Socket& socket);
   void try_send(Socket& socket);
   void wake(int fd);
+  void soon(int fd);
   // UDP
   void send_datagram(Socket& socket, Operation& op);
   void deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::string& data,

@@ -204,6 +204,27 @@ TEST(WorldTest, UnsyncedWritesDoNotSurviveACrashIntactButSyncedOnesDo) {
   EXPECT_GT(torn_or_lost, 5);
 }
 
+TEST(WorldTest, IoSuspendsLikeIoUringSoASecondWriterFindsTheStreamBusy) {
+  World world({.seed = 2});
+  Host& server = world.add_host("server", [] { return echo_server(7); });
+  Host& client = world.add_host("client");
+  absl::Status first, second;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    co_await world.on(client, [&]() -> Task<> {
+      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      co_await with_pool([&](Pool& pool) -> Task<> {
+        pool.spawn([&]() -> Task<> { first = co_await stream->write_all("a"); });
+        pool.spawn([&]() -> Task<> { second = co_await stream->write_all("b"); });
+        co_return;
+      });
+    }());
+  });
+  // Which one goes first is the seed's choice; the other finds the stream busy.
+  EXPECT_NE(first.ok(), second.ok()) << first << " / " << second;
+  EXPECT_THAT((first.ok() ? second : first).message(), HasSubstr("already writing"));
+}
+
 TEST(WorldTest, SleepingAnHourTakesNoWallTime) {
   World world({.seed = 1});
   const auto start = std::chrono::steady_clock::now();
