@@ -20,40 +20,11 @@ std::string env(const char* name) {
   return value == nullptr ? "" : value;
 }
 
-absl::StatusOr<uint64_t> parse_number(const std::string& text, const std::string& what) {
-  uint64_t value = 0;
-  if (!absl::SimpleAtoi(text, &value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, "=", text, ": expected a non-negative integer"));
-  }
-  return value;
-}
-
 }  // namespace
-
-absl::StatusOr<std::pair<uint64_t, uint64_t>> parse_seed_range(const std::string& text,
-                                                               const std::string& what) {
-  const size_t dots = text.find("..");
-  if (dots == std::string::npos) {
-    absl::StatusOr<uint64_t> count = parse_number(text, what);
-    if (!count.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, "=", text, ": expected a count N or a range A..B"));
-    }
-    return std::make_pair(uint64_t{0}, *count);
-  }
-  absl::StatusOr<uint64_t> first = parse_number(text.substr(0, dots), what);
-  absl::StatusOr<uint64_t> end = parse_number(text.substr(dots + 2), what);
-  if (!first.ok() || !end.ok() || *end <= *first) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, "=", text, ": expected a range A..B of integers with A < B"));
-  }
-  return std::make_pair(*first, *end);
-}
 
 absl::StatusOr<std::vector<uint64_t>> seeds_from_environment(uint64_t default_seeds) {
   if (const std::string one = env("GIAMBIO_SEED"); !one.empty()) {
-    absl::StatusOr<uint64_t> seed = parse_number(one, "GIAMBIO_SEED");
+    absl::StatusOr<uint64_t> seed = parse_seed(one, "GIAMBIO_SEED");
     if (!seed.ok()) return seed.status();
     return std::vector<uint64_t>{*seed};
   }
@@ -66,8 +37,8 @@ absl::StatusOr<std::vector<uint64_t>> seeds_from_environment(uint64_t default_se
   uint64_t shards = 1;
   uint64_t index = 0;
   if (const std::string total = env("TEST_TOTAL_SHARDS"); !total.empty()) {
-    absl::StatusOr<uint64_t> t = parse_number(total, "TEST_TOTAL_SHARDS");
-    absl::StatusOr<uint64_t> i = parse_number(env("TEST_SHARD_INDEX"), "TEST_SHARD_INDEX");
+    absl::StatusOr<uint64_t> t = parse_seed(total, "TEST_TOTAL_SHARDS");
+    absl::StatusOr<uint64_t> i = parse_seed(env("TEST_SHARD_INDEX"), "TEST_SHARD_INDEX");
     if (!t.ok()) return t.status();
     if (!i.ok()) return i.status();
     shards = std::max<uint64_t>(*t, 1);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sim/seeds.h"
 
 namespace giambio::sim {
 
@@ -37,10 +38,6 @@ void sweep(const std::function<void(uint64_t seed)>& body, SweepOptions options 
 // The seeds a sweep runs in this process (after sharding), from the environment described
 // above; InvalidArgument naming the variable for a malformed value.
 absl::StatusOr<std::vector<uint64_t>> seeds_from_environment(uint64_t default_seeds);
-
-// Parses "N" (0 .. N-1) or "A..B" (A .. B-1); InvalidArgument naming `what` and the value.
-absl::StatusOr<std::pair<uint64_t, uint64_t>> parse_seed_range(const std::string& text,
-                                                               const std::string& what);
 
 }  // namespace giambio::sim
 

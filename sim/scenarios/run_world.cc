@@ -1,0 +1,31 @@
+#include "sim/scenarios/run_world.h"
+
+#include <exception>
+#include <utility>
+
+namespace giambio::sim {
+
+WorldOptions world_options(const RunSettings& settings, const Faults& faults) {
+  return WorldOptions{.seed = settings.seed,
+                      .faults = faults,
+                      .swarm = settings.swarm,
+                      .keep_trace = settings.trace_out != nullptr};
+}
+
+RunResult run_world(World& world, std::function<Task<>()> control, const RunSettings& settings) {
+  RunResult result;
+  result.world = world.describe();
+  try {
+    world.run(std::move(control));
+  } catch (const std::exception& e) {
+    result.ok = false;
+    result.failure = e.what();
+    result.failed_at = world.elapsed();
+  }
+  result.fingerprint = world.fingerprint();
+  result.simulated = world.elapsed();
+  if (settings.trace_out != nullptr) world.trace().write_chrome_json(*settings.trace_out);
+  return result;
+}
+
+}  // namespace giambio::sim

@@ -1,0 +1,63 @@
+// sim/scenarios/scenario.h: the built-in simulation scenarios of //tools:simulate.
+//
+// A scenario is an ordinary giambio program (its servers and clients would run unchanged on
+// io_uring) set in a World with faults, plus a checker that says whether the run was correct.
+//
+//   const Scenario* kv = find_scenario("kv");
+//   RunResult r = kv->run({.seed = 7, .bug = true});
+//   if (!r.ok) std::cout << r.failure << " at " << r.failed_at;
+#ifndef SIM_SCENARIOS_SCENARIO_H_
+#define SIM_SCENARIOS_SCENARIO_H_
+
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace giambio::sim {
+
+struct RunSettings {
+  uint64_t seed = 0;
+  bool swarm = false;
+  // Plant the scenario's known bug (scenarios without one ignore it).
+  bool bug = false;
+  // How long the scenario's workload runs in simulated time; zero: the scenario's default.
+  absl::Duration simulated = absl::ZeroDuration();
+  // Where to write the run's Chrome trace-event JSON, or null.
+  std::ostream* trace_out = nullptr;
+};
+
+struct RunResult {
+  bool ok = true;
+  std::string failure;                              // what the checker (or an exception) said
+  absl::Duration failed_at = absl::ZeroDuration();  // virtual time of the failure
+  uint64_t fingerprint = 0;
+  absl::Duration simulated = absl::ZeroDuration();  // virtual time the run took
+  std::string world;                                // World::describe()
+};
+
+struct Scenario {
+  std::string name;
+  std::string summary;
+  std::string faults;  // what goes wrong in it
+  std::string checks;  // what its checker verifies
+  bool has_bug;        // whether --bug plants something
+  std::function<RunResult(const RunSettings&)> run;
+};
+
+const std::vector<Scenario>& scenarios();
+// nullptr if there is none of that name.
+const Scenario* find_scenario(std::string_view name);
+
+// A checker's verdict inside a scenario: thrown, it ends the run as FAILED with its message.
+struct CheckFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace giambio::sim
+
+#endif  // SIM_SCENARIOS_SCENARIO_H_
