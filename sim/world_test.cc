@@ -275,6 +275,22 @@ TEST(WorldTest, RealDescriptorsAndRealDriversTripTheWire) {
   close(fds[1]);
 }
 
+TEST(WorldTest, ARealDriverInsideASimulationTripsTheWire) {
+  World world({.seed = 31});
+  std::string message;
+  world.run([&]() -> Task<> {
+    try {
+      Loop nested(RunOptions{.driver = DriverKind::kEpoll});
+      ADD_FAILURE() << "a real driver was set up inside a simulation";
+    } catch (const UsageError& e) {
+      message = e.what();
+    }
+    co_return;
+  });
+  EXPECT_THAT(message, HasSubstr("seed=31"));
+  EXPECT_THAT(message, HasSubstr("giambio::run on a real driver reaches the real world"));
+}
+
 TEST(WorldTest, HostsWallClocksDisagree) {
   WorldOptions options{.seed = 9};
   options.faults.clock = {.max_offset = absl::Seconds(5), .max_drift_ppm = 100};
