@@ -44,8 +44,7 @@ struct Heartbeats {
   int64_t silences = 0;
 };
 
-Task<> heartbeat(World& world, Host& self, std::vector<Host*> peers, Heartbeats& stats) {
-  (void)world;
+Task<> heartbeat(Host& self, std::vector<Host*> peers, Heartbeats& stats) {
   absl::StatusOr<UdpSocket> socket = UdpSocket::bind(*SocketAddress::parse("0.0.0.0", 5000));
   EXPECT_TRUE(socket.ok());
   std::vector<absl::Time> heard(peers.size(), giambio::now());
@@ -87,7 +86,7 @@ TEST(DeterminismTest, ThreeHostHeartbeatsOverADayRunInSeconds) {
           if (other != host) peers.push_back(other);
         }
         pool.spawn([&world, host, peers, &stats]() -> Task<> {
-          co_await world.on(*host, heartbeat(world, *host, peers, stats));
+          co_await world.on(*host, heartbeat(*host, peers, stats));
         });
       }
       co_await sleep(absl::Hours(24));

@@ -149,6 +149,60 @@ TEST(WorldTest, PartitionedRequestTimesOutAtItsDeadlineAndFlowsAfterHeal) {
   EXPECT_EQ(after_heal, absl::Milliseconds(2));
 }
 
+TEST(WorldTest, AOneWayPartitionCutsOneDirectionOfDatagrams) {
+  World world({.seed = 5});
+  Host& a = world.add_host("a");
+  Host& b = world.add_host("b");
+  int a_heard = 0, b_heard = 0;
+  auto listen = [](int& heard) -> Task<> {
+    absl::StatusOr<UdpSocket> socket = UdpSocket::bind(*SocketAddress::parse("0.0.0.0", 3));
+    while (true) {
+      (void)co_await socket->receive_from(16);
+      ++heard;
+    }
+  };
+  auto send = [](SocketAddress to) -> Task<> {
+    absl::StatusOr<UdpSocket> socket = UdpSocket::bind(*SocketAddress::parse("0.0.0.0", 0));
+    for (int i = 0; i < 10; ++i) EXPECT_TRUE((co_await socket->send_to("x", to)).ok());
+  };
+  world.run([&]() -> Task<> {
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&] { return world.on(a, listen(a_heard)); });
+      pool.spawn([&] { return world.on(b, listen(b_heard)); });
+      co_await sleep(absl::Milliseconds(1));
+      world.partition(a, b, /*one_way=*/true);  // a -> b only
+      co_await world.on(a, send(b.address(3)));
+      co_await world.on(b, send(a.address(3)));
+      co_await sleep(absl::Seconds(1));
+      pool.cancel();
+    });
+  });
+  EXPECT_EQ(b_heard, 0);
+  EXPECT_EQ(a_heard, 10);
+  EXPECT_EQ(world.network().stats().datagrams_cut, 10u);
+}
+
+TEST(WorldTest, AClogHoldsStreamDataUntilItEndsThenOneLatency) {
+  World world({.seed = 6});
+  Host& server = world.add_host("server", [] { return echo_server(7); });
+  Host& client = world.add_host("client");
+  absl::Duration took;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    co_await world.on(client, [&]() -> Task<> {
+      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      EXPECT_TRUE(stream.ok());
+      world.clog(client, server, absl::Seconds(3));
+      const absl::Time start = giambio::now();
+      EXPECT_TRUE((co_await stream->write_all("held")).ok());
+      EXPECT_EQ((co_await stream->read_some(10)).value_or("error"), "held");
+      took = giambio::now() - start;
+    }());
+  });
+  // Held for the 3 s clog, then 1 ms there and 1 ms back.
+  EXPECT_EQ(took, absl::Seconds(3) + absl::Milliseconds(2));
+}
+
 TEST(WorldTest, CrashResetsPeersAndRestartRunsTheProgramAgain) {
   World world({.seed = 4});
   int boots = 0;

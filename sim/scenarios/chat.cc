@@ -134,8 +134,7 @@ RunResult run_chat(const RunSettings& settings) {
                          seen, lines_heard);
     });
   }
-  const absl::Duration duration =
-      settings.simulated > absl::ZeroDuration() ? settings.simulated : absl::Seconds(30);
+  const absl::Duration duration = workload_duration(settings, absl::Seconds(30));
   return run_world(
       world,
       [&]() -> Task<> {

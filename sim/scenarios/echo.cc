@@ -78,8 +78,7 @@ RunResult run_echo(const RunSettings& settings) {
   server.set_crashable(false);
   std::vector<Host*> clients;
   for (int i = 0; i < kClients; ++i) clients.push_back(&world.add_host(absl::StrCat("client", i)));
-  const absl::Duration duration =
-      settings.simulated > absl::ZeroDuration() ? settings.simulated : absl::Seconds(30);
+  const absl::Duration duration = workload_duration(settings, absl::Seconds(30));
   int round_trips = 0;
   return run_world(
       world,

@@ -209,8 +209,7 @@ RunResult run_kv(const RunSettings& settings) {
   world.add_host("follower1", [] { return follower(); });
   world.add_host("follower2", [] { return follower(); });
   Host& client = world.add_host("client");
-  const absl::Duration duration =
-      settings.simulated > absl::ZeroDuration() ? settings.simulated : absl::Seconds(60);
+  const absl::Duration duration = workload_duration(settings, absl::Seconds(60));
   std::vector<int64_t> acknowledged;
   return run_world(
       world,

@@ -12,6 +12,10 @@ WorldOptions world_options(const RunSettings& settings, const Faults& faults) {
                       .keep_trace = settings.trace_out != nullptr};
 }
 
+absl::Duration workload_duration(const RunSettings& settings, absl::Duration fallback) {
+  return settings.simulated > absl::ZeroDuration() ? settings.simulated : fallback;
+}
+
 RunResult run_world(World& world, std::function<Task<>()> control, const RunSettings& settings) {
   RunResult result;
   result.world = world.describe();
