@@ -41,6 +41,8 @@ const char* op_name(OpKind kind) {
       return "sendmsg";
     case OpKind::kReceiveMessage:
       return "recvmsg";
+    case OpKind::kResolve:
+      return "getaddrinfo";
   }
   return "unknown operation";
 }

@@ -51,6 +51,9 @@ enum class OpKind : uint8_t {
   kSync,            // fd: fsync; result: 0
   kSendMessage,     // fd, message (sendmsg): a datagram with its destination; result: bytes
   kReceiveMessage,  // fd, message (recvmsg): a datagram and its source; result: bytes
+  kResolve,         // path (a host name), flags (AF_UNSPEC, AF_INET or AF_INET6), buffer (an
+                    // array of `length` sockaddr_storage, filled in); result: how many
+                    // addresses; -ENOENT: no such host; -EAGAIN: the resolver did not answer
 };
 
 // True for the kinds that work on files, which readiness cannot wait for (the epoll driver runs

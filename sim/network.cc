@@ -316,6 +316,12 @@ int Network::close(int fd) {
   return 0;
 }
 
+size_t Network::open_sockets(const Host& host) const {
+  size_t count = 0;
+  for (const auto& [fd, socket] : sockets_) count += socket->host == host.id() ? 1 : 0;
+  return count;
+}
+
 // ---- Operations ----
 
 void Network::submit(Operation& op) {

@@ -51,6 +51,8 @@ class Network {
   ~Network();
 
   bool owns(int fd) const { return sockets_.contains(fd); }
+  // Sockets `host` has open now (tests check that nothing leaks).
+  size_t open_sockets(const Host& host) const;
 
   // The driver's calls, for a task of `host`. Results as SystemCalls and Operation describe.
   int socket(Host& host, int family, int type);

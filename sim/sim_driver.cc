@@ -1,6 +1,8 @@
 #include "sim/sim_driver.h"
 
 #include <cerrno>
+#include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "giambio/errors.h"
@@ -27,7 +29,37 @@ void SimDriver::check_simulated(int fd, const char* call) {
   }
 }
 
+void SimDriver::resolve(Operation& op) {
+  if (!host_for("getaddrinfo").alive()) {
+    op.complete(-ENETDOWN);
+    return;
+  }
+  const uint64_t id = ++last_lookup_;
+  lookups_.emplace(id, &op);
+  world_.record("resolve", op.path);
+  world_.at(world_.now(), [this, id] { finish_lookup(id); });
+}
+
+void SimDriver::finish_lookup(uint64_t id) {
+  auto it = lookups_.find(id);
+  if (it == lookups_.end()) return;  // withdrawn
+  Operation& op = *it->second;
+  lookups_.erase(it);
+  for (const std::unique_ptr<Host>& host : world_.hosts()) {
+    if (host->name() != op.path || op.flags == AF_INET6 || op.length == 0) continue;
+    const SocketAddress address = host->address(0);
+    std::memcpy(op.buffer, address.get(), address.length());
+    op.complete(1);
+    return;
+  }
+  op.complete(-ENOENT);
+}
+
 void SimDriver::submit(Operation& op) {
+  if (op.kind() == OpKind::kResolve) {
+    resolve(op);
+    return;
+  }
   if (op.kind() == OpKind::kOpen) {
     Host& host = host_for("open");
     if (!host.alive()) {
@@ -48,6 +80,15 @@ void SimDriver::submit(Operation& op) {
 }
 
 void SimDriver::cancel(Operation& op) {
+  if (op.kind() == OpKind::kResolve) {
+    for (auto it = lookups_.begin(); it != lookups_.end(); ++it) {
+      if (it->second != &op) continue;
+      lookups_.erase(it);
+      op.complete(-ECANCELED);
+      return;
+    }
+    return;
+  }
   if (world_.network().owns(op.fd())) {
     world_.network().cancel(op);
   } else {
@@ -60,6 +101,7 @@ void SimDriver::poll(absl::Time deadline) { world_.advance(deadline); }
 size_t SimDriver::pending() const { return world_.scheduled(); }
 
 void SimDriver::cancel_all() {
+  for (auto& [id, op] : std::exchange(lookups_, {})) op->complete(-ECANCELED);
   world_.network().cancel_all();
   world_.disk().cancel_all();
 }

@@ -3,10 +3,14 @@
 // It is the one place where the unchanged scheduler and I/O API meet the simulation: the clock
 // is the world's virtual clock (it jumps to the next event or timer when every task waits),
 // sockets go to the simulated network, files to the simulated disk, the wall clock to the
-// running task's host. A descriptor the simulation did not create is the real world: using it
-// throws UsageError naming the call and the seed.
+// running task's host, name lookups to the world's table of host names (a host's name resolves
+// to its IPv4 address; anything else is "no such host"). A descriptor the simulation did not create
+// is the real world: using it throws UsageError naming the call and the seed.
 #ifndef SIM_SIM_DRIVER_H_
 #define SIM_SIM_DRIVER_H_
+
+#include <cstdint>
+#include <map>
 
 #include "giambio/driver.h"
 
@@ -44,8 +48,14 @@ class SimDriver final : public Driver {
   Host& host_for(const char* call);
   // Checks that `fd` is simulated; a real descriptor trips the wire.
   void check_simulated(int fd, const char* call);
+  // Name lookups answer at the next poll, like every simulated operation; keyed by a counter so
+  // a withdrawn lookup's event finds nothing.
+  void resolve(Operation& op);
+  void finish_lookup(uint64_t id);
 
   World& world_;
+  uint64_t last_lookup_ = 0;
+  std::map<uint64_t, Operation*> lookups_;
 };
 
 }  // namespace giambio::sim

@@ -66,7 +66,8 @@ int64_t attempt(Operation& op) {
     case OpKind::kReadAt:
     case OpKind::kWriteAt:
     case OpKind::kSync:
-      break;  // run by FileWorkers
+    case OpKind::kResolve:
+      break;  // run by WorkerThreads
   }
   return -EINVAL;
 }
@@ -97,27 +98,27 @@ int EpollDriver::update_interest(int fd, Waiters& waiters, bool was_registered) 
   return epoll_ctl(epoll_fd_, op, fd, &event) == 0 ? 0 : -errno;
 }
 
-FileWorkers& EpollDriver::file_workers() {
-  if (!file_workers_) {
-    file_workers_ = std::make_unique<FileWorkers>();
+internal::WorkerThreads& EpollDriver::workers() {
+  if (!workers_) {
+    workers_ = std::make_unique<internal::WorkerThreads>();
     epoll_event event{};
     event.events = EPOLLIN;
-    event.data.fd = file_workers_->event_fd();
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, file_workers_->event_fd(), &event);
+    event.data.fd = workers_->event_fd();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, workers_->event_fd(), &event);
   }
-  return *file_workers_;
+  return *workers_;
 }
 
-void EpollDriver::deliver_file_completions() {
-  file_completions_.clear();
-  file_workers_->take_completed(file_completions_);
-  for (auto [op, result] : file_completions_) op->complete(result);
+void EpollDriver::deliver_worker_completions() {
+  worker_completions_.clear();
+  workers_->take_completed(worker_completions_);
+  for (auto [op, result] : worker_completions_) op->complete(result);
 }
 
 void EpollDriver::submit(Operation& op) {
   op.driver_state = 0;
-  if (is_file_op(op.kind())) {
-    file_workers().submit(op);
+  if (is_file_op(op.kind()) || op.kind() == OpKind::kResolve) {
+    workers().submit(op);
     return;
   }
   const int64_t result = attempt(op);
@@ -147,9 +148,9 @@ void EpollDriver::wait_for_readiness(Operation& op) {
 }
 
 void EpollDriver::cancel(Operation& op) {
-  if (is_file_op(op.kind())) {
-    if (file_workers_ && file_workers_->withdraw(op)) op.complete(-ECANCELED);
-    return;  // started on a thread: it completes by itself
+  if (is_file_op(op.kind()) || op.kind() == OpKind::kResolve) {
+    if (workers_ && workers_->withdraw(op)) op.complete(-ECANCELED);
+    return;  // a file operation started on a thread: it completes by itself
   }
   auto it = waiters_.find(op.fd());
   if (it == waiters_.end()) return;
@@ -168,11 +169,11 @@ void EpollDriver::cancel_all() {
     if (waiters.writer != nullptr) waiting.push_back(waiters.writer);
   }
   for (Operation* op : waiting) cancel(*op);
-  if (file_workers_) {
-    // Queued file operations were withdrawn by their owners' aborts or are withdrawn here by
-    // waiting for the threads: either way every one completes before the frames go.
-    file_workers_->wait_until_idle();
-    deliver_file_completions();
+  if (workers_) {
+    // Queued operations were withdrawn by their owners' aborts, or complete here by waiting for
+    // the threads: either way every one completes before the frames go.
+    workers_->wait_until_idle();
+    deliver_worker_completions();
   }
 }
 
@@ -196,8 +197,8 @@ void EpollDriver::poll(absl::Time deadline) {
                                  internal::wait_timespec(deadline, storage), nullptr);
   for (int i = 0; i < count; ++i) {
     const int fd = events[i].data.fd;
-    if (file_workers_ && fd == file_workers_->event_fd()) {
-      deliver_file_completions();
+    if (workers_ && fd == workers_->event_fd()) {
+      deliver_worker_completions();
       continue;
     }
     auto it = waiters_.find(fd);

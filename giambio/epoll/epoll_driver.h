@@ -5,8 +5,8 @@
 // tried at once; on EAGAIN (EINPROGRESS for connect) the descriptor is registered for the
 // direction the operation needs, and the syscall is tried again when epoll reports it ready.
 // Cancellation is immediate: the registration is dropped and the operation completes with
-// -ECANCELED, having consumed nothing. File operations run on FileWorkers' threads (see
-// file_workers.h); one that a thread has started cannot be withdrawn and completes normally.
+// -ECANCELED, having consumed nothing. File operations and name lookups run on worker threads
+// (internal/worker_threads.h).
 //
 // At most one operation may wait for each direction of a descriptor at a time (one reader: a
 // receive, accept or readability wait; one writer: a send, connect or writability wait); a second
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "giambio/driver.h"
-#include "giambio/epoll/file_workers.h"
+#include "giambio/internal/worker_threads.h"
 
 namespace giambio {
 
@@ -37,9 +37,7 @@ class EpollDriver final : public Driver {
   void submit(Operation& op) override;
   void cancel(Operation& op) override;
   void poll(absl::Time deadline) override;
-  size_t pending() const override {
-    return pending_ + (file_workers_ ? file_workers_->outstanding() : 0);
-  }
+  size_t pending() const override { return pending_ + (workers_ ? workers_->outstanding() : 0); }
   void cancel_all() override;
 
  private:
@@ -55,14 +53,14 @@ class EpollDriver final : public Driver {
   // Tries the operation's syscall once more after a readiness event.
   void retry(Operation& op, uint32_t events);
 
-  FileWorkers& file_workers();
-  void deliver_file_completions();
+  internal::WorkerThreads& workers();
+  void deliver_worker_completions();
 
   int epoll_fd_;
   size_t pending_ = 0;
   std::unordered_map<int, Waiters> waiters_;
-  std::unique_ptr<FileWorkers> file_workers_;  // created on the first file operation
-  std::vector<std::pair<Operation*, int64_t>> file_completions_;  // scratch
+  std::unique_ptr<internal::WorkerThreads> workers_;                // created on first use
+  std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
 };
 
 }  // namespace giambio

@@ -12,8 +12,10 @@
 namespace giambio {
 namespace {
 
-// The user_data of entries whose completion is not an operation's (cancel requests).
+// The user_data of entries whose completion is not an operation's: cancel requests, and the
+// poll of the worker threads' eventfd.
 constexpr uint64_t kInternal = 0;
+constexpr uint64_t kWorkersReady = 1;
 
 constexpr int kOpcodesUsed[] = {
     IORING_OP_POLL_ADD, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_RECV,
@@ -79,7 +81,33 @@ io_uring_sqe* UringDriver::get_sqe() {
   return sqe;
 }
 
+void UringDriver::submit_to_workers(Operation& op) {
+  if (!workers_) workers_ = std::make_unique<internal::WorkerThreads>();
+  workers_->submit(op);
+  watch_workers();
+}
+
+void UringDriver::watch_workers() {
+  if (watching_workers_ || workers_->outstanding() == 0) return;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_poll_add(sqe, workers_->event_fd(), POLLIN);
+  io_uring_sqe_set_data64(sqe, kWorkersReady);
+  watching_workers_ = true;
+  ++completions_expected_;
+}
+
+void UringDriver::deliver_worker_completions() {
+  worker_completions_.clear();
+  workers_->take_completed(worker_completions_);
+  watch_workers();
+  for (auto [op, result] : worker_completions_) op->complete(result);
+}
+
 void UringDriver::submit(Operation& op) {
+  if (op.kind() == OpKind::kResolve) {
+    submit_to_workers(op);
+    return;
+  }
   io_uring_sqe* sqe = get_sqe();
   switch (op.kind()) {
     case OpKind::kWaitReadable:
@@ -125,6 +153,8 @@ void UringDriver::submit(Operation& op) {
     case OpKind::kReceiveMessage:
       io_uring_prep_recvmsg(sqe, op.fd(), op.message, op.flags);
       break;
+    case OpKind::kResolve:
+      break;  // handed to the worker threads above
   }
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&op));
   ++in_flight_ops_;
@@ -132,6 +162,10 @@ void UringDriver::submit(Operation& op) {
 }
 
 void UringDriver::cancel(Operation& op) {
+  if (op.kind() == OpKind::kResolve) {
+    if (workers_->withdraw(op)) op.complete(-ECANCELED);
+    return;
+  }
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&op), 0);
   io_uring_sqe_set_data64(sqe, kInternal);
@@ -166,19 +200,31 @@ void UringDriver::reap() {
   // Completions are collected first and delivered after the ring is advanced: complete() may
   // submit new operations.
   reaped_.clear();
+  bool workers_ready = false;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++count;
     --completions_expected_;
     const uint64_t data = io_uring_cqe_get_data64(cqe);
+    if (data == kWorkersReady) {
+      watching_workers_ = false;
+      workers_ready = true;
+      continue;
+    }
     if (data == kInternal) continue;
     --in_flight_ops_;
     reaped_.emplace_back(reinterpret_cast<Operation*>(data), cqe->res);
   }
   io_uring_cq_advance(&ring_, count);
   for (auto [op, result] : reaped_) op->complete(result);
+  if (workers_ready) deliver_worker_completions();
 }
 
 void UringDriver::cancel_all() {
+  if (workers_) {
+    // Lookups were withdrawn (or abandoned) by their owners' aborts; deliver what finished.
+    workers_->wait_until_idle();
+    deliver_worker_completions();
+  }
   if (in_flight_ops_ == 0) return;
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);

@@ -21,6 +21,9 @@
 // cancel(op) asks the kernel with IORING_OP_ASYNC_CANCEL; the operation then completes later,
 // with -ECANCELED or with its real result if it had already finished, and its buffers stay in
 // use until that completion.
+//
+// Name lookups (kResolve) have no opcode: they run on worker threads (internal/worker_threads.h),
+// whose eventfd the ring polls while any is outstanding.
 #ifndef GIAMBIO_URING_URING_DRIVER_H_
 #define GIAMBIO_URING_URING_DRIVER_H_
 
@@ -33,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "giambio/driver.h"
+#include "giambio/internal/worker_threads.h"
 
 namespace giambio {
 
@@ -50,7 +54,9 @@ class UringDriver final : public Driver {
   void submit(Operation& op) override;
   void cancel(Operation& op) override;
   void poll(absl::Time deadline) override;
-  size_t pending() const override { return in_flight_ops_; }
+  size_t pending() const override {
+    return in_flight_ops_ + (workers_ ? workers_->outstanding() : 0);
+  }
   void cancel_all() override;
 
   // The setup flags the kernel accepted, for logs and tests.
@@ -60,6 +66,10 @@ class UringDriver final : public Driver {
   UringDriver() = default;
   io_uring_sqe* get_sqe();
   void reap();
+  // Worker threads: started on the first lookup; their eventfd is polled while work is out.
+  void submit_to_workers(Operation& op);
+  void watch_workers();
+  void deliver_worker_completions();
 
   io_uring ring_{};
   unsigned setup_flags_ = 0;
@@ -68,6 +78,9 @@ class UringDriver final : public Driver {
   size_t in_flight_ops_ = 0;
   size_t completions_expected_ = 0;
   std::vector<std::pair<Operation*, int64_t>> reaped_;  // scratch for reap()
+  std::unique_ptr<internal::WorkerThreads> workers_;
+  bool watching_workers_ = false;
+  std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
 };
 
 }  // namespace giambio
