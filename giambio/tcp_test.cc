@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/drivers_test_util.h"
 #include "giambio/pool.h"
@@ -369,6 +370,45 @@ TEST_P(TcpTest, LoopTeardownWithOperationsInFlight) {
     EXPECT_GT(loop.driver().pending(), 0u);
   }  // the loop goes, with three reads and an accept in flight
   EXPECT_TRUE(client.ok() && server.ok());
+}
+
+TEST_P(TcpTest, ReusePortLetsTwoListenersShareAPortAndServeItTogether) {
+  constexpr int kClients = 40;
+  const std::string outcome = run_here([&]() -> Task<std::string> {
+    ListenOptions shared;
+    shared.reuse_port = true;
+    absl::StatusOr<TcpListener> a = TcpListener::listen(loopback(), shared);
+    if (!a.ok()) co_return a.status().ToString();
+    absl::StatusOr<TcpListener> b = TcpListener::listen(a->local_address(), shared);
+    if (!b.ok()) co_return b.status().ToString();
+    // Without the option on the newcomer, the port is taken.
+    absl::StatusOr<TcpListener> c = TcpListener::listen(a->local_address());
+    EXPECT_THAT(c.status().ToString(), HasSubstr("Address already in use"));
+    int accepted = 0;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (TcpListener* listener : {&*a, &*b}) {
+        pool.spawn([&, listener]() -> Task<> {
+          while (true) {
+            absl::StatusOr<TcpStream> stream = co_await listener->accept();
+            if (stream.ok()) ++accepted;
+          }
+        });
+      }
+      std::vector<TcpStream> clients;
+      for (int i = 0; i < kClients; ++i) {
+        absl::StatusOr<TcpStream> client = co_await TcpStream::connect(a->local_address());
+        EXPECT_TRUE(client.ok()) << client.status();
+        if (client.ok()) clients.push_back(*std::move(client));
+      }
+      // Every connection is accepted by one of the two (the kernel spreads them).
+      for (int wait = 0; wait < 1000 && accepted < kClients; ++wait) {
+        co_await sleep(absl::Milliseconds(5));
+      }
+      pool.cancel();
+    });
+    co_return absl::StrCat("accepted ", accepted);
+  }());
+  EXPECT_EQ(outcome, absl::StrCat("accepted ", kClients));
 }
 
 GIAMBIO_ON_EVERY_DRIVER(TcpTest);

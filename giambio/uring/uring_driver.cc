@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "giambio/internal/monotonic_clock.h"
@@ -16,6 +18,10 @@ namespace {
 // poll of the worker threads' eventfd.
 constexpr uint64_t kInternal = 0;
 constexpr uint64_t kWorkersReady = 1;
+// An acceptor's multishot request: its address with this tag in the low bits (operations are
+// at least 8-byte aligned, so their addresses have them clear).
+constexpr uint64_t kAcceptorTag = 2;
+constexpr uint64_t kTagMask = 7;
 
 constexpr int kOpcodesUsed[] = {
     IORING_OP_POLL_ADD, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_RECV,
@@ -25,8 +31,10 @@ constexpr int kOpcodesUsed[] = {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entries) {
+absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entries,
+                                                                 bool multishot_accept) {
   std::unique_ptr<UringDriver> driver(new UringDriver());
+  driver->multishot_accept_ = multishot_accept;
   // Most helpful first; dropped from the end while the kernel says EINVAL.
   const unsigned wanted[] = {IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN,
                              IORING_SETUP_SINGLE_ISSUER};
@@ -103,9 +111,127 @@ void UringDriver::deliver_worker_completions() {
   for (auto [op, result] : worker_completions_) op->complete(result);
 }
 
+void UringDriver::accept_multishot(Operation& op) {
+  std::unique_ptr<Acceptor>& acceptor = acceptors_[op.fd()];
+  if (!acceptor) {
+    acceptor = std::make_unique<Acceptor>();
+    acceptor->fd = op.fd();
+  }
+  if (acceptor->waiter != nullptr) {
+    op.complete(-EBUSY);
+    return;
+  }
+  if (!acceptor->ready.empty()) {
+    const int fd = acceptor->ready.front();
+    acceptor->ready.pop_front();
+    if (op.address != nullptr) getpeername(fd, op.address, op.address_length);
+    op.complete(fd);
+    return;
+  }
+  acceptor->waiter = &op;
+  ++in_flight_ops_;
+  arm(*acceptor);
+}
+
+void UringDriver::arm(Acceptor& acceptor) {
+  if (acceptor.armed) return;
+  io_uring_sqe* sqe = get_sqe();
+  // No address: one buffer would be shared by every connection; accept_multishot asks later.
+  io_uring_prep_multishot_accept(sqe, acceptor.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&acceptor) | kAcceptorTag);
+  acceptor.armed = true;
+  ++completions_expected_;
+}
+
+void UringDriver::cancel_request(uint64_t user_data, bool now) {
+  if (now) {
+    // Synchronous: when it returns the request has let go of its file (kernel 6.0+).
+    io_uring_sync_cancel_reg cancel{};
+    cancel.addr = user_data;
+    cancel.timeout.tv_sec = -1;
+    cancel.timeout.tv_nsec = -1;
+    const int result = io_uring_register_sync_cancel(&ring_, &cancel);
+    if (result >= 0 || result == -ENOENT || result == -EALREADY) return;
+  }
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, user_data, 0);
+  io_uring_sqe_set_data64(sqe, kInternal);
+  ++completions_expected_;
+  if (now) io_uring_submit(&ring_);
+}
+
+// Runs inside reap(): completions are queued in reaped_, not delivered.
+void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
+  if (!more) acceptor.armed = false;
+  if (acceptor.closing) {
+    if (result >= 0) SystemCalls::close(result);
+    if (!more) retire(acceptor);
+    return;
+  }
+  if (result >= 0) {
+    acceptor.accepted_any = true;
+    ++multishot_accepted_;
+    if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
+      --in_flight_ops_;
+      if (waiter->address != nullptr) getpeername(result, waiter->address, waiter->address_length);
+      reaped_.emplace_back(waiter, result);
+    } else {
+      acceptor.ready.push_back(result);
+      if (acceptor.ready.size() >= kAcceptedMax && more) {
+        cancel_request(reinterpret_cast<uint64_t>(&acceptor) | kAcceptorTag, /*now=*/false);
+      }
+    }
+  } else if (result == -EINVAL && !acceptor.accepted_any && !more) {
+    multishot_accept_ = false;  // an older kernel: plain accept from now on
+    if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
+      --in_flight_ops_;
+      resubmit_.push_back(waiter);
+    }
+  } else if (result != -ECANCELED) {
+    // The request ended with an error (EMFILE, ENFILE, ...): the waiting accept reports it, and
+    // the next accept arms a fresh request.
+    if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
+      --in_flight_ops_;
+      reaped_.emplace_back(waiter, result);
+    }
+  }
+  if (!more && acceptor.waiter != nullptr) arm(acceptor);
+}
+
+void UringDriver::retire(Acceptor& acceptor) {
+  auto it = std::find_if(closing_acceptors_.begin(), closing_acceptors_.end(),
+                         [&](const std::unique_ptr<Acceptor>& a) { return a.get() == &acceptor; });
+  if (it != closing_acceptors_.end()) closing_acceptors_.erase(it);
+}
+
+int UringDriver::close(int fd) {
+  auto it = acceptors_.find(fd);
+  if (it != acceptors_.end()) {
+    std::unique_ptr<Acceptor> acceptor = std::move(it->second);
+    acceptors_.erase(it);
+    for (const int ready : acceptor->ready) SystemCalls::close(ready);
+    acceptor->ready.clear();
+    if (Operation* waiter = std::exchange(acceptor->waiter, nullptr)) {
+      --in_flight_ops_;
+      waiter->complete(-EBADF);
+    }
+    if (acceptor->armed) {
+      acceptor->closing = true;
+      Acceptor& closing = *acceptor;
+      closing_acceptors_.push_back(std::move(acceptor));
+      cancel_request(reinterpret_cast<uint64_t>(&closing) | kAcceptorTag, /*now=*/true);
+    }
+  }
+  return SystemCalls::close(fd);
+}
+
 void UringDriver::submit(Operation& op) {
   if (op.kind() == OpKind::kResolve) {
     submit_to_workers(op);
+    return;
+  }
+  if (op.kind() == OpKind::kAccept && multishot_accept_) {
+    accept_multishot(op);
     return;
   }
   io_uring_sqe* sqe = get_sqe();
@@ -166,6 +292,17 @@ void UringDriver::cancel(Operation& op) {
     if (workers_->withdraw(op)) op.complete(-ECANCELED);
     return;
   }
+  if (op.kind() == OpKind::kAccept) {
+    auto it = acceptors_.find(op.fd());
+    if (it != acceptors_.end() && it->second->waiter == &op) {
+      // The request stays armed; a connection it accepts now waits in the queue.
+      it->second->waiter = nullptr;
+      --in_flight_ops_;
+      op.complete(-ECANCELED);
+      return;
+    }
+    if (multishot_accept_) return;  // not waiting (any more)
+  }
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&op), 0);
   io_uring_sqe_set_data64(sqe, kInternal);
@@ -200,11 +337,18 @@ void UringDriver::reap() {
   // Completions are collected first and delivered after the ring is advanced: complete() may
   // submit new operations.
   reaped_.clear();
+  resubmit_.clear();
   bool workers_ready = false;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++count;
-    --completions_expected_;
     const uint64_t data = io_uring_cqe_get_data64(cqe);
+    if ((data & kTagMask) == kAcceptorTag) {
+      const bool more = cqe->flags & IORING_CQE_F_MORE;
+      if (!more) --completions_expected_;
+      on_accepted(*reinterpret_cast<Acceptor*>(data & ~kTagMask), cqe->res, more);
+      continue;
+    }
+    --completions_expected_;
     if (data == kWorkersReady) {
       watching_workers_ = false;
       workers_ready = true;
@@ -215,6 +359,7 @@ void UringDriver::reap() {
     reaped_.emplace_back(reinterpret_cast<Operation*>(data), cqe->res);
   }
   io_uring_cq_advance(&ring_, count);
+  for (Operation* op : resubmit_) submit(*op);
   for (auto [op, result] : reaped_) op->complete(result);
   if (workers_ready) deliver_worker_completions();
 }
@@ -225,7 +370,18 @@ void UringDriver::cancel_all() {
     workers_->wait_until_idle();
     deliver_worker_completions();
   }
-  if (in_flight_ops_ == 0) return;
+  for (auto& [fd, acceptor] : acceptors_) {
+    for (const int ready : acceptor->ready) SystemCalls::close(ready);
+    acceptor->ready.clear();
+    if (Operation* waiter = std::exchange(acceptor->waiter, nullptr)) {
+      --in_flight_ops_;
+      waiter->complete(-ECANCELED);
+    }
+    acceptor->closing = true;
+    if (acceptor->armed) closing_acceptors_.push_back(std::move(acceptor));
+  }
+  acceptors_.clear();
+  if (completions_expected_ == 0) return;
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
   io_uring_sqe_set_data64(sqe, kInternal);

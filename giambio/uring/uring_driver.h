@@ -22,6 +22,15 @@
 // with -ECANCELED or with its real result if it had already finished, and its buffers stay in
 // use until that completion.
 //
+// Accepting uses multishot accept where the kernel has it (5.19+; plain accept otherwise, found
+// out by the first attempt): one request per listening socket stays armed and every connection
+// it accepts goes to that socket's queue, from which accept operations take. A cancelled accept
+// therefore loses no connection (the next accept gets it). The queue holds at most
+// kAcceptedMax connections nobody asked for; then the request is cancelled and the kernel's
+// backlog holds the rest until the next accept re-arms it. Closing the listener (close(), the
+// seam's close hook) cancels the request synchronously, so the socket really closes, and
+// closes the queued connections.
+//
 // Name lookups (kResolve) have no opcode: they run on worker threads (internal/worker_threads.h),
 // whose eventfd the ring polls while any is outstanding.
 #ifndef GIAMBIO_URING_URING_DRIVER_H_
@@ -29,8 +38,10 @@
 
 #include <liburing.h>
 
+#include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -46,7 +57,12 @@ class UringDriver final : public Driver {
   static constexpr unsigned kEntries = 256;
   static constexpr unsigned kCompletionsPerEntry = 8;
 
-  static absl::StatusOr<std::unique_ptr<UringDriver>> create(unsigned entries = kEntries);
+  // Accepted connections a listener may hold that no accept has asked for yet.
+  static constexpr size_t kAcceptedMax = 128;
+
+  // multishot_accept = false forces plain accept (tests of both paths).
+  static absl::StatusOr<std::unique_ptr<UringDriver>> create(unsigned entries = kEntries,
+                                                             bool multishot_accept = true);
   ~UringDriver() override;
 
   const char* name() const override { return "io_uring"; }
@@ -58,14 +74,35 @@ class UringDriver final : public Driver {
     return in_flight_ops_ + (workers_ ? workers_->outstanding() : 0);
   }
   void cancel_all() override;
+  // Tears down the listener's multishot accept, if any, before closing.
+  int close(int fd) override;
 
   // The setup flags the kernel accepted, for logs and tests.
   unsigned setup_flags() const { return setup_flags_; }
+  // Whether accept is multishot (false once the kernel refused it), and how many connections
+  // came that way.
+  bool multishot_accept() const { return multishot_accept_; }
+  uint64_t multishot_accepted() const { return multishot_accepted_; }
 
  private:
   UringDriver() = default;
   io_uring_sqe* get_sqe();
   void reap();
+
+  // One listening socket's multishot accept.
+  struct Acceptor {
+    int fd = -1;
+    bool armed = false;    // a multishot request is in the kernel
+    bool closing = false;  // the listener closed: drop what arrives, free at the last completion
+    bool accepted_any = false;
+    Operation* waiter = nullptr;
+    std::deque<int> ready;  // accepted, not yet asked for (at most kAcceptedMax)
+  };
+  void accept_multishot(Operation& op);
+  void arm(Acceptor& acceptor);
+  void cancel_request(uint64_t user_data, bool now);
+  void on_accepted(Acceptor& acceptor, int result, bool more);
+  void retire(Acceptor& acceptor);
   // Worker threads: started on the first lookup; their eventfd is polled while work is out.
   void submit_to_workers(Operation& op);
   void watch_workers();
@@ -78,6 +115,11 @@ class UringDriver final : public Driver {
   size_t in_flight_ops_ = 0;
   size_t completions_expected_ = 0;
   std::vector<std::pair<Operation*, int64_t>> reaped_;  // scratch for reap()
+  bool multishot_accept_ = true;
+  uint64_t multishot_accepted_ = 0;
+  std::unordered_map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd
+  std::vector<std::unique_ptr<Acceptor>> closing_acceptors_;      // until their last completion
+  std::vector<Operation*> resubmit_;                              // scratch for reap()
   std::unique_ptr<internal::WorkerThreads> workers_;
   bool watching_workers_ = false;
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch

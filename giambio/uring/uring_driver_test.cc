@@ -3,7 +3,9 @@
 // and the setup it negotiated is reported.
 #include "giambio/uring/uring_driver.h"
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "giambio/giambio.h"
 #include "gtest/gtest.h"
@@ -54,6 +56,123 @@ TEST(UringDriverTest, ReportsItsSetup) {
   EXPECT_STREQ((*driver)->name(), "io_uring");
   EXPECT_EQ((*driver)->pending(), 0u);
 }
+
+// Accept on both of the driver's paths: multishot (the default) and plain.
+class UringAcceptTest : public ::testing::TestWithParam<bool> {
+ protected:
+  // Runs `body` on a fresh io_uring driver in this test's accept mode.
+  template <typename T>
+  T run_here(Task<T> body) {
+    absl::StatusOr<std::unique_ptr<UringDriver>> driver =
+        UringDriver::create(UringDriver::kEntries, /*multishot_accept=*/GetParam());
+    if (!driver.ok()) {
+      ADD_FAILURE() << "io_uring is unavailable here: " << driver.status();
+      return T();
+    }
+    driver_ = driver->get();
+    RunOptions options;
+    options.custom_driver = *std::move(driver);
+    return run(std::move(body), std::move(options));
+  }
+  void SetUp() override {
+    if (!UringDriver::create().ok()) GTEST_SKIP() << "io_uring is unavailable here";
+  }
+  UringDriver* driver_ = nullptr;  // valid while run_here runs
+};
+
+// Connects `count` clients (the kernel completes a connect before any accept).
+Task<std::vector<TcpStream>> connect_clients(SocketAddress address, int count) {
+  std::vector<TcpStream> clients;
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<TcpStream> client = co_await TcpStream::connect(address);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (client.ok()) clients.push_back(*std::move(client));
+  }
+  co_return clients;
+}
+
+TEST_P(UringAcceptTest, ConnectionsQueuedBeforeAndBeyondTheQueueAreAllAccepted) {
+  // More clients than the driver's own queue holds: the rest wait in the kernel's backlog.
+  constexpr int kClients = static_cast<int>(UringDriver::kAcceptedMax) + 40;
+  const int accepted = run_here([&]() -> Task<int> {
+    ListenOptions options;
+    options.backlog = 512;
+    absl::StatusOr<TcpListener> listener =
+        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0), options);
+    // One client first, so the multishot request is armed while the others arrive.
+    std::vector<TcpStream> first = co_await connect_clients(listener->local_address(), 1);
+    EXPECT_TRUE((co_await listener->accept()).ok());
+    std::vector<TcpStream> clients = co_await connect_clients(listener->local_address(), kClients);
+    co_await sleep(absl::Milliseconds(50));  // let the armed request fill its queue
+    int count = 0;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      absl::StatusOr<TcpStream> server =
+          (co_await with_timeout(absl::Seconds(10), listener->accept()));
+      EXPECT_TRUE(server.ok()) << server.status();
+      if (!server.ok()) break;
+      ++count;
+    }
+    co_return count;
+  }());
+  EXPECT_EQ(accepted, kClients);
+  if (GetParam()) {
+    EXPECT_TRUE(driver_->multishot_accept()) << "this kernel (6.x) has multishot accept";
+    EXPECT_GE(driver_->multishot_accepted(), static_cast<uint64_t>(kClients));
+  } else {
+    EXPECT_EQ(driver_->multishot_accepted(), 0u);
+  }
+}
+
+TEST_P(UringAcceptTest, ACancelledAcceptLosesNoConnection) {
+  const std::string got = run_here([]() -> Task<std::string> {
+    absl::StatusOr<TcpListener> listener =
+        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    for (int round = 0; round < 3; ++round) {
+      // Nobody connects: the accept times out (is cancelled) ...
+      const std::optional<absl::StatusOr<TcpStream>> idle =
+          co_await skip_after(absl::Milliseconds(5), listener->accept());
+      EXPECT_FALSE(idle.has_value());
+    }
+    // ... and the connection that comes next goes to the next accept.
+    std::vector<TcpStream> clients = co_await connect_clients(listener->local_address(), 1);
+    EXPECT_TRUE((co_await clients[0].write_all("late")).ok());
+    absl::StatusOr<TcpStream> server = co_await with_timeout(absl::Seconds(10), listener->accept());
+    if (!server.ok()) co_return server.status().ToString();
+    co_return (co_await server->read_some(16)).value_or("read failed");
+  }());
+  EXPECT_EQ(got, "late");
+}
+
+TEST_P(UringAcceptTest, ClosingAListenerFreesItsPortAndClosesQueuedConnections) {
+  const bool ok = run_here([]() -> Task<bool> {
+    // SO_REUSEADDR (the default) lets the port be bound again despite the connections on it,
+    // but never while a listening socket is still alive there.
+    ListenOptions options;
+    absl::StatusOr<TcpListener> listener =
+        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0), options);
+    const SocketAddress address = listener->local_address();
+    std::vector<TcpStream> first = co_await connect_clients(address, 1);
+    EXPECT_TRUE((co_await listener->accept()).ok());
+    std::vector<TcpStream> queued = co_await connect_clients(address, 1);
+    co_await sleep(absl::Milliseconds(20));  // accepted into the driver's queue (multishot)
+    EXPECT_TRUE(listener->close().ok());
+    // The port is free at once: no request still holds the old socket.
+    absl::StatusOr<TcpListener> again = TcpListener::listen(address, options);
+    EXPECT_TRUE(again.ok()) << again.status();
+    // The queued connection was closed: its client reads end of stream or a reset.
+    absl::StatusOr<std::string> end =
+        co_await with_timeout(absl::Seconds(10), queued[0].read_some(16));
+    EXPECT_TRUE(!end.ok() ? !absl::IsDeadlineExceeded(end.status()) : end->empty())
+        << (end.ok() ? *end : end.status().ToString());
+    co_return again.ok();
+  }());
+  EXPECT_TRUE(ok);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, UringAcceptTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Multishot" : "Plain";
+                         });
 
 }  // namespace
 }  // namespace giambio
