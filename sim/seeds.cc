@@ -19,9 +19,9 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> parse_seed_range(const std::string
   const size_t dots = text.find("..");
   if (dots == std::string::npos) {
     absl::StatusOr<uint64_t> count = parse_seed(text, what);
-    if (!count.ok()) {
+    if (!count.ok() || *count == 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, "=", text, ": expected a count N or a range A..B"));
+          absl::StrCat(what, "=", text, ": expected a count N >= 1 or a range A..B"));
     }
     return std::make_pair(uint64_t{0}, *count);
   }

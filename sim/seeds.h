@@ -1,4 +1,5 @@
-// sim/seeds.h: seed ranges as people type them: "N" (seeds 0 .. N-1) or "A..B" (A .. B-1).
+// sim/seeds.h: seed ranges as people type them: "N" (seeds 0 .. N-1, N >= 1) or "A..B"
+// (A .. B-1, A < B). Never empty.
 #ifndef SIM_SEEDS_H_
 #define SIM_SEEDS_H_
 

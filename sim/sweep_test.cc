@@ -29,7 +29,7 @@ class SweepTest : public ::testing::Test {
 TEST_F(SweepTest, SeedRangesParseOrSayWhatIsWrong) {
   EXPECT_EQ(parse_seed_range("5", "X").value(), std::make_pair(uint64_t{0}, uint64_t{5}));
   EXPECT_EQ(parse_seed_range("10..20", "X").value(), std::make_pair(uint64_t{10}, uint64_t{20}));
-  for (const char* bad : {"", "abc", "-3", "5..5", "9..2", "1..", "..4", "1...4"}) {
+  for (const char* bad : {"", "0", "abc", "-3", "5..5", "9..2", "1..", "..4", "1...4"}) {
     absl::StatusOr<std::pair<uint64_t, uint64_t>> parsed = parse_seed_range(bad, "GIAMBIO_SEEDS");
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(parsed.status().message(), HasSubstr("GIAMBIO_SEEDS=")) << bad;

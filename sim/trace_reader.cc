@@ -16,13 +16,14 @@ struct Json {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
   bool boolean = false;
-  std::string text;  // a string's contents, or a number as written
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  std::string text;               // a string's contents, or a number as written
+  std::vector<Json> items;        // an array's items, or an object's values
+  std::vector<std::string> keys;  // an object's keys (a vector of pairs would need Json complete)
 
   const Json* find(std::string_view key) const {
-    for (const auto& [name, value] : members) {
-      if (name == key) return &value;
+    if (kind != Kind::kObject) return nullptr;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == key) return &items[i];
     }
     return nullptr;
   }
@@ -158,7 +159,8 @@ class JsonParser {
       if (!take(':')) return error("':' after an object key");
       absl::StatusOr<Json> member = value(depth + 1);
       if (!member.ok()) return member.status();
-      json.members.emplace_back(*std::move(key), *std::move(member));
+      json.keys.push_back(*std::move(key));
+      json.items.push_back(*std::move(member));
     } while (take(','));
     if (!take('}')) return error("',' or '}' in an object");
     return json;
