@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     run(index, input);
   }
   if (dump >= 0) return 0;
-  std::fprintf(stderr, "\nreplay: %zu corpus inputs and %ld mutations, no failure\n",
-               corpus.size(), mutations);
+  std::fprintf(stderr, "\nreplay: %zu corpus inputs and %ld mutations, no failure\n", corpus.size(),
+               mutations);
   return 0;
 }
