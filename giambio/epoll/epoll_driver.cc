@@ -1,5 +1,6 @@
 #include "giambio/epoll/epoll_driver.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@ int64_t attempt(Operation& op) {
     case OpKind::kWaitReadable:
     case OpKind::kWaitWritable:
       return -EAGAIN;
-    case OpKind::kAccept:
+    case OpKind::kAccept:  // the connection is owned: EpollDriver::finish
       return syscall_result(
           accept4(op.fd(), op.address, op.address_length, SOCK_NONBLOCK | SOCK_CLOEXEC));
     case OpKind::kConnect:
@@ -72,6 +73,17 @@ int64_t attempt(Operation& op) {
   return -EINVAL;
 }
 
+// For a readiness wait: the descriptor's present state, or -EAGAIN when it is not ready.
+int64_t current_readiness(const Operation& op) {
+  const bool reading = op.kind() == OpKind::kWaitReadable;
+  pollfd entry{};
+  entry.fd = op.fd();
+  entry.events = reading ? (POLLIN | POLLRDHUP) : POLLOUT;
+  if (::poll(&entry, 1, 0) < 0) return -errno;
+  if (entry.revents & POLLNVAL) return -EBADF;
+  return entry.revents != 0 ? entry.revents : -EAGAIN;
+}
+
 }  // namespace
 
 EpollDriver::EpollDriver() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
@@ -80,22 +92,89 @@ EpollDriver::EpollDriver() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
   }
 }
 
-EpollDriver::~EpollDriver() { close(epoll_fd_); }
+EpollDriver::~EpollDriver() { ::close(epoll_fd_); }
 
 absl::Time EpollDriver::now() { return internal::monotonic_now(); }
 
-int EpollDriver::update_interest(int fd, Waiters& waiters, bool was_registered) {
+int EpollDriver::socket(int family, int type) {
+  const int fd = SystemCalls::socket(family, type);
+  if (fd >= 0) own(fd);
+  return fd;
+}
+
+int EpollDriver::socket_pair(int fds[2]) {
+  const int result = SystemCalls::socket_pair(fds);
+  if (result >= 0) {
+    own(fds[0]);
+    own(fds[1]);
+  }
+  return result;
+}
+
+int EpollDriver::adopt(int fd) {
+  const int result = SystemCalls::adopt(fd);
+  if (result >= 0) own(fd);
+  return result;
+}
+
+int EpollDriver::close(int fd) {
+  if (auto it = descriptors_.find(fd); it != descriptors_.end()) {
+    Descriptor& d = it->second;
+    // Giambio's own handles withdraw their operations before closing; anything still waiting
+    // gets what its syscall would get on a closed descriptor, rather than waiting forever.
+    Operation* waiting[] = {std::exchange(d.reader, nullptr), std::exchange(d.writer, nullptr)};
+    // Deregister explicitly: a forked child may still hold the open file.
+    if (d.registered) {
+      ++interest_changes_;
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    }
+    descriptors_.erase(it);
+    for (Operation* op : waiting) {
+      if (op == nullptr) continue;
+      --pending_;
+      op->complete(-EBADF);
+    }
+  }
+  return SystemCalls::close(fd);
+}
+
+void EpollDriver::own(int fd) {
+  Descriptor& d = descriptors_[fd];
+  if (d.owned) return;
+  // An unowned entry under this number belonged to a descriptor the program closed by itself.
+  if (d.registered) {
+    ++interest_changes_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    d.registered = false;
+  }
+  d.owned = true;
+  if (d.reader != nullptr || d.writer != nullptr) update_interest(fd, d);
+}
+
+int EpollDriver::update_interest(int fd, Descriptor& d) {
   epoll_event event{};
   event.data.fd = fd;
-  if (waiters.reader != nullptr) event.events |= EPOLLIN | EPOLLRDHUP;
-  if (waiters.writer != nullptr) event.events |= EPOLLOUT;
-  if (event.events == 0) {
-    waiters_.erase(fd);
-    if (was_registered) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    return 0;
+  int operation = EPOLL_CTL_ADD;
+  if (d.owned) {
+    if (d.registered) return 0;
+    event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  } else {
+    if (d.reader != nullptr) event.events |= EPOLLIN | EPOLLRDHUP;
+    if (d.writer != nullptr) event.events |= EPOLLOUT;
+    if (event.events == 0) {
+      if (d.registered) {
+        ++interest_changes_;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      }
+      descriptors_.erase(fd);
+      return 0;
+    }
+    if (d.registered) operation = EPOLL_CTL_MOD;
   }
-  const int op = was_registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  return epoll_ctl(epoll_fd_, op, fd, &event) == 0 ? 0 : -errno;
+  ++interest_changes_;
+  if (epoll_ctl(epoll_fd_, operation, fd, &event) != 0) return -errno;
+  d.registered = true;
+  return 0;
 }
 
 internal::WorkerThreads& EpollDriver::workers() {
@@ -121,26 +200,46 @@ void EpollDriver::submit(Operation& op) {
     workers().submit(op);
     return;
   }
-  const int64_t result = attempt(op);
-  if (result != -EAGAIN) {
-    op.complete(result);
-    return;
+  attempt_or_wait(op);
+}
+
+void EpollDriver::attempt_or_wait(Operation& op) {
+  int64_t result = -EAGAIN;
+  if (op.kind() == OpKind::kWaitReadable || op.kind() == OpKind::kWaitWritable) {
+    // An owned descriptor is edge-triggered: its last edge may have gone by while nobody
+    // waited, so ask for the present state.
+    if (auto it = descriptors_.find(op.fd()); it != descriptors_.end() && it->second.owned) {
+      result = current_readiness(op);
+    }
+  } else {
+    result = attempt(op);
   }
-  wait_for_readiness(op);
+  if (result == -EAGAIN) {
+    wait_for_readiness(op);
+  } else {
+    finish(op, result);
+  }
+}
+
+void EpollDriver::finish(Operation& op, int64_t result) {
+  if (op.kind() == OpKind::kAccept && result >= 0) own(static_cast<int>(result));
+  op.complete(result);
 }
 
 void EpollDriver::wait_for_readiness(Operation& op) {
-  auto [it, inserted] = waiters_.try_emplace(op.fd());
-  Operation*& slot = is_reader(op.kind()) ? it->second.reader : it->second.writer;
+  const int fd = op.fd();
+  auto [it, inserted] = descriptors_.try_emplace(fd);
+  Descriptor& d = it->second;
+  Operation*& slot = is_reader(op.kind()) ? d.reader : d.writer;
   if (slot != nullptr) {
-    if (inserted) waiters_.erase(it);
+    if (inserted) descriptors_.erase(it);
     op.complete(-EBUSY);
     return;
   }
   slot = &op;
-  if (const int error = update_interest(op.fd(), it->second, !inserted); error != 0) {
+  if (const int error = update_interest(fd, d); error != 0) {
     slot = nullptr;
-    if (inserted) waiters_.erase(op.fd());
+    if (!d.owned && d.reader == nullptr && d.writer == nullptr) descriptors_.erase(fd);
     op.complete(error);
     return;
   }
@@ -152,21 +251,22 @@ void EpollDriver::cancel(Operation& op) {
     if (workers_ && workers_->withdraw(op)) op.complete(-ECANCELED);
     return;  // a file operation started on a thread: it completes by itself
   }
-  auto it = waiters_.find(op.fd());
-  if (it == waiters_.end()) return;
-  Operation*& slot = is_reader(op.kind()) ? it->second.reader : it->second.writer;
+  auto it = descriptors_.find(op.fd());
+  if (it == descriptors_.end()) return;
+  Descriptor& d = it->second;
+  Operation*& slot = is_reader(op.kind()) ? d.reader : d.writer;
   if (slot != &op) return;
   slot = nullptr;
   --pending_;
-  update_interest(op.fd(), it->second, /*was_registered=*/true);
+  update_interest(op.fd(), d);  // may erase `d`
   op.complete(-ECANCELED);
 }
 
 void EpollDriver::cancel_all() {
   std::vector<Operation*> waiting;
-  for (auto& [fd, waiters] : waiters_) {
-    if (waiters.reader != nullptr) waiting.push_back(waiters.reader);
-    if (waiters.writer != nullptr) waiting.push_back(waiters.writer);
+  for (auto& [fd, d] : descriptors_) {
+    if (d.reader != nullptr) waiting.push_back(d.reader);
+    if (d.writer != nullptr) waiting.push_back(d.writer);
   }
   for (Operation* op : waiting) cancel(*op);
   if (workers_) {
@@ -174,19 +274,6 @@ void EpollDriver::cancel_all() {
     // the threads: either way every one completes before the frames go.
     workers_->wait_until_idle();
     deliver_worker_completions();
-  }
-}
-
-void EpollDriver::retry(Operation& op, uint32_t events) {
-  if (op.kind() == OpKind::kWaitReadable || op.kind() == OpKind::kWaitWritable) {
-    op.complete(events);
-    return;
-  }
-  const int64_t result = attempt(op);
-  if (result == -EAGAIN) {
-    wait_for_readiness(op);  // a spurious wakeup: wait again
-  } else {
-    op.complete(result);
   }
 }
 
@@ -201,23 +288,24 @@ void EpollDriver::poll(absl::Time deadline) {
       deliver_worker_completions();
       continue;
     }
-    auto it = waiters_.find(fd);
-    if (it == waiters_.end()) continue;
-    Waiters& waiters = it->second;
+    auto it = descriptors_.find(fd);
+    if (it == descriptors_.end()) continue;
+    Descriptor& d = it->second;
     const uint32_t mask = events[i].events;
     // Errors and hang-ups wake both directions: the next syscall reports what happened.
     const bool readable = mask & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
     const bool writable = mask & (EPOLLOUT | EPOLLERR | EPOLLHUP);
-    Operation* reader = readable ? std::exchange(waiters.reader, nullptr) : nullptr;
-    Operation* writer = writable ? std::exchange(waiters.writer, nullptr) : nullptr;
-    update_interest(fd, waiters, /*was_registered=*/true);  // may erase `waiters`
-    if (reader != nullptr) {
+    Operation* reader = readable ? std::exchange(d.reader, nullptr) : nullptr;
+    Operation* writer = writable ? std::exchange(d.writer, nullptr) : nullptr;
+    update_interest(fd, d);  // may erase `d`
+    for (Operation* op : {reader, writer}) {
+      if (op == nullptr) continue;
       --pending_;
-      retry(*reader, mask);
-    }
-    if (writer != nullptr) {
-      --pending_;
-      retry(*writer, mask);
+      if (op->kind() == OpKind::kWaitReadable || op->kind() == OpKind::kWaitWritable) {
+        op->complete(mask);
+      } else {
+        attempt_or_wait(*op);  // a spurious wakeup waits again
+      }
     }
   }
 }

@@ -2,11 +2,19 @@
 // where io_uring is unavailable. Same observable behaviour as the io_uring driver.
 //
 // Socket and stream operations are carried out the readiness way: the non-blocking syscall is
-// tried at once; on EAGAIN (EINPROGRESS for connect) the descriptor is registered for the
-// direction the operation needs, and the syscall is tried again when epoll reports it ready.
-// Cancellation is immediate: the registration is dropped and the operation completes with
-// -ECANCELED, having consumed nothing. File operations and name lookups run on worker threads
-// (internal/worker_threads.h).
+// tried at once; on EAGAIN (EINPROGRESS for connect) the operation waits until epoll reports its
+// descriptor ready, and the syscall is tried again. Cancellation is immediate: the operation
+// completes with -ECANCELED, having consumed nothing. File operations and name lookups run on
+// worker threads (internal/worker_threads.h).
+//
+// Registrations. A descriptor giambio created (socket, socket_pair, adopt, an accepted
+// connection) is registered once, edge-triggered for both directions, on its first wait, and
+// stays registered until giambio closes it (the close() override): a read or write that has to
+// wait costs no epoll_ctl. This is sound because every operation tries its syscall before it
+// waits, so the edge it needs comes after it starts waiting. Readiness waits on such
+// descriptors check the current state with poll() first, since an edge may have gone by. Any
+// other descriptor (io_wait.h on a pipe the program made) is registered, level-triggered, only
+// while something waits on it: giambio cannot know when the program closes it.
 //
 // At most one operation may wait for each direction of a descriptor at a time (one reader: a
 // receive, accept or readability wait; one writer: a send, connect or writability wait); a second
@@ -40,25 +48,40 @@ class EpollDriver final : public Driver {
   size_t pending() const override { return pending_ + (workers_ ? workers_->outstanding() : 0); }
   void cancel_all() override;
 
+  // SystemCalls: descriptors giambio creates are owned (registered once, until closed).
+  int socket(int family, int type) override;
+  int socket_pair(int fds[2]) override;
+  int adopt(int fd) override;
+  int close(int fd) override;
+
+  // epoll_ctl calls made so far (for tests: waits on owned descriptors make none).
+  uint64_t interest_changes() const { return interest_changes_; }
+
  private:
-  struct Waiters {
+  struct Descriptor {
     Operation* reader = nullptr;
     Operation* writer = nullptr;
+    bool owned = false;       // created by giambio: stays registered until close()
+    bool registered = false;  // known to epoll_fd_
   };
+  void own(int fd);
+  // Tries the operation's syscall; completes it, or makes it wait for readiness.
+  void attempt_or_wait(Operation& op);
   // Registers `op` to be retried when its descriptor is ready; completes it with an error if
   // that is impossible.
   void wait_for_readiness(Operation& op);
-  // Tells the kernel which directions of `fd` have waiters now; forgets fd when none has.
-  int update_interest(int fd, Waiters& waiters, bool was_registered);
-  // Tries the operation's syscall once more after a readiness event.
-  void retry(Operation& op, uint32_t events);
+  // Brings epoll's registration of `fd` in line with `d` (an unowned descriptor with no
+  // waiters is dropped, and `d` erased). Returns 0 or a negated errno.
+  int update_interest(int fd, Descriptor& d);
+  void finish(Operation& op, int64_t result);
 
   internal::WorkerThreads& workers();
   void deliver_worker_completions();
 
   int epoll_fd_;
   size_t pending_ = 0;
-  std::unordered_map<int, Waiters> waiters_;
+  uint64_t interest_changes_ = 0;
+  std::unordered_map<int, Descriptor> descriptors_;
   std::unique_ptr<internal::WorkerThreads> workers_;                // created on first use
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
 };
