@@ -61,6 +61,13 @@ void sweep(const std::function<void(uint64_t seed)>& body, SweepOptions options)
     ADD_FAILURE() << seeds.status();
     return;
   }
+  // Left to gtest, sharding gives each TEST to one shard, and that shard would run only its
+  // share of the seeds: sweep_main turns gtest's sharding off so that sweep() splits seeds.
+  if (!env("GTEST_TOTAL_SHARDS").empty() && env("GTEST_TOTAL_SHARDS") != "1") {
+    ADD_FAILURE() << "sweep: this test is sharded by gtest, so most seeds would never run; "
+                     "link //sim:sweep_main instead of gtest_main";
+    return;
+  }
   const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
   const std::string test_name =
       test == nullptr ? "" : absl::StrCat(test->test_suite_name(), ".", test->name());

@@ -12,7 +12,9 @@
 //   GIAMBIO_SEEDS=N       seeds 0 .. N-1;  GIAMBIO_SEEDS=A..B  seeds A .. B-1;
 //   neither               seeds 0 .. default_seeds-1.
 // Under Bazel's test sharding (shard_count = K), shard i takes every K-th seed starting at i, so
-// a big sweep spreads over K processes or remote machines with no code of ours.
+// a big sweep spreads over K processes or remote machines with no code of ours. A sharded sweep
+// test links //sim:sweep_main instead of gtest_main: it keeps gtest from sharding by TEST
+// (which would run the sweep in one shard, on that shard's seeds only); sweep() says so if not.
 //
 // The sweep stops at the first seed that fails (a gtest failure or an exception) and prints one
 // line to reproduce it: the seed, the world it ran in (its swarm-drawn faults) and the command.
