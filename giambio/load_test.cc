@@ -224,6 +224,9 @@ TEST_P(LoadTest, AStalledReaderDoesNotStallOthers) {
         TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     int round_trips = 0;
     size_t stalled_sent = 0;
+    // The clients outlive the pool's body (its locals end before the pool's tasks do).
+    absl::StatusOr<TcpStream> stalled;
+    absl::StatusOr<TcpStream> live;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
         (void)co_await serve_tcp(*listener, [](TcpStream stream) -> Task<> {
@@ -234,14 +237,14 @@ TEST_P(LoadTest, AStalledReaderDoesNotStallOthers) {
           }
         });
       });
-      absl::StatusOr<TcpStream> stalled = co_await TcpStream::connect(listener->local_address());
+      stalled = co_await TcpStream::connect(listener->local_address());
       pool.spawn([&]() -> Task<> {
         const std::string chunk(65536, 's');
         while ((co_await stalled->write_all(chunk)).ok()) stalled_sent += chunk.size();
       });
       // Let the stalled connection fill every buffer on the way.
       co_await sleep(absl::Milliseconds(200));
-      absl::StatusOr<TcpStream> live = co_await TcpStream::connect(listener->local_address());
+      live = co_await TcpStream::connect(listener->local_address());
       auto pings = [&]() -> Task<> {
         for (int i = 0; i < 1000; ++i) {
           if (!(co_await live->write_all("ping")).ok()) co_return;

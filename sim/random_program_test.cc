@@ -64,7 +64,8 @@ TEST(RandomProgramTest, HandWrittenProgramsBehave) {
   EXPECT_TRUE(check_program(Program{channel}, 1).ok());
 }
 
-// Finds the first seed below `limit` where the planted bug breaks an invariant, and shrinks.
+// Finds the first seed below `limit` where the planted bug breaks an invariant, shrinks the
+// program, and prints both.
 struct Caught {
   uint64_t seed;
   Program program;
@@ -77,6 +78,9 @@ std::optional<Caught> catch_planted(PlantedBug bug, uint64_t limit) {
     if (check_program(program, seed, bug).ok()) continue;
     Program shrunk = shrink_program(program, seed, bug);
     CheckResult result = check_program(shrunk, seed, bug);
+    std::printf("seed %llu (%d nodes): %s\nshrunk (%d nodes): %s\n%s\n",
+                static_cast<unsigned long long>(seed), program.size(), program.to_string().c_str(),
+                shrunk.size(), shrunk.to_string().c_str(), result.to_string().c_str());
     return Caught{seed, std::move(program), std::move(shrunk), std::move(result)};
   }
   return std::nullopt;
@@ -93,10 +97,6 @@ bool contains(const Node& n, Kind kind) {
 TEST(RandomProgramTest, APlantedLockLeakIsCaughtWithAShrunkProgram) {
   std::optional<Caught> caught = catch_planted(PlantedBug::kLockLeakedOnUnwind, 3000);
   ASSERT_TRUE(caught.has_value()) << "3000 programs did not catch the leaked lock";
-  std::printf("seed %llu (%d nodes): %s\nshrunk (%d nodes): %s\n%s\n",
-              static_cast<unsigned long long>(caught->seed), caught->program.size(),
-              caught->program.to_string().c_str(), caught->shrunk.size(),
-              caught->shrunk.to_string().c_str(), caught->shrunk_result.to_string().c_str());
   EXPECT_THAT(caught->shrunk_result.to_string(), HasSubstr("lock: lock"));
   EXPECT_LT(caught->shrunk.size(), caught->program.size());
   EXPECT_LE(caught->shrunk.size(), 6) << caught->shrunk.to_string();
@@ -108,10 +108,6 @@ TEST(RandomProgramTest, APlantedLockLeakIsCaughtWithAShrunkProgram) {
 TEST(RandomProgramTest, APlantedLostItemIsCaughtWithAShrunkProgram) {
   std::optional<Caught> caught = catch_planted(PlantedBug::kCountSendBeforeItReturns, 3000);
   ASSERT_TRUE(caught.has_value()) << "3000 programs did not catch the miscounted send";
-  std::printf("seed %llu (%d nodes): %s\nshrunk (%d nodes): %s\n%s\n",
-              static_cast<unsigned long long>(caught->seed), caught->program.size(),
-              caught->program.to_string().c_str(), caught->shrunk.size(),
-              caught->shrunk.to_string().c_str(), caught->shrunk_result.to_string().c_str());
   EXPECT_THAT(caught->shrunk_result.to_string(), HasSubstr("received 0 times"));
   EXPECT_LT(caught->shrunk.size(), caught->program.size());
   EXPECT_LE(caught->shrunk.size(), 8) << caught->shrunk.to_string();
