@@ -618,8 +618,9 @@ CheckResult check_program(const Program& program, uint64_t seed, PlantedBug bug)
 namespace {
 
 // The node at `path` (child indices from the root).
-Node& at(Node& root, const std::vector<size_t>& path) {
-  Node* n = &root;
+template <typename N>  // Node or const Node
+N& at(N& root, const std::vector<size_t>& path) {
+  N* n = &root;
   for (size_t i : path) n = &n->children[i];
   return *n;
 }
@@ -642,7 +643,7 @@ std::vector<Program> candidates(const Program& p) {
   collect_paths(p.root, path, paths);
   std::vector<Program> out;
   for (const std::vector<size_t>& where : paths) {
-    const Node& n = at(const_cast<Node&>(p.root), where);
+    const Node& n = at(p.root, where);
     for (size_t i = 0; i < n.children.size(); ++i) {
       Program removed = p;
       Node& target = at(removed.root, where);
@@ -668,7 +669,7 @@ std::vector<Program> candidates(const Program& p) {
     }
   }
   for (const std::vector<size_t>& where : paths) {
-    const Node& n = at(const_cast<Node&>(p.root), where);
+    const Node& n = at(p.root, where);
     const bool numbered = n.kind == Kind::kSleep || n.kind == Kind::kTimeout ||
                           n.kind == Kind::kSkipAfter || n.kind == Kind::kCancelPool ||
                           n.kind == Kind::kChannel || n.kind == Kind::kSend ||
