@@ -52,6 +52,14 @@ TEST_P(UdpTest, TruncationCancellationAndBadInput) {
     EXPECT_EQ(d->data, "0123");
     EXPECT_TRUE(d->truncated);
     EXPECT_TRUE(absl::IsInvalidArgument((co_await b->receive_from(0)).status()));
+    // The IPv4 limit is 65,507 bytes (the simulator says the same: sim/world_test).
+    const std::string largest(65507, 'x');
+    const std::string too_large(65508, 'x');
+    EXPECT_TRUE((co_await a->send_to(largest, b->local_address())).ok());
+    absl::StatusOr<Datagram> got = co_await b->receive_from();
+    EXPECT_EQ(got.ok() ? got->data.size() : 0, 65507u);
+    const absl::Status too_long = co_await a->send_to(too_large, b->local_address());
+    EXPECT_THAT(too_long.message(), HasSubstr("Message too long")) << too_long;
     EXPECT_TRUE(b->close().ok());
     EXPECT_TRUE(absl::IsFailedPrecondition(b->close()));
     EXPECT_TRUE(absl::IsFailedPrecondition((co_await b->receive_from()).status()));

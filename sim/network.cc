@@ -15,8 +15,9 @@
 namespace giambio::sim {
 namespace {
 
-constexpr size_t kWindow = 256 * 1024;                         // per direction: in flight + unread
-constexpr size_t kDatagramQueue = 1024;                        // datagrams waiting in one socket
+constexpr size_t kWindow = 256 * 1024;   // per direction: in flight + unread
+constexpr size_t kMaxDatagram = 65507;   // IPv4: 65535 - 20 (IP header) - 8 (UDP header)
+constexpr size_t kDatagramQueue = 1024;  // datagrams waiting in one socket
 constexpr absl::Duration kConnectGiveUp = absl::Seconds(127);  // Linux's tcp_syn_retries=6
 constexpr uint32_t kLoopback = 0x7f000001;
 constexpr uint16_t kFirstEphemeralPort = 32768;
@@ -771,6 +772,10 @@ void Network::send_datagram(Socket& socket, Operation& op) {
   for (size_t i = 0; i < message->msg_iovlen; ++i) {
     data.append(static_cast<const char*>(message->msg_iov[i].iov_base),
                 message->msg_iov[i].iov_len);
+  }
+  if (data.size() > kMaxDatagram) {  // what Linux says for IPv4
+    op.complete(-EMSGSIZE);
+    return;
   }
   ++stats_.datagrams_sent;
   // The same draws for every datagram, whatever the outcome, keep the stream aligned.

@@ -182,6 +182,27 @@ TEST(WorldTest, AOneWayPartitionCutsOneDirectionOfDatagrams) {
   EXPECT_EQ(world.network().stats().datagrams_cut, 10u);
 }
 
+// Found by //sim:network_fuzz_test: the simulator sent datagrams of any size.
+TEST(WorldTest, ADatagramOverTheIpv4LimitIsMessageTooLongAsOnLinux) {
+  World world({.seed = 5});
+  Host& a = world.add_host("a");
+  size_t heard = 0;
+  absl::Status too_long;
+  world.run([&]() -> Task<> {
+    co_await world.on(a, [&]() -> Task<> {
+      absl::StatusOr<UdpSocket> socket = UdpSocket::bind(*SocketAddress::parse("0.0.0.0", 3));
+      const std::string largest(65507, 'x');
+      const std::string too_large(65508, 'x');
+      EXPECT_TRUE((co_await socket->send_to(largest, a.address(3))).ok());
+      absl::StatusOr<Datagram> got = co_await socket->receive_from();
+      heard = got.ok() ? got->data.size() : 0;
+      too_long = co_await socket->send_to(too_large, a.address(3));
+    }());
+  });
+  EXPECT_EQ(heard, 65507u);
+  EXPECT_THAT(too_long.message(), HasSubstr("Message too long")) << too_long;
+}
+
 TEST(WorldTest, AClogHoldsStreamDataUntilItEndsThenOneLatency) {
   World world({.seed = 6});
   Host& server = world.add_host("server", [] { return echo_server(7); });

@@ -17,126 +17,23 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "sim/scenarios/scenario.h"
-#include "sim/seeds.h"
+#include "tools/simulate_flags.h"
 
 namespace giambio::sim {
 namespace {
-
-struct Flags {
-  std::string scenario = "kv";
-  std::optional<uint64_t> seed;
-  std::optional<std::pair<uint64_t, uint64_t>> seeds;
-  bool swarm = false;
-  bool bug = false;
-  bool list = false;
-  std::string trace_out;
-  absl::Duration simulated = absl::ZeroDuration();
-};
 
 [[noreturn]] void bad_flag(const std::string& message) {
   std::fprintf(stderr, "simulate: %s\n(see --help)\n", message.c_str());
   std::exit(2);
 }
 
-void usage() {
-  std::printf(
-      "usage: simulate [--scenario=NAME] [--seed=S | --seeds=A..B] [--swarm] [--bug]\n"
-      "                [--trace_out=FILE.json] [--simulated=DURATION] [--list]\n"
-      "  --scenario=NAME      which scenario (see --list); default kv\n"
-      "  --seed=S             one run with seed S\n"
-      "  --seeds=A..B         a sweep over seeds A .. B-1 (or N: 0 .. N-1); default 0..100\n"
-      "  --swarm              draw the faults from each seed (swarm testing)\n"
-      "  --bug                plant the scenario's known bug\n"
-      "  --trace_out=FILE     write the run's Chrome trace-event JSON (one seed only)\n"
-      "  --simulated=DURATION how long the workload runs in simulated time (e.g. 30s, 5m)\n"
-      "  --list               list the scenarios, their faults and what they check\n");
-}
-
-Flags parse_flags(int argc, char** argv) {
-  Flags flags;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const size_t equals = arg.find('=');
-    const std::string name = arg.substr(0, equals);
-    const bool has_value = equals != std::string::npos;
-    const std::string value = has_value ? arg.substr(equals + 1) : "";
-    auto need_value = [&] {
-      if (!has_value || value.empty())
-        bad_flag(absl::StrCat(name, " needs a value: ", name, "=..."));
-    };
-    auto no_value = [&] {
-      if (has_value) bad_flag(absl::StrCat(name, " takes no value (got '", value, "')"));
-    };
-    if (name == "--help" || name == "-h") {
-      usage();
-      std::exit(0);
-    } else if (name == "--scenario") {
-      need_value();
-      if (find_scenario(value) == nullptr) {
-        std::string names;
-        for (const Scenario& s : scenarios())
-          absl::StrAppend(&names, names.empty() ? "" : ", ", s.name);
-        bad_flag(absl::StrCat("--scenario=", value, ": no such scenario; expected one of ", names));
-      }
-      flags.scenario = value;
-    } else if (name == "--seed") {
-      need_value();
-      uint64_t seed = 0;
-      if (!absl::SimpleAtoi(value, &seed)) {
-        bad_flag(absl::StrCat("--seed=", value, ": expected a non-negative integer"));
-      }
-      flags.seed = seed;
-    } else if (name == "--seeds") {
-      need_value();
-      absl::StatusOr<std::pair<uint64_t, uint64_t>> range = parse_seed_range(value, "--seeds");
-      if (!range.ok()) bad_flag(std::string(range.status().message()));
-      flags.seeds = *range;
-    } else if (name == "--swarm") {
-      no_value();
-      flags.swarm = true;
-    } else if (name == "--bug") {
-      no_value();
-      flags.bug = true;
-    } else if (name == "--list") {
-      no_value();
-      flags.list = true;
-    } else if (name == "--trace_out") {
-      need_value();
-      flags.trace_out = value;
-    } else if (name == "--simulated") {
-      need_value();
-      if (!absl::ParseDuration(value, &flags.simulated) ||
-          flags.simulated <= absl::ZeroDuration() || flags.simulated == absl::InfiniteDuration()) {
-        bad_flag(absl::StrCat("--simulated=", value,
-                              ": expected a positive duration such as 30s, 5m or 1h"));
-      }
-    } else {
-      bad_flag(absl::StrCat("unknown flag '", arg, "'"));
-    }
-  }
-  if (flags.seed && flags.seeds) bad_flag("--seed and --seeds exclude each other");
-  if (!flags.trace_out.empty() && !flags.seed) {
-    bad_flag("--trace_out needs a single run: give --seed=S");
-  }
-  if (flags.bug && !find_scenario(flags.scenario)->has_bug) {
-    bad_flag(absl::StrCat("--bug: scenario ", flags.scenario, " has no planted bug (kv has one)"));
-  }
-  return flags;
-}
-
-std::string replay_command(const Flags& flags, uint64_t seed) {
-  std::string command =
-      absl::StrCat("bazel run //tools:simulate -- --scenario=", flags.scenario, " --seed=", seed);
-  if (flags.swarm) absl::StrAppend(&command, " --swarm");
-  if (flags.bug) absl::StrAppend(&command, " --bug");
-  if (flags.simulated > absl::ZeroDuration()) {
-    absl::StrAppend(&command, " --simulated=", absl::FormatDuration(flags.simulated));
-  }
-  return command;
+std::string replay_command(const SimulateFlags& flags, uint64_t seed) {
+  return absl::StrCat("bazel run //tools:simulate -- ",
+                      absl::StrJoin(replay_args(flags, seed), " "));
 }
 
 void draw_progress(uint64_t done, uint64_t total, uint64_t failed, absl::Duration simulated,
@@ -153,7 +50,16 @@ void draw_progress(uint64_t done, uint64_t total, uint64_t failed, absl::Duratio
 }
 
 int main_impl(int argc, char** argv) {
-  const Flags flags = parse_flags(argc, argv);
+  std::vector<ScenarioName> catalog;
+  for (const Scenario& s : scenarios()) catalog.push_back({s.name, s.has_bug});
+  const absl::StatusOr<SimulateFlags> parsed =
+      parse_simulate_flags(std::vector<std::string>(argv + 1, argv + argc), catalog);
+  if (!parsed.ok()) bad_flag(std::string(parsed.status().message()));
+  const SimulateFlags& flags = *parsed;
+  if (flags.help) {
+    std::fputs(simulate_usage(), stdout);
+    return 0;
+  }
   if (flags.list) {
     for (const Scenario& s : scenarios()) {
       std::printf("%s: %s\n  faults: %s\n  checks: %s\n", std::string(s.name).c_str(),

@@ -1,0 +1,119 @@
+#include "tools/simulate_flags.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "sim/seeds.h"
+
+namespace giambio::sim {
+
+const char* simulate_usage() {
+  return "usage: simulate [--scenario=NAME] [--seed=S | --seeds=A..B] [--swarm] [--bug]\n"
+         "                [--trace_out=FILE.json] [--simulated=DURATION] [--list]\n"
+         "  --scenario=NAME      which scenario (see --list); default kv\n"
+         "  --seed=S             one run with seed S\n"
+         "  --seeds=A..B         a sweep over seeds A .. B-1 (or N: 0 .. N-1); default 0..100\n"
+         "  --swarm              draw the faults from each seed (swarm testing)\n"
+         "  --bug                plant the scenario's known bug\n"
+         "  --trace_out=FILE     write the run's Chrome trace-event JSON (one seed only)\n"
+         "  --simulated=DURATION how long the workload runs in simulated time (e.g. 30s, 5m)\n"
+         "  --list               list the scenarios, their faults and what they check\n";
+}
+
+absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string>& args,
+                                                   const std::vector<ScenarioName>& catalog) {
+  SimulateFlags flags;
+  auto find = [&](const std::string& name) -> const ScenarioName* {
+    for (const ScenarioName& s : catalog) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("argument ", i + 1, " is an empty argument"));
+    }
+    const size_t equals = arg.find('=');
+    const std::string name = arg.substr(0, equals);
+    const bool has_value = equals != std::string::npos;
+    const std::string value = has_value ? arg.substr(equals + 1) : "";
+    const bool takes_value = name == "--scenario" || name == "--seed" || name == "--seeds" ||
+                             name == "--trace_out" || name == "--simulated";
+    const bool is_switch = name == "--swarm" || name == "--bug" || name == "--list" ||
+                           name == "--help" || name == "-h";
+    if (!takes_value && !is_switch) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
+    }
+    if (takes_value && value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " needs a value: ", name, "=..."));
+    }
+    if (is_switch && has_value) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " takes no value (got '", value, "')"));
+    }
+    if (name == "--help" || name == "-h") {
+      flags.help = true;
+      return flags;
+    } else if (name == "--scenario") {
+      if (find(value) == nullptr) {
+        std::string names;
+        for (const ScenarioName& s : catalog)
+          absl::StrAppend(&names, names.empty() ? "" : ", ", s.name);
+        return absl::InvalidArgumentError(
+            absl::StrCat("--scenario=", value, ": no such scenario; expected one of ", names));
+      }
+      flags.scenario = value;
+    } else if (name == "--seed") {
+      absl::StatusOr<uint64_t> seed = parse_seed(value, "--seed");
+      if (!seed.ok()) return seed.status();
+      flags.seed = *seed;
+    } else if (name == "--seeds") {
+      absl::StatusOr<std::pair<uint64_t, uint64_t>> range = parse_seed_range(value, "--seeds");
+      if (!range.ok()) return range.status();
+      flags.seeds = *range;
+    } else if (name == "--swarm") {
+      flags.swarm = true;
+    } else if (name == "--bug") {
+      flags.bug = true;
+    } else if (name == "--list") {
+      flags.list = true;
+    } else if (name == "--trace_out") {
+      flags.trace_out = value;
+    } else {  // --simulated
+      if (!absl::ParseDuration(value, &flags.simulated) ||
+          flags.simulated <= absl::ZeroDuration() || flags.simulated == absl::InfiniteDuration()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--simulated=", value, ": expected a positive duration such as 30s, 5m or 1h"));
+      }
+    }
+  }
+  if (flags.seed && flags.seeds) {
+    return absl::InvalidArgumentError("--seed and --seeds exclude each other");
+  }
+  if (!flags.trace_out.empty() && !flags.seed) {
+    return absl::InvalidArgumentError("--trace_out needs a single run: give --seed=S");
+  }
+  const ScenarioName* scenario = find(flags.scenario);
+  if (scenario == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--scenario=", flags.scenario, ": no such scenario"));
+  }
+  if (flags.bug && !scenario->has_bug) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bug: scenario ", flags.scenario, " has no planted bug"));
+  }
+  return flags;
+}
+
+std::vector<std::string> replay_args(const SimulateFlags& flags, uint64_t seed) {
+  std::vector<std::string> args = {absl::StrCat("--scenario=", flags.scenario),
+                                   absl::StrCat("--seed=", seed)};
+  if (flags.swarm) args.push_back("--swarm");
+  if (flags.bug) args.push_back("--bug");
+  if (flags.simulated > absl::ZeroDuration()) {
+    args.push_back(absl::StrCat("--simulated=", absl::FormatDuration(flags.simulated)));
+  }
+  return args;
+}
+
+}  // namespace giambio::sim

@@ -1,0 +1,90 @@
+#include "tools/simulate_flags.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace giambio::sim {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::vector<ScenarioName> kCatalog = {{"kv", true}, {"echo", false}};
+
+absl::StatusOr<SimulateFlags> parse(std::vector<std::string> args) {
+  return parse_simulate_flags(args, kCatalog);
+}
+
+TEST(SimulateFlagsTest, NoArgumentsIsTheDefaultSweep) {
+  absl::StatusOr<SimulateFlags> flags = parse({});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->scenario, "kv");
+  EXPECT_FALSE(flags->seed || flags->seeds || flags->swarm || flags->bug || flags->help);
+}
+
+TEST(SimulateFlagsTest, ReadsEveryFlag) {
+  absl::StatusOr<SimulateFlags> flags = parse({"--scenario=kv", "--seed=17", "--swarm", "--bug",
+                                               "--trace_out=/tmp/t.json", "--simulated=5m"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->seed, 17u);
+  EXPECT_TRUE(flags->swarm && flags->bug);
+  EXPECT_EQ(flags->trace_out, "/tmp/t.json");
+  EXPECT_EQ(flags->simulated, absl::Minutes(5));
+  flags = parse({"--seeds=3..9", "--list"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->seeds, std::make_pair(uint64_t{3}, uint64_t{9}));
+  EXPECT_TRUE(flags->list);
+}
+
+TEST(SimulateFlagsTest, HelpStopsBeforeOtherMistakes) {
+  absl::StatusOr<SimulateFlags> flags = parse({"-h", "--frobnicate"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_TRUE(flags->help);
+}
+
+TEST(SimulateFlagsTest, EveryMistakeIsAnInvalidArgumentNamingTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--frobnicate"}, "unknown flag '--frobnicate'"},
+      {{"--swarm", ""}, "argument 2 is an empty argument"},
+      {{"--scenario=nope"}, "--scenario=nope: no such scenario; expected one of kv, echo"},
+      {{"--scenario"}, "--scenario needs a value"},
+      {{"--seed="}, "--seed needs a value"},
+      {{"--seed=x"}, "--seed"},
+      {{"--seed=-1"}, "--seed"},
+      {{"--seeds=5..2"}, "--seeds=5..2"},
+      {{"--seeds=0"}, "--seeds=0"},
+      {{"--swarm=yes"}, "--swarm takes no value (got 'yes')"},
+      {{"--simulated=forever"}, "--simulated=forever: expected a positive duration"},
+      {{"--simulated=-1s"}, "--simulated=-1s"},
+      {{"--simulated=0s"}, "--simulated=0s"},
+      {{"--simulated=inf"}, "--simulated=inf"},
+      {{"--seed=1", "--seeds=2"}, "--seed and --seeds exclude each other"},
+      {{"--trace_out=/tmp/x.json"}, "--trace_out needs a single run"},
+      {{"--scenario=echo", "--bug"}, "--bug: scenario echo has no planted bug"},
+  };
+  for (const auto& [args, message] : cases) {
+    absl::StatusOr<SimulateFlags> flags = parse(args);
+    ASSERT_FALSE(flags.ok()) << args[0];
+    EXPECT_EQ(flags.status().code(), absl::StatusCode::kInvalidArgument) << args[0];
+    EXPECT_THAT(flags.status().message(), HasSubstr(message)) << args[0];
+  }
+}
+
+TEST(SimulateFlagsTest, ReplayArgumentsGiveTheSameRunBack) {
+  absl::StatusOr<SimulateFlags> flags =
+      parse({"--scenario=kv", "--seeds=10..20", "--swarm", "--bug", "--simulated=1.5s"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  const std::vector<std::string> args = replay_args(*flags, 12);
+  EXPECT_THAT(args, ::testing::ElementsAre("--scenario=kv", "--seed=12", "--swarm", "--bug",
+                                           "--simulated=1.5s"));
+  absl::StatusOr<SimulateFlags> replay = parse(args);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->seed, 12u);
+  EXPECT_TRUE(replay->swarm && replay->bug);
+  EXPECT_EQ(replay->simulated, absl::Milliseconds(1500));
+}
+
+}  // namespace
+}  // namespace giambio::sim
