@@ -9,20 +9,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "giambio/giambio.h"
+#include "tools/examples/echo.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
 ABSL_FLAG(int, port, 9000, "Port to listen on (0: any free port).");
 
 namespace {
-
-giambio::Task<> echo(giambio::TcpStream stream) {
-  char buffer[16384];
-  while (true) {
-    absl::StatusOr<size_t> n = co_await stream.read(buffer);
-    if (!n.ok() || *n == 0) co_return;
-    if (!(co_await stream.write_all(std::string_view(buffer, *n))).ok()) co_return;
-  }
-}
 
 giambio::Task<int> serve(giambio::SocketAddress address) {
   absl::StatusOr<giambio::TcpListener> listener = giambio::TcpListener::listen(address);
@@ -32,7 +24,7 @@ giambio::Task<int> serve(giambio::SocketAddress address) {
   }
   std::printf("listening on %s\n", listener->local_address().to_string().c_str());
   std::fflush(stdout);
-  absl::Status status = co_await giambio::serve_tcp(*listener, echo);
+  absl::Status status = co_await giambio::examples::serve_echo(*listener);
   std::fprintf(stderr, "echo_server: %s\n", status.ToString().c_str());
   co_return 1;
 }

@@ -1,0 +1,190 @@
+// Cancels the echo server (tools/examples/echo.h) at every await point a client's session
+// reaches, on both real drivers, and checks that nothing is left behind: no descriptor, no heap
+// allocation (counted by this binary's operator new/delete), and under ASan no leak that
+// LeakSanitizer finds. Await points are counted with an instrument: run k cancels the server
+// right after its k-th step, i.e. while it is suspended in whatever it awaits then (accept, read,
+// write, the connection pool's join), for k = 1 .. the steps an uncancelled session takes.
+#include <dirent.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "giambio/drivers_test_util.h"
+#include "giambio/giambio.h"
+#include "gtest/gtest.h"
+#include "tools/examples/echo.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
+namespace {
+std::atomic<int64_t> live_allocations{0};
+}  // namespace
+
+void* operator new(size_t size) {
+  void* p = std::malloc(size == 0 ? 1 : size);
+  if (p == nullptr) throw std::bad_alloc();
+  live_allocations.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+void operator delete(void* p) noexcept {
+  if (p == nullptr) return;
+  live_allocations.fetch_sub(1, std::memory_order_relaxed);
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept { operator delete(p); }
+void* operator new[](size_t size) { return operator new(size); }
+void operator delete[](void* p) noexcept { operator delete(p); }
+void operator delete[](void* p, size_t) noexcept { operator delete(p); }
+
+namespace giambio {
+namespace {
+
+int open_descriptors() {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (readdir(dir) != nullptr) ++count;
+  closedir(dir);
+  return count;
+}
+
+// Counts the steps of the server's tasks: every task but the test's own (main, client, canceller).
+class ServerSteps : public Instrument {
+ public:
+  void before_task_step(const TaskInfo& task) override {
+    if (task.id != 1 && task.name != "client" && task.name != "canceller") ++steps;
+  }
+  int64_t steps = 0;
+};
+
+struct Session {
+  bool cancelled = false;   // the server was cancelled before the client finished
+  bool echoed_all = false;  // the client got every byte back
+  absl::Status client;      // the client's last error, if any
+};
+
+// Sends 100 KiB twice, each time reading it all back, then closes.
+Task<absl::Status> talk(SocketAddress server, Session& result) {
+  const std::string big(100 * 1024, 'e');
+  absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
+  if (!stream.ok()) co_return stream.status();
+  std::string got;
+  for (int round = 0; round < 2; ++round) {
+    if (absl::Status s = co_await stream->write_all(big); !s.ok()) co_return s;
+    const size_t want = got.size() + big.size();
+    while (got.size() < want) {
+      absl::StatusOr<std::string> data = co_await stream->read_some(65536);
+      if (!data.ok()) co_return data.status();
+      if (data->empty()) co_return absl::UnavailableError("end of stream");
+      got += *data;
+    }
+  }
+  result.echoed_all = got == big + big;
+  co_return stream->close();
+}
+
+// One client session against the echo server; cancels the server after `cancel_after` steps.
+Task<Session> session(ServerSteps& counter, int64_t cancel_after) {
+  absl::StatusOr<TcpListener> listener = TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+  if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+  Session result;
+  bool client_done = false;
+  std::optional<Pool> server;
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    pool.spawn(
+        [&]() -> Task<> {
+          co_await with_pool([&](Pool& p) -> Task<> {
+            server = p;
+            (void)co_await examples::serve_echo(*listener);
+          });
+        },
+        "echo server");
+    pool.spawn(
+        [&]() -> Task<> {
+          const absl::Status status =
+              co_await with_timeout(absl::Seconds(10), talk(listener->local_address(), result));
+          result.client = status;
+          client_done = true;
+        },
+        "client");
+    pool.spawn(
+        [&]() -> Task<> {
+          while (!client_done && counter.steps < cancel_after) co_await checkpoint();
+          // The server runs until cancelled: at the k-th step, or once the client is done.
+          result.cancelled = !client_done;
+          server->cancel();
+          // Connections waiting in the backlog are reset, so a client that was not accepted yet
+          // sees an error rather than waiting for ever.
+          (void)listener->close();
+        },
+        "canceller");
+    co_return;
+  });
+  co_return result;
+}
+
+// One session on `driver`, the server cancelled after `cancel_after` of its steps.
+struct Outcome {
+  int64_t server_steps = 0;
+  bool cancelled = false;
+  bool echoed_all = false;
+  bool hung = false;             // the client's 10 s deadline fired
+  int64_t heap_blocks_left = 0;  // by the run and everything it returned, once all is gone
+  int descriptors_left = 0;
+};
+
+Outcome run_session(DriverKind driver, int64_t cancel_after) {
+  Outcome outcome;
+  const int64_t allocations = live_allocations.load();
+  const int descriptors = open_descriptors();
+  {
+    ServerSteps counter;
+    RunOptions options;
+    options.driver = driver;
+    options.instruments = {&counter};
+    const Session s = run(session(counter, cancel_after), std::move(options));
+    outcome.server_steps = counter.steps;
+    outcome.cancelled = s.cancelled;
+    outcome.echoed_all = s.echoed_all;
+    outcome.hung = absl::IsDeadlineExceeded(s.client);
+  }
+  outcome.heap_blocks_left = live_allocations.load() - allocations;
+  outcome.descriptors_left = open_descriptors() - descriptors;
+  return outcome;
+}
+
+class EchoCancellationTest : public testing::OnEveryDriver {};
+
+TEST_P(EchoCancellationTest, CancellingAtEveryAwaitPointLeaksNothing) {
+  // An uncancelled session: how many steps the server takes. It and one cancelled session also
+  // warm up what is allocated once per process (not a leak: it does not grow per run).
+  const Outcome whole = run_session(GetParam(), INT64_MAX);
+  ASSERT_TRUE(whole.echoed_all);
+  ASSERT_GT(whole.server_steps, 4);
+  (void)run_session(GetParam(), 1);
+  int cancelled = 0;
+  for (int64_t k = 1; k <= whole.server_steps; ++k) {
+    const Outcome o = run_session(GetParam(), k);
+    // A cancelled server ends the client's session with an error or a short echo, never a hang.
+    EXPECT_FALSE(o.hung) << "k=" << k;
+    EXPECT_TRUE(o.cancelled || o.echoed_all) << "k=" << k;
+    EXPECT_EQ(o.descriptors_left, 0) << "k=" << k;
+    EXPECT_EQ(o.heap_blocks_left, 0) << "k=" << k;
+#if defined(__SANITIZE_ADDRESS__)
+    EXPECT_EQ(__lsan_do_recoverable_leak_check(), 0) << "k=" << k;
+#endif
+    if (o.cancelled) ++cancelled;
+  }
+  std::printf("%s: %lld server steps, cancelled at %d of them\n",
+              testing::driver_test_name({GetParam(), 0}).c_str(),
+              static_cast<long long>(whole.server_steps), cancelled);
+  EXPECT_GE(cancelled, whole.server_steps / 2);
+}
+
+GIAMBIO_ON_EVERY_DRIVER(EchoCancellationTest);
+
+}  // namespace
+}  // namespace giambio
