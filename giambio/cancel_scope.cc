@@ -30,6 +30,7 @@ void CancelScope::detach() {
 }
 
 void CancelScope::cancel() {
+  if (loop_ != nullptr) loop_->check_thread("CancelScope::cancel");
   if (cancel_called_) return;
   cancel_called_ = true;
   if (loop_ == nullptr) return;  // not entered (yet, or any more)

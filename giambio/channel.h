@@ -72,6 +72,7 @@ struct ChannelState {
 
   // Hands `item` to a waiting receiver or the buffer. Returns false if it must wait.
   bool offer(T& item) {
+    receivers.check_thread("MemorySendChannel::send");
     if (ParkingLot::Waiter* receiver = receivers.first()) {
       static_cast<ReceiveSlot*>(receiver->context())->item.emplace(std::move(item));
       receivers.unpark(*receiver);
@@ -86,6 +87,7 @@ struct ChannelState {
 
   // Takes the next item from the buffer or a waiting sender, if there is one.
   std::optional<T> take() {
+    senders.check_thread("MemoryReceiveChannel::receive");
     std::optional<T> item;
     if (!buffer.empty()) {
       item.emplace(std::move(buffer.front()));

@@ -27,8 +27,14 @@ class Condition {
   Condition& operator=(const Condition&) = delete;
 
   Task<> wait();
-  size_t notify(size_t count = 1) { return waiters_.unpark(count); }
-  size_t notify_all() { return waiters_.unpark_all(); }
+  size_t notify(size_t count = 1) {
+    waiters_.check_thread("Condition::notify");
+    return waiters_.unpark(count);
+  }
+  size_t notify_all() {
+    waiters_.check_thread("Condition::notify_all");
+    return waiters_.unpark_all();
+  }
 
   Lock& lock() { return lock_; }
   size_t waiting() const { return waiters_.size(); }

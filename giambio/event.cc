@@ -3,6 +3,7 @@
 namespace giambio {
 
 void Event::set() {
+  waiters_.check_thread("Event::set");
   if (set_) return;
   set_ = true;
   waiters_.unpark_all();

@@ -46,6 +46,11 @@ Task<absl::StatusOr<std::string>> File::read_at(int64_t length, int64_t offset) 
     co_return absl::InvalidArgumentError(absl::StrCat(
         "pread(", path_, "): length ", length, " and offset ", offset, " must not be negative"));
   }
+  if (length > kMaxReadAt) {
+    co_return absl::InvalidArgumentError(absl::StrCat("pread(", path_, "): length ", length,
+                                                      " is over the limit of one read (",
+                                                      kMaxReadAt, " bytes, as Linux's)"));
+  }
   std::string data(static_cast<size_t>(length), '\0');
   size_t filled = 0;
   while (filled < data.size()) {

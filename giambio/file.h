@@ -39,8 +39,10 @@ class File {
   static Task<absl::StatusOr<File>> open(std::string path, int flags = O_RDONLY,
                                          uint32_t mode = 0644);
 
-  // Reads up to `length` bytes at `offset`; fewer at the end of the file ("" past it).
+  // Reads up to `length` bytes at `offset`; fewer at the end of the file ("" past it). A length
+  // over kMaxReadAt (Linux's limit for one read) is InvalidArgument.
   Task<absl::StatusOr<std::string>> read_at(int64_t length, int64_t offset);
+  static constexpr int64_t kMaxReadAt = 0x7ffff000;
   // Writes all of `data` at `offset`.
   Task<absl::Status> write_all_at(std::string_view data, int64_t offset);
   // fsync(2): what was written survives a crash once this returns.

@@ -213,7 +213,18 @@ void Loop::wake(internal::TaskRecord& task) {
   push_ready(task);
 }
 
+bool Loop::runs_here() const { return current_loop == this; }
+
+void Loop::check_thread(std::string_view operation) const {
+  if (current_loop == this) return;
+  throw UsageError(absl::StrCat(
+      std::string(operation),
+      ": called from a thread that does not run this object's loop (giambio objects are not "
+      "thread-safe: use them from tasks of the loop that made them)"));
+}
+
 void Loop::push_ready(internal::TaskRecord& task) {
+  check_thread("waking a task");
   task.ready_next = nullptr;
   if (ready_tail_ == nullptr) {
     ready_head_ = &task;

@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -106,6 +107,12 @@ class Loop {
   void remove_instrument(Instrument* instrument);
 
   // ---- For giambio's own primitives; not part of the public API. ----
+
+  // runs_here: this loop runs on the calling thread (and is the innermost one there).
+  // check_thread throws UsageError naming `operation` unless it does. Every task wake-up passes
+  // here, so giambio objects used from another thread fail loudly instead of racing with the loop.
+  bool runs_here() const;
+  void check_thread(std::string_view operation) const;
 
   // The task whose code is running now. Throws UsageError naming `operation` outside a task.
   internal::TaskRecord& current_task(const char* operation);

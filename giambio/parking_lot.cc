@@ -1,5 +1,6 @@
 #include "giambio/parking_lot.h"
 
+#include "absl/strings/str_cat.h"
 #include "giambio/loop.h"
 
 namespace giambio {
@@ -55,7 +56,14 @@ size_t ParkingLot::unpark_all() {
   return woken;
 }
 
+void ParkingLot::check_thread(const char* operation) const {
+  if (const Waiter* waiter = waiters_.front()) waiter->loop_.check_thread(operation);
+}
+
 void ParkingLot::unpark(Waiter& waiter) {
+  if (!waiter.loop_.runs_here()) {  // before anything changes
+    waiter.loop_.check_thread(absl::StrCat("waking a task that waits in ", name_));
+  }
   waiter.node.unlink();
   waiter.loop_.wake(*waiter.task_);
 }

@@ -55,6 +55,11 @@ class ParkingLot {
   // Wakes one specific parked waiter.
   void unpark(Waiter& waiter);
 
+  // Throws UsageError naming `operation` if tasks wait here and their loop does not run on the
+  // calling thread. The primitives call it before they change any state, so a call from a wrong
+  // thread leaves them as they were.
+  void check_thread(const char* operation) const;
+
   // The longest-waiting parked waiter, or nullptr.
   Waiter* first() const { return waiters_.front(); }
   bool empty() const { return waiters_.empty(); }

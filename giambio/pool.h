@@ -231,6 +231,7 @@ namespace internal {
 
 template <typename T>
 TaskHandle<T> PoolState::spawn(Task<T> task, std::string name) {
+  loop_.check_thread("Pool::spawn");
   check_open("Pool::spawn");
   if (!task.valid()) throw UsageError("Pool::spawn: the task is empty or was already awaited");
   auto* child = new ChildTask<T>(loop_, std::move(name), this, std::move(task));

@@ -29,6 +29,7 @@ bool Semaphore::try_acquire() {
 }
 
 void Semaphore::release() {
+  waiters_.check_thread("Semaphore::release");
   if (!waiters_.empty()) {
     waiters_.unpark();  // the permit goes to the longest waiter
     return;

@@ -30,7 +30,7 @@ class AsyncStream {
   // Takes ownership of `fd` and makes it non-blocking.
   explicit AsyncStream(int fd);
 
-  // At most `max_bytes` (> 0) of what is available; "" at end of stream.
+  // At most `max_bytes` (> 0; at most 1 MiB at once) of what is available; "" at end of stream.
   Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes);
   Task<absl::Status> write_all(std::string_view data, size_t* bytes_written = nullptr);
   absl::Status close();

@@ -52,7 +52,8 @@ class TcpStream {
 
   // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
   Task<absl::StatusOr<size_t>> read(std::span<char> buffer);
-  // The same into a new string of at most `max_bytes` (> 0); "" at end of stream.
+  // The same into a new string of at most `max_bytes` (> 0), and at most 1 MiB at once
+  // (internal::kReadSomeLimit); "" at end of stream.
   Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes);
   // Writes some of `data` (at least one byte) and says how much.
   Task<absl::StatusOr<size_t>> write(std::span<const char> data);

@@ -57,6 +57,8 @@ struct TimeoutResultOf<absl::StatusOr<U>> {
 };
 
 absl::Status deadline_exceeded(const char* operation, absl::Duration timeout);
+// Throws UsageError "operation(-1s): the timeout must not be negative".
+void check_timeout(const char* operation, absl::Duration timeout);
 
 }  // namespace internal
 
@@ -65,6 +67,7 @@ using TimeoutResult = typename internal::TimeoutResultOf<T>::type;
 
 template <typename T>
 Task<TimeoutResult<T>> with_timeout(absl::Duration timeout, Task<T> body) {
+  internal::check_timeout("with_timeout", timeout);
   CancelScope scope;
   scope.set_relative_deadline(timeout);
   if constexpr (std::is_void_v<T>) {
@@ -81,6 +84,7 @@ Task<TimeoutResult<T>> with_timeout(absl::Duration timeout, Task<T> body) {
 template <typename T>
 Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> skip_after(
     absl::Duration timeout, Task<T> body) {
+  internal::check_timeout("skip_after", timeout);
   CancelScope scope;
   scope.set_relative_deadline(timeout);
   if constexpr (std::is_void_v<T>) {

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -69,7 +70,8 @@ Task<absl::StatusOr<Datagram>> UdpSocket::receive_from(int64_t max_bytes) {
         absl::StrCat("receive_from(", max_bytes, "): max_bytes must be positive"));
   }
   Datagram datagram;
-  datagram.data.resize(static_cast<size_t>(max_bytes));
+  // No UDP datagram is longer than 65,535 bytes, so a larger buffer would only waste memory.
+  datagram.data.resize(static_cast<size_t>(std::min<int64_t>(max_bytes, 65536)));
   iovec vector{datagram.data.data(), datagram.data.size()};
   msghdr message{};
   message.msg_name = datagram.from.get();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -69,7 +70,8 @@ Task<absl::StatusOr<std::string>> StreamCore::read_some(int64_t max_bytes,
     co_return absl::InvalidArgumentError(
         absl::StrCat("read_some(", max_bytes, "): max_bytes must be positive"));
   }
-  std::string data(static_cast<size_t>(max_bytes), '\0');
+  // "At most max_bytes": a huge max_bytes must not allocate a huge buffer.
+  std::string data(static_cast<size_t>(std::min(max_bytes, kReadSomeLimit)), '\0');
   absl::StatusOr<size_t> n =
       co_await read(std::span<char>(data.data(), data.size()), std::move(describe));
   if (!n.ok()) co_return n.status();

@@ -36,6 +36,9 @@ absl::Status busy_error(const char* operation, const char* what);
 // Withdraws the operation in `slot`, if any (its owner then sees the stream closed).
 void withdraw(IoOperation* slot);
 
+// read_some never reads more than this at once, whatever max_bytes says (1 MiB).
+inline constexpr int64_t kReadSomeLimit = int64_t{1} << 20;
+
 class StreamCore {
  public:
   // `read_kind` / `write_kind`: kReceive/kSend for sockets, kRead/kWrite for other streams.
