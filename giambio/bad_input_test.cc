@@ -30,6 +30,18 @@ std::string usage_error(F body) {
   return "";
 }
 
+// The same for awaiting `task`.
+template <typename T>
+Task<std::string> usage_error_of(Task<T> task) {
+  std::string message;
+  try {
+    (void)co_await std::move(task);
+  } catch (const UsageError& e) {
+    message = e.what();
+  }
+  co_return message;
+}
+
 Task<> forever() { co_await sleep_forever(); }
 Task<> nap(absl::Duration duration) { co_await sleep(duration); }
 
@@ -37,13 +49,7 @@ TEST_P(BadInputTest, DurationsAndDeadlines) {
   auto body = []() -> Task<> {
     const absl::Duration nan = absl::Seconds(std::nan(""));
     const absl::Duration negative = absl::Seconds(-1);
-    std::string error;
-    try {
-      co_await sleep(negative);
-    } catch (const UsageError& e) {
-      error = e.what();
-    }
-    EXPECT_THAT(error, HasSubstr("sleep(-1s)"));
+    EXPECT_THAT(co_await usage_error_of(nap(negative)), HasSubstr("sleep(-1s)"));
     // absl turns a NaN into an infinite duration before giambio sees it: sleep(NaN) sleeps until
     // cancelled, like sleep(absl::InfiniteDuration()).
     EXPECT_EQ(nan, absl::InfiniteDuration());
@@ -52,20 +58,10 @@ TEST_P(BadInputTest, DurationsAndDeadlines) {
     const absl::Time start = now();
     co_await sleep_until(absl::InfinitePast());
     EXPECT_LT(now() - start, absl::Seconds(1));
-    error = "";
-    try {
-      (void)co_await with_timeout(negative, forever());
-    } catch (const UsageError& e) {
-      error = e.what();
-    }
-    EXPECT_THAT(error, HasSubstr("with_timeout(-1s)"));
-    error = "";
-    try {
-      (void)co_await skip_after(negative, forever());
-    } catch (const UsageError& e) {
-      error = e.what();
-    }
-    EXPECT_THAT(error, HasSubstr("skip_after(-1s)"));
+    EXPECT_THAT(co_await usage_error_of(with_timeout(negative, forever())),
+                HasSubstr("with_timeout(-1s)"));
+    EXPECT_THAT(co_await usage_error_of(skip_after(negative, forever())),
+                HasSubstr("skip_after(-1s)"));
     CancelScope scope;
     EXPECT_THAT(usage_error([&] { scope.set_relative_deadline(negative); }),
                 HasSubstr("set_relative_deadline(-1s)"));
@@ -178,13 +174,7 @@ TEST_P(BadInputTest, MisusedPrimitives) {
     Lock lock;
     EXPECT_THAT(usage_error([&] { lock.release(); }), HasSubstr("Lock::release"));
     Condition condition(lock);
-    std::string error;
-    try {
-      co_await condition.wait();
-    } catch (const UsageError& e) {
-      error = e.what();
-    }
-    EXPECT_THAT(error, HasSubstr("Condition::wait"));
+    EXPECT_THAT(co_await usage_error_of(condition.wait()), HasSubstr("Condition::wait"));
     std::optional<Pool> closed;
     co_await with_pool([&](Pool& pool) -> Task<> {
       closed = pool;
