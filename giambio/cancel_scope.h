@@ -32,7 +32,7 @@
 
 #include "absl/time/time.h"
 #include "giambio/errors.h"
-#include "giambio/internal/intrusive_list.h"
+#include "giambio/internal/cancel_tree.h"
 #include "giambio/internal/task_record.h"
 #include "giambio/internal/timer_heap.h"
 #include "giambio/task.h"
@@ -40,9 +40,6 @@
 namespace giambio {
 
 class Loop;
-namespace internal {
-class PoolState;
-}
 
 // What CancelScope::run returns: std::optional<T> (empty when the block was cancelled and the
 // scope caught it), or void for Task<void>.
@@ -59,7 +56,7 @@ class CancelScope {
   // Cancels the scope. Idempotent. Tasks inside that are blocked are woken with Cancelled now;
   // running ones see it at their next cancel point.
   void cancel();
-  bool cancel_called() const { return cancel_called_; }
+  bool cancel_called() const { return node_.cancel_called(); }
   // True once the scope has caught the Cancelled it owned, on exit.
   bool cancelled_caught() const { return cancelled_caught_; }
 
@@ -71,12 +68,12 @@ class CancelScope {
   // moment it is entered. A negative timeout is a UsageError.
   void set_relative_deadline(absl::Duration timeout);
 
-  bool shield() const { return shield_; }
+  bool shield() const { return node_.shield(); }
   void set_shield(bool shield);
 
   // The scope's id, handed out by the loop when the scope is entered (0 before); a Cancelled
   // names its owner by this id.
-  uint64_t id() const { return id_; }
+  uint64_t id() const { return node_.id(); }
 
   // Runs `body` inside this scope, in the current task, and returns its value; std::nullopt (or
   // nothing, for void) if the scope was cancelled and caught the cancellation. Any other
@@ -84,9 +81,17 @@ class CancelScope {
   template <typename T>
   Task<ScopeResult<T>> run(Task<T> body);
 
+  // ---- For giambio's runtime (pools, task handles); not part of the public API. ----
+  // `task` enters this scope, which becomes its innermost one; exit() leaves it again and
+  // reports whether `error` is a Cancelled this scope owns, which it then catches. detach()
+  // leaves the tree wherever the scope stands (loop teardown).
+  void enter(Loop& loop, internal::TaskRecord& task);
+  bool exit(internal::TaskRecord& task, const std::exception_ptr& error);
+  void detach();
+  // The scope's place in its loop's cancel tree (internal/cancel_tree.h).
+  internal::CancelNode& node() { return node_; }
+
  private:
-  friend class Loop;
-  friend class internal::PoolState;
   // Deadline state lives out of line and only in scopes that have a deadline: every spawned
   // task carries a scope of its own (for TaskHandle::cancel), and those never do.
   struct Deadline final : internal::Timer {
@@ -102,33 +107,12 @@ class CancelScope {
   bool exit_current(const std::exception_ptr& error);
   void arm_deadline();
 
- public:
-  // For the runtime: `task` enters this scope (whose parent becomes the task's innermost scope),
-  // and leaves it again. exit() reports whether `error` is a Cancelled this scope owns, which it
-  // then catches.
-  void enter(Loop& loop, internal::TaskRecord& task);
-  bool exit(internal::TaskRecord& task, const std::exception_ptr& error);
-  // Leaves the tree wherever it stands, handing tasks and child scopes to the parent (loop
-  // teardown, when frames are destroyed with scopes still entered).
-  void detach();
-
- private:
   Loop* loop_ = nullptr;  // while entered
-  CancelScope* parent_ = nullptr;
-  uint64_t id_ = 0;
   std::unique_ptr<Deadline> deadline_;
-  bool cancel_called_ = false;
+  // The flags below share the node's tail padding (every spawned task holds a scope).
+  [[no_unique_address]] internal::CancelNode node_;
   bool cancelled_caught_ = false;
-  bool shield_ = false;
   bool entered_once_ = false;
-
- public:
-  // For the loop: the scope tree. Children are scopes entered directly inside this one (by
-  // this task or by tasks spawned into pools opened here); tasks are those whose innermost
-  // scope this is.
-  internal::ListNode child_node_;
-  internal::IntrusiveList<CancelScope, &CancelScope::child_node_> children_;
-  internal::IntrusiveList<internal::TaskRecord, &internal::TaskRecord::scope_node> tasks_;
 };
 
 template <typename T>

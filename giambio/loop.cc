@@ -154,7 +154,7 @@ void Loop::launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScop
   live_tasks_.push_back(task);
   ++live_tasks_count_;
   task.resume_point = task.root();
-  task.scope = parent_scope;
+  internal::CancelTree::place(task, parent_scope == nullptr ? nullptr : &parent_scope->node());
   if (current_ != nullptr) task.domain = current_->domain;
   own_scope.enter(*this, task);
   notify([&](Instrument& i) { i.on_task_spawned(task.info()); });
@@ -162,25 +162,15 @@ void Loop::launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScop
   push_ready(task);
 }
 
-uint64_t Loop::pending_cancel(const internal::TaskRecord& task) const {
-  if (cancelled_scopes_entered_ == 0) return 0;
-  uint64_t owner = 0;
-  for (const CancelScope* scope = task.scope; scope != nullptr; scope = scope->parent_) {
-    if (scope->cancel_called_) owner = scope->id_;
-    if (scope->shield_) break;
-  }
-  return owner;
-}
-
 void Loop::check_cancel(internal::TaskRecord& task) {
-  if (const uint64_t owner = pending_cancel(task); owner != 0) {
+  if (const uint64_t owner = cancel_tree_.pending(task); owner != 0) {
     notify([&](Instrument& i) { i.before_cancel(task.info()); });
     throw Cancelled(owner);
   }
 }
 
 bool Loop::cancelled_before_wait(internal::TaskRecord& task) {
-  task.cancel_owner = pending_cancel(task);
+  task.cancel_owner = cancel_tree_.pending(task);
   return task.cancel_owner != 0;
 }
 
@@ -235,17 +225,8 @@ void Loop::push_ready(internal::TaskRecord& task) {
   notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
 }
 
-void Loop::deliver_cancel(CancelScope& scope) {
-  scope.tasks_.for_each([&](internal::TaskRecord& task) {
-    if (task.state != internal::TaskState::kBlocked) return;  // sees it at its next cancel point
-    const uint64_t owner = pending_cancel(task);
-    if (owner == 0 || !task.blocker->abort()) return;
-    task.cancel_owner = owner;
-    wake(task);
-  });
-  scope.children_.for_each([&](CancelScope& child) {
-    if (!child.shield_) deliver_cancel(child);
-  });
+void Loop::deliver_cancel(internal::CancelNode& node) {
+  cancel_tree_.deliver(node, [this](internal::TaskRecord& task) { wake(task); });
 }
 
 void Loop::run_once(absl::Duration max_wait) {

@@ -38,6 +38,7 @@
 #include "giambio/cancel_scope.h"
 #include "giambio/driver.h"
 #include "giambio/instrument.h"
+#include "giambio/internal/cancel_tree.h"
 #include "giambio/internal/intrusive_list.h"
 #include "giambio/internal/prng.h"
 #include "giambio/internal/task_record.h"
@@ -119,12 +120,17 @@ class Loop {
   // The same, or nullptr when no task runs (the driver delivering completions, teardown).
   internal::TaskRecord* running_task() const { return current_; }
   uint64_t next_task_id() { return ++last_task_id_; }
-  // Registers a new task inside `scope` (its parent scope) and makes it ready.
+  // Registers a new task, entering its own scope inside `parent_scope` (its pool's), and makes
+  // it ready.
   void launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScope* parent_scope);
 
-  // Cancel points. pending_cancel: the id of the scope whose cancellation reaches `task`, or 0.
-  uint64_t pending_cancel(const internal::TaskRecord& task) const;
-  // Throws Cancelled if a cancellation reaches `task`.
+  // The tree of entered cancel scopes (internal/cancel_tree.h): it decides what a cancellation
+  // reaches; the loop wakes what it reaches.
+  internal::CancelTree& cancel_tree() { return cancel_tree_; }
+  // Wakes, with Cancelled, every blocked task inside `node` that a cancellation now reaches.
+  void deliver_cancel(internal::CancelNode& node);
+
+  // Cancel points. Throws Cancelled if a cancellation reaches `task`.
   void check_cancel(internal::TaskRecord& task);
   // The cancel point at the start of a wait: if a cancellation reaches `task`, records it and
   // returns true, and the awaiter must not suspend (its check_aborted then throws it).
@@ -143,11 +149,6 @@ class Loop {
   void disarm_timer(internal::Timer& timer) {
     if (timer.armed()) timers_.disarm(timer);
   }
-
-  // Scope bookkeeping (cancel_scope.cc).
-  uint64_t next_scope_id() { return ++last_scope_id_; }
-  void scope_cancelled_while_entered(int delta) { cancelled_scopes_entered_ += delta; }
-  void deliver_cancel(CancelScope& scope);
 
   template <typename Fn>
   void notify(Fn&& fn) {
@@ -178,9 +179,7 @@ class Loop {
   size_t live_tasks_count_ = 0;
   internal::TaskRecord* current_ = nullptr;
   uint64_t last_task_id_ = 0;
-  uint64_t last_scope_id_ = 0;
-  // Entered scopes whose cancel() was called: while zero, cancel points skip the scope walk.
-  int64_t cancelled_scopes_entered_ = 0;
+  internal::CancelTree cancel_tree_;
   std::vector<Instrument*> instruments_;
   int dispatch_depth_ = 0;
   bool started_ = false;

@@ -34,15 +34,13 @@ void PoolState::child_exited(ChildTaskBase& child) {
 
 void PoolState::adopt(ChildTaskBase& child) {
   PoolState& from = *child.pool();
-  CancelScope& scope = child.own_scope();
-  scope.child_node_.unlink();
-  scope.parent_ = &scope_;
-  scope_.children_.push_back(scope);
+  internal::CancelNode& node = child.own_scope().node();
+  loop_.cancel_tree().move_under(node, scope_.node());
   child.set_pool(this);
   ++live_children_;
   if (--from.live_children_ == 0) from.all_done_.unpark_all();
   // This pool may already be cancelled: the child must see it like any other child.
-  if (loop_.pending_cancel(child) != 0) loop_.deliver_cancel(scope);
+  if (loop_.cancel_tree().pending(child) != 0) loop_.deliver_cancel(node);
 }
 
 Task<> PoolState::close(std::exception_ptr body_error) {

@@ -20,7 +20,7 @@ void ChildTaskBase::finish(std::exception_ptr error) {
   // A task ends on its loop's thread; the record does not spend 8 bytes to remember the loop.
   Loop& loop = Loop::current("giambio task exit");
   const bool caught = own_scope_.exit(*this, error);
-  if (scope_node.linked()) scope_node.unlink();  // leave the pool's scope
+  CancelTree::forget(*this);  // leave the pool's scope
   if (caught) {
     cancelled_ = true;
     error = nullptr;
@@ -48,7 +48,7 @@ void ChildTaskBase::finish(std::exception_ptr error) {
 
 void ChildTaskBase::abandon() {
   own_scope_.detach();
-  if (scope_node.linked()) scope_node.unlink();
+  CancelTree::forget(*this);
   done_ = true;
   cancelled_ = true;
   release();

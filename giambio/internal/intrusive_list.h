@@ -6,8 +6,9 @@
 #ifndef GIAMBIO_INTERNAL_INTRUSIVE_LIST_H_
 #define GIAMBIO_INTERNAL_INTRUSIVE_LIST_H_
 
-#include <cassert>
 #include <cstddef>
+
+#include "giambio/check.h"
 
 namespace giambio::internal {
 
@@ -16,11 +17,11 @@ class ListNode {
   ListNode() = default;
   ListNode(const ListNode&) = delete;
   ListNode& operator=(const ListNode&) = delete;
-  ~ListNode() { assert(!linked() && "destroyed while still in a list"); }
+  ~ListNode() { GIAMBIO_CHECK(!linked(), "a list node destroyed while still in a list"); }
 
   bool linked() const { return next_ != nullptr; }
   void unlink() {
-    assert(linked());
+    GIAMBIO_CHECK(linked(), "unlinking a list node that is in no list");
     prev_->next_ = next_;
     next_->prev_ = prev_;
     prev_ = next_ = nullptr;
@@ -41,7 +42,7 @@ class IntrusiveList {
   IntrusiveList(const IntrusiveList&) = delete;
   IntrusiveList& operator=(const IntrusiveList&) = delete;
   ~IntrusiveList() {
-    assert(empty() && "list destroyed while not empty");
+    GIAMBIO_CHECK(empty(), "a list destroyed while not empty");
     head_.prev_ = head_.next_ = nullptr;
   }
 
@@ -50,7 +51,7 @@ class IntrusiveList {
 
   void push_back(T& item) {
     ListNode& node = item.*Node;
-    assert(!node.linked());
+    GIAMBIO_CHECK(!node.linked(), "pushing a list node that is already in a list");
     node.prev_ = head_.prev_;
     node.next_ = &head_;
     head_.prev_->next_ = &node;

@@ -1,9 +1,9 @@
 #include "giambio/internal/io_operation.h"
 
-#include <cassert>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "giambio/loop.h"
 
 namespace giambio::internal {
@@ -13,7 +13,8 @@ IoOperation::IoOperation(OpKind kind, int fd)
 
 IoOperation::~IoOperation() {
   // Loop teardown drains every operation (Driver::cancel_all) before it destroys frames.
-  assert(!in_flight_ && "an I/O operation was destroyed while the driver still owned it");
+  GIAMBIO_CHECK(!in_flight_, name(), ": an I/O operation was destroyed while the driver ",
+                "still owned it");
 }
 
 bool IoOperation::await_suspend(std::coroutine_handle<> caller) {

@@ -16,11 +16,9 @@
 #include "giambio/instrument.h"
 #include "giambio/internal/intrusive_list.h"
 
-namespace giambio {
-class CancelScope;
-}
-
 namespace giambio::internal {
+
+class CancelNode;
 
 // Whatever a blocked task waits on: a parking lot, a timer, an I/O operation.
 class Blocker {
@@ -62,11 +60,11 @@ class TaskRecord {
   virtual void abandon() = 0;
 
   std::coroutine_handle<> resume_point;
-  CancelScope* scope = nullptr;
+  CancelNode* scope = nullptr;  // the innermost cancel scope (cancel_tree.h)
   Blocker* blocker = nullptr;
   // Set when a wait was withdrawn by a cancellation: the id of the scope that owns it.
   uint64_t cancel_owner = 0;
-  ListNode scope_node;               // in scope->tasks_
+  ListNode scope_node;               // in the tasks of `scope`
   ListNode loop_node;                // in the loop's list of live tasks
   TaskRecord* ready_next = nullptr;  // in the loop's ready queue
 

@@ -7,12 +7,12 @@
 #ifndef GIAMBIO_INTERNAL_TIMER_HEAP_H_
 #define GIAMBIO_INTERNAL_TIMER_HEAP_H_
 
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "giambio/check.h"
 
 namespace giambio::internal {
 
@@ -21,7 +21,7 @@ class Timer {
   Timer() = default;
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
-  virtual ~Timer() { assert(!armed() && "timer destroyed while armed"); }
+  virtual ~Timer() { GIAMBIO_CHECK(!armed(), "a timer destroyed while armed"); }
 
   bool armed() const { return heap_index_ != kNotArmed; }
   absl::Time deadline() const { return deadline_; }
@@ -54,7 +54,10 @@ class TimerHeap {
   }
 
   void disarm(Timer& timer) {
-    assert(timer.armed() && heap_[timer.heap_index_] == &timer);
+    GIAMBIO_CHECK(timer.armed() && timer.heap_index_ < heap_.size() &&
+                      heap_[timer.heap_index_] == &timer,
+                  "disarming a timer that is not in this heap (index ", timer.heap_index_,
+                  ", heap size ", heap_.size(), ")");
     const size_t index = timer.heap_index_;
     Timer* last = heap_.back();
     heap_.pop_back();
