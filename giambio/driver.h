@@ -2,8 +2,9 @@
 //
 // The scheduler (loop.h) owns tasks, timers and cancel scopes; a Driver owns the outside world.
 // Drivers under the same scheduler: io_uring (uring/, production), epoll (epoll/, where io_uring
-// is unavailable), the virtual clock (virtual/, no I/O; for tests) and, later, the simulator's
-// driver (sim/). The scheduler and the I/O API never know which one they run on.
+// is unavailable), the virtual clock (virtual/, no I/O; for tests) and the simulator's driver
+// (sim/sim_driver.h). driver_choice.h picks one for run(); the scheduler and the I/O API never
+// know which one they run on.
 //
 // The contract, in the order the loop uses it each turn:
 //   - now(): the driver's clock. Every time giambio reports comes from here, never from the
@@ -99,8 +100,9 @@ class Operation {
 
 // The parts of the socket and file API that complete at once. Each returns >= 0 on success or a
 // negated errno, like an operation's result. The base implementation makes the real system
-// calls (sockets are non-blocking and close-on-exec); internal::system_calls() gives the current
-// loop's driver, or this real implementation outside any loop.
+// calls (sockets are non-blocking and close-on-exec); internal::system_calls()
+// (internal/io_operation.h) gives the current loop's driver, or this real implementation outside
+// any loop.
 class SystemCalls {
  public:
   virtual ~SystemCalls() = default;
@@ -140,10 +142,6 @@ class Driver : public SystemCalls {
 };
 
 namespace internal {
-
-// The current loop's driver, or the real system calls when no loop runs on this thread (a
-// listener closed after its loop ended).
-SystemCalls& system_calls();
 
 // The simulator's tripwire. While a simulation runs on a thread it installs a guard there, and
 // every place where giambio would reach the real world (setting up a real driver, starting a

@@ -3,13 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "giambio/task.h"
 
 namespace giambio {
-
-namespace internal {
-thread_local std::coroutine_handle<>* trampoline_slot = nullptr;
-}  // namespace internal
 
 std::string describe(const std::exception_ptr& error) {
   try {

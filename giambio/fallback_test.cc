@@ -61,9 +61,7 @@ TEST(FallbackTest, SeccompBlockedIoUringFallsBackToEpoll) {
   EXPECT_THAT(::testing::internal::GetCapturedStderr(),
               ::testing::HasSubstr("io_uring is unavailable"));
 
-  RunOptions uring_only;
-  uring_only.driver = DriverKind::kUring;
-  EXPECT_THROW(Loop{std::move(uring_only)}, std::runtime_error);
+  EXPECT_THROW(make_driver(DriverKind::kUring), std::runtime_error);
 }
 
 }  // namespace

@@ -10,10 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "giambio/epoll/epoll_driver.h"
 #include "giambio/errors.h"
-#include "giambio/uring/uring_driver.h"
-#include "giambio/virtual/virtual_driver.h"
 
 namespace giambio {
 namespace {
@@ -21,47 +18,6 @@ namespace {
 thread_local Loop* current_loop = nullptr;
 
 }  // namespace
-
-std::unique_ptr<Driver> make_driver(RunOptions& options) {
-  if (options.custom_driver) return std::move(options.custom_driver);
-  DriverKind kind = options.driver;
-  if (kind != DriverKind::kVirtual) internal::touch_real_world("giambio::run on a real driver");
-  if (kind == DriverKind::kAuto) {
-    const char* env = std::getenv("GIAMBIO_DRIVER");
-    const std::string wanted = env == nullptr ? "" : env;
-    if (wanted == "uring") {
-      kind = DriverKind::kUring;
-    } else if (wanted == "epoll") {
-      kind = DriverKind::kEpoll;
-    } else if (wanted == "virtual") {
-      kind = DriverKind::kVirtual;
-    } else if (!wanted.empty()) {
-      throw UsageError(absl::StrCat("GIAMBIO_DRIVER=", wanted,
-                                    ": unknown driver; expected uring, epoll or virtual"));
-    }
-  }
-  switch (kind) {
-    case DriverKind::kVirtual:
-      return std::make_unique<VirtualDriver>();
-    case DriverKind::kEpoll:
-      return std::make_unique<EpollDriver>();
-    case DriverKind::kUring: {
-      absl::StatusOr<std::unique_ptr<UringDriver>> uring = UringDriver::create();
-      if (!uring.ok()) throw std::runtime_error(uring.status().ToString());
-      return *std::move(uring);
-    }
-    case DriverKind::kAuto:
-      break;
-  }
-  absl::StatusOr<std::unique_ptr<UringDriver>> uring = UringDriver::create();
-  if (uring.ok()) return *std::move(uring);
-  static std::once_flag logged;
-  std::call_once(logged, [&] {
-    std::fprintf(stderr, "giambio: io_uring is unavailable (%s); using epoll\n",
-                 uring.status().ToString().c_str());
-  });
-  return std::make_unique<EpollDriver>();
-}
 
 namespace {
 
@@ -80,10 +36,11 @@ void ignore_sigpipe_once() {
 
 }  // namespace
 
-Loop::Loop(RunOptions options) : options_(std::move(options)), driver_(make_driver(options_)) {
+Loop::Loop(std::unique_ptr<Driver> driver, LoopOptions options) : driver_(std::move(driver)) {
+  if (driver_ == nullptr) throw UsageError("Loop: the driver is null");
   ignore_sigpipe_once();
-  if (options_.schedule_seed) schedule_prng_.emplace(*options_.schedule_seed);
-  instruments_ = options_.instruments;
+  if (options.schedule_seed) schedule_prng_.emplace(*options.schedule_seed);
+  instruments_ = std::move(options.instruments);
   previous_loop_ = std::exchange(current_loop, this);
 }
 
@@ -112,15 +69,6 @@ Loop& Loop::current(const char* operation) {
 }
 
 Loop* Loop::current_or_null() { return current_loop; }
-
-namespace internal {
-
-SystemCalls& system_calls() {
-  static SystemCalls* const real = new SystemCalls();
-  return current_loop != nullptr ? current_loop->driver() : *real;
-}
-
-}  // namespace internal
 
 internal::TaskRecord& Loop::current_task(const char* operation) {
   if (current_ == nullptr) {

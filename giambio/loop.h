@@ -13,7 +13,7 @@
 //      the next timer;
 //   3. fire every timer that is due.
 // Within a batch tasks run in the order they became ready (FIFO). With
-// RunOptions::schedule_seed set, each batch is shuffled by the project's seeded generator
+// LoopOptions::schedule_seed set, each batch is shuffled by the project's seeded generator
 // instead: the same seed gives the same order, and the simulator sweeps seeds to explore
 // interleavings.
 //
@@ -21,8 +21,8 @@
 // and Rust do), so writing to a closed pipe is an EPIPE status instead of the end of the program.
 //
 // A Loop belongs to the thread that runs it; everything in giambio must be called from there.
-// To embed giambio in another program's loop, create a Loop, start() the main task, and call
-// run_once() from the host loop until the handle is done.
+// To embed giambio in another program's loop, create a Loop on a driver (driver_choice.h),
+// start() the main task, and call run_once() from the host loop until the handle is done.
 #ifndef GIAMBIO_LOOP_H_
 #define GIAMBIO_LOOP_H_
 
@@ -50,36 +50,17 @@ namespace giambio {
 template <typename T>
 class TaskHandle;
 
-enum class DriverKind {
-  // GIAMBIO_DRIVER from the environment if set ("uring", "epoll", "virtual"), else io_uring,
-  // falling back to epoll (with the reason logged once) where io_uring cannot be set up.
-  kAuto,
-  // io_uring; if it cannot be set up, Loop's constructor throws std::runtime_error saying why.
-  kUring,
-  // epoll readiness and non-blocking syscalls; real time.
-  kEpoll,
-  // No I/O; time is virtual and jumps to the next timer whenever every task waits, so sleeps
-  // of hours take microseconds. For tests of timing logic (Trio's MockClock with autojump).
-  kVirtual,
-};
-
-struct RunOptions {
-  DriverKind driver = DriverKind::kAuto;
-  // A driver of your own (the simulator's); takes precedence over `driver`.
-  std::unique_ptr<Driver> custom_driver = nullptr;
+struct LoopOptions {
   // Shuffle each batch of ready tasks with this seed (see the loop's turn above).
   std::optional<uint64_t> schedule_seed = std::nullopt;
-  // Instruments to add before the main task starts; not owned, must outlive the run.
+  // Instruments to add before the main task starts; not owned, must outlive the loop.
   std::vector<Instrument*> instruments = {};
 };
 
-// Picks the driver `options` asks for. Throws UsageError for a bad GIAMBIO_DRIVER value, and
-// std::runtime_error if the driver asked for explicitly cannot be set up.
-std::unique_ptr<Driver> make_driver(RunOptions& options);
-
 class Loop {
  public:
-  explicit Loop(RunOptions options = {});
+  // The loop runs on `driver` (driver_choice.h picks one; the simulator brings its own).
+  explicit Loop(std::unique_ptr<Driver> driver, LoopOptions options = {});
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -165,7 +146,6 @@ class Loop {
   void dispatch(Fn&& fn);
   static void log_instrument_failure(const std::exception_ptr& error);
 
-  RunOptions options_;
   std::unique_ptr<Driver> driver_;
   std::optional<internal::Prng> schedule_prng_;
   // The ready queue: an intrusive FIFO through TaskRecord::ready_next, so making a task ready

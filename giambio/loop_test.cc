@@ -210,9 +210,7 @@ TEST(LoopTest, SpawnedTasksInheritTheirSpawnersDomain) {
 }
 
 TEST(LoopTest, SteppedByHandFromAnotherLoop) {
-  RunOptions options;
-  options.driver = DriverKind::kEpoll;
-  Loop loop(std::move(options));
+  Loop loop(make_driver(DriverKind::kEpoll));
   auto body = []() -> Task<int> {
     co_await sleep(absl::Milliseconds(3));
     co_return 11;
@@ -234,9 +232,7 @@ TEST(LoopTest, AbandonedLoopDestroysSuspendedTasksCleanly) {
     ~Sentinel() { ++*counter; }
   };
   {
-    RunOptions options;
-    options.driver = DriverKind::kVirtual;
-    Loop loop(std::move(options));
+    Loop loop(make_driver(DriverKind::kVirtual));
     auto body = [&]() -> Task<> {
       Sentinel sentinel{&destroyed};
       Event never;
@@ -295,8 +291,12 @@ TEST(LoopTest, DriverFromTheEnvironment) {
   unsetenv("GIAMBIO_DRIVER");
 }
 
+TEST(LoopTest, ALoopWithoutADriverIsAUsageError) {
+  EXPECT_THROW(Loop(std::unique_ptr<Driver>()), UsageError);
+}
+
 TEST(LoopTest, StartingAnEmptyTaskIsAUsageError) {
-  Loop loop;
+  Loop loop(make_driver(DriverKind::kVirtual));
   EXPECT_THROW(loop.start(Task<int>()), UsageError);
 }
 

@@ -350,9 +350,7 @@ TEST_P(TcpTest, LoopTeardownWithOperationsInFlight) {
   absl::StatusOr<TcpStream> client;
   absl::StatusOr<TcpStream> server;
   {
-    RunOptions options;
-    options.driver = GetParam();
-    Loop loop(std::move(options));
+    Loop loop(make_driver(GetParam()));
     auto body = [&]() -> Task<> {
       co_await with_pool([&](Pool& pool) -> Task<> {
         pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });

@@ -355,7 +355,7 @@ TEST(WorldTest, ARealDriverInsideASimulationTripsTheWire) {
   std::string message;
   world.run([&]() -> Task<> {
     try {
-      Loop nested(RunOptions{.driver = DriverKind::kEpoll});
+      Loop nested(make_driver(DriverKind::kEpoll));
       ADD_FAILURE() << "a real driver was set up inside a simulation";
     } catch (const UsageError& e) {
       message = e.what();

@@ -66,4 +66,10 @@ absl::Status errno_status(int error, const char* operation, const std::string& w
   return absl::ErrnoToStatus(error, absl::StrCat(operation, "(", what, ")"));
 }
 
+SystemCalls& system_calls() {
+  static SystemCalls* const real = new SystemCalls();
+  Loop* const loop = Loop::current_or_null();
+  return loop != nullptr ? loop->driver() : *real;
+}
+
 }  // namespace giambio::internal

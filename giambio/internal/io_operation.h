@@ -1,7 +1,7 @@
 // giambio/internal/io_operation.h: one Operation run on the loop's driver as a wait of the
 // current task; the awaiter under every I/O call (sockets, readiness waits, files).
 //
-// Cancellation follows ../shared/DESIGN.md: when a cancellation reaches the waiting task, the
+// Cancellation (docs/architecture.md, "I/O"): when a cancellation reaches the waiting task, the
 // driver is asked to withdraw the operation. If it is withdrawn (-ECANCELED), the task throws
 // giambio::Cancelled and nothing was consumed. If the operation had already done its work, its
 // real result is returned (no data is lost) and the task sees the cancellation at its next
@@ -53,6 +53,10 @@ class IoOperation final : public Operation, public Blocker {
 // An errno as a status whose message names the operation: "connect(127.0.0.1:9): Connection
 // refused". `what` is what the operation was applied to (an address, "fd=5", a path).
 absl::Status errno_status(int error, const char* operation, const std::string& what);
+
+// The calls of the I/O API that never wait go here: the current loop's driver, or the real
+// system calls when no loop runs on this thread (a listener closed after its loop ended).
+SystemCalls& system_calls();
 
 }  // namespace internal
 }  // namespace giambio
