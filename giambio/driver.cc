@@ -96,7 +96,6 @@ int SystemCalls::adopt(int fd) {
 
 absl::Time SystemCalls::wall_time() { return absl::Now(); }
 
-namespace internal {
 namespace {
 
 thread_local RealWorldGuard* real_world_guard = nullptr;
@@ -110,7 +109,5 @@ RealWorldGuard* set_real_world_guard(RealWorldGuard* guard) {
 void touch_real_world(const char* call) {
   if (real_world_guard != nullptr) real_world_guard->touched(call);
 }
-
-}  // namespace internal
 
 }  // namespace giambio

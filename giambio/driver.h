@@ -141,11 +141,10 @@ class Driver : public SystemCalls {
   virtual void cancel_all() = 0;
 };
 
-namespace internal {
-
-// The simulator's tripwire. While a simulation runs on a thread it installs a guard there, and
-// every place where giambio would reach the real world (setting up a real driver, starting a
-// thread) calls touch_real_world first: the guard throws, naming the call and the seed.
+// The simulator's tripwire (a public hook for simulators; programs never need it). While a
+// simulation runs on a thread it installs a guard there, and every place where giambio would
+// reach the real world (setting up a real driver, starting a thread) calls touch_real_world
+// first: the guard throws, naming the call and the seed.
 class RealWorldGuard {
  public:
   virtual void touched(const char* call) = 0;
@@ -157,7 +156,6 @@ class RealWorldGuard {
 RealWorldGuard* set_real_world_guard(RealWorldGuard* guard);
 void touch_real_world(const char* call);
 
-}  // namespace internal
 }  // namespace giambio
 
 #endif  // GIAMBIO_DRIVER_H_

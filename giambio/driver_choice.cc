@@ -30,7 +30,7 @@ DriverKind from_environment() {
 }  // namespace
 
 std::unique_ptr<Driver> make_driver(DriverKind kind) {
-  if (kind != DriverKind::kVirtual) internal::touch_real_world("giambio::run on a real driver");
+  if (kind != DriverKind::kVirtual) touch_real_world("giambio::run on a real driver");
   if (kind == DriverKind::kAuto) kind = from_environment();
   switch (kind) {
     case DriverKind::kVirtual:

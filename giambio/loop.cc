@@ -77,6 +77,15 @@ internal::TaskRecord& Loop::current_task(const char* operation) {
   return *current_;
 }
 
+std::optional<TaskInfo> Loop::running_task_info() const {
+  if (current_ == nullptr) return std::nullopt;
+  return current_->info();
+}
+
+void Loop::set_running_domain(uint32_t domain) {
+  current_task("Loop::set_running_domain").domain = domain;
+}
+
 void Loop::add_instrument(Instrument* instrument) {
   if (instrument == nullptr) throw UsageError("Loop::add_instrument: instrument is null");
   instruments_.push_back(instrument);

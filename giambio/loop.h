@@ -40,7 +40,7 @@
 #include "giambio/instrument.h"
 #include "giambio/internal/cancel_tree.h"
 #include "giambio/internal/intrusive_list.h"
-#include "giambio/internal/prng.h"
+#include "giambio/prng.h"
 #include "giambio/internal/task_record.h"
 #include "giambio/internal/timer_heap.h"
 #include "giambio/task.h"
@@ -84,6 +84,14 @@ class Loop {
   absl::Time now() { return driver_->now(); }
   Driver& driver() { return *driver_; }
   size_t live_tasks() const { return live_tasks_count_; }
+
+  // The task running now (id, name, domain), or nothing between tasks.
+  std::optional<TaskInfo> running_task_info() const;
+  // A task's domain says which part of a simulated world it belongs to (the simulator's host id;
+  // 0 outside a simulation). Tasks inherit their spawner's domain; the scheduler does nothing
+  // else with it, and instruments see it in TaskInfo. The simulator moves the running task into
+  // a host with set_running_domain (UsageError outside a task).
+  void set_running_domain(uint32_t domain);
 
   void add_instrument(Instrument* instrument);
   void remove_instrument(Instrument* instrument);
@@ -147,7 +155,7 @@ class Loop {
   static void log_instrument_failure(const std::exception_ptr& error);
 
   std::unique_ptr<Driver> driver_;
-  std::optional<internal::Prng> schedule_prng_;
+  std::optional<Prng> schedule_prng_;
   // The ready queue: an intrusive FIFO through TaskRecord::ready_next, so making a task ready
   // never allocates. `shuffled_` is scratch space for seeded batches only.
   void push_ready(internal::TaskRecord& task);

@@ -11,7 +11,7 @@
 
 #include "benchmark/benchmark.h"
 #include "giambio/giambio.h"
-#include "giambio/internal/prng.h"
+#include "giambio/prng.h"
 #include "giambio/internal/timer_heap.h"
 
 namespace giambio {
@@ -100,7 +100,7 @@ void BM_MillionTimersArmedAndCancelled(benchmark::State& state) {
   };
   constexpr int kTimers = 1'000'000;
   std::vector<NoopTimer> timers(kTimers);
-  internal::Prng prng(1);
+  Prng prng(1);
   internal::TimerHeap heap;
   for (auto _ : state) {
     for (NoopTimer& timer : timers) {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "giambio/driver.h"
-#include "giambio/internal/prng.h"
+#include "giambio/prng.h"
 
 namespace giambio::sim {
 
@@ -84,7 +84,7 @@ class Disk {
   static void apply(std::string& content, const Write& write);
 
   World& world_;
-  internal::Prng prng_;
+  Prng prng_;
   std::map<std::pair<uint32_t, std::string>, File> files_;
   std::map<int, Open> open_;
   std::map<uint32_t, Pending> pending_;  // by the id kept in Operation::driver_state

@@ -5,55 +5,55 @@
 namespace giambio::sim {
 namespace {
 
-absl::Duration uniform_duration(internal::Prng& prng, absl::Duration low, absl::Duration high) {
+absl::Duration uniform_duration(Prng& prng, absl::Duration low, absl::Duration high) {
   const int64_t span = absl::ToInt64Nanoseconds(high - low);
   return low +
          absl::Nanoseconds(static_cast<int64_t>(prng.uniform(static_cast<uint64_t>(span) + 1)));
 }
 
-double uniform_rate(internal::Prng& prng, double high) { return prng.uniform_double() * high; }
+double uniform_rate(Prng& prng, double high) { return prng.uniform_double() * high; }
 
 }  // namespace
 
-Faults draw_swarm(internal::Prng& prng) {
+Faults draw_swarm(Prng& prng) {
   Faults faults;
   // Each family draws the same number of values whether it is on or off, so switching one
   // family does not shift the draws of the next.
   auto family = [&](auto apply) {
     const bool on = prng.chance(0.5);
-    internal::Prng own = prng.split(0);
+    Prng own = prng.split(0);
     if (on) apply(own);
   };
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) {
     faults.network.latency = uniform_duration(p, absl::Microseconds(100), absl::Milliseconds(50));
   });
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) {
     faults.network.jitter = uniform_duration(p, absl::ZeroDuration(), absl::Milliseconds(20));
   });
-  family([&](internal::Prng& p) { faults.network.loss = uniform_rate(p, 0.1); });
-  family([&](internal::Prng& p) { faults.network.duplication = uniform_rate(p, 0.1); });
-  family([&](internal::Prng& p) { faults.network.reorder = uniform_rate(p, 0.2); });
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) { faults.network.loss = uniform_rate(p, 0.1); });
+  family([&](Prng& p) { faults.network.duplication = uniform_rate(p, 0.1); });
+  family([&](Prng& p) { faults.network.reorder = uniform_rate(p, 0.2); });
+  family([&](Prng& p) {
     faults.network.bandwidth = 100'000 + static_cast<int64_t>(p.uniform(10'000'000));
   });
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) {
     faults.disk.latency = uniform_duration(p, absl::Microseconds(10), absl::Milliseconds(20));
   });
-  family([&](internal::Prng& p) { faults.disk.read_error = uniform_rate(p, 0.05); });
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) { faults.disk.read_error = uniform_rate(p, 0.05); });
+  family([&](Prng& p) {
     faults.clock.max_offset = uniform_duration(p, absl::ZeroDuration(), absl::Seconds(10));
     faults.clock.max_drift_ppm = uniform_rate(p, 500);
   });
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) {
     faults.schedule.partitions_per_minute = 0.5 + uniform_rate(p, 6);
     faults.schedule.partition_length =
         uniform_duration(p, absl::Milliseconds(100), absl::Seconds(20));
   });
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) {
     faults.schedule.clogs_per_minute = 0.5 + uniform_rate(p, 6);
     faults.schedule.clog_length = uniform_duration(p, absl::Milliseconds(10), absl::Seconds(5));
   });
-  family([&](internal::Prng& p) {
+  family([&](Prng& p) {
     faults.schedule.crashes_per_minute = 0.2 + uniform_rate(p, 3);
     faults.schedule.downtime = uniform_duration(p, absl::Milliseconds(10), absl::Seconds(10));
   });

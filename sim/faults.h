@@ -15,7 +15,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "giambio/internal/prng.h"
+#include "giambio/prng.h"
 
 namespace giambio::sim {
 
@@ -68,7 +68,7 @@ struct Faults {
 
 // Swarm testing: from `prng`, switches each fault family on or off (half the time each) and
 // draws its strength within fixed ceilings (loss up to 10%, latency up to 50 ms, ...).
-Faults draw_swarm(internal::Prng& prng);
+Faults draw_swarm(Prng& prng);
 
 // One line naming every fault that is on: "latency=1ms jitter=3ms loss=0.05 crashes/min=2 ...".
 std::string describe(const Faults& faults);

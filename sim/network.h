@@ -26,7 +26,7 @@
 
 #include "absl/time/time.h"
 #include "giambio/driver.h"
-#include "giambio/internal/prng.h"
+#include "giambio/prng.h"
 
 namespace giambio::sim {
 
@@ -122,8 +122,8 @@ class Network {
   void try_receive_datagram(Socket& socket);
 
   World& world_;
-  internal::Prng prng_;
-  internal::Prng datagram_prng_;
+  Prng prng_;
+  Prng datagram_prng_;
   std::map<int, std::unique_ptr<Socket>> sockets_;
   std::map<std::tuple<uint32_t, int, uint16_t>, int> bindings_;  // (host, type, port) -> fd
   std::map<uint32_t, uint16_t> next_port_;

@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "giambio/giambio.h"
-#include "giambio/internal/prng.h"
+#include "giambio/prng.h"
 #include "sim/world.h"
 
 namespace giambio::sim {
@@ -222,7 +222,7 @@ class Generator {
     return n;
   }
 
-  internal::Prng prng_;
+  Prng prng_;
   int budget_ = 40;
   int64_t next_fail_ = 1;
 };

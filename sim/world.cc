@@ -49,16 +49,16 @@ class Recorder final : public Instrument {
 };
 
 // While a world runs, giambio calls that would reach the real world end up here.
-class Tripwire final : public internal::RealWorldGuard {
+class Tripwire final : public RealWorldGuard {
  public:
   explicit Tripwire(const World& world)
-      : world_(world), previous_(internal::set_real_world_guard(this)) {}
-  ~Tripwire() { internal::set_real_world_guard(previous_); }
+      : world_(world), previous_(set_real_world_guard(this)) {}
+  ~Tripwire() { set_real_world_guard(previous_); }
   void touched(const char* call) override { world_.touched_real_world(call); }
 
  private:
   const World& world_;
-  internal::RealWorldGuard* previous_;
+  RealWorldGuard* previous_;
 };
 
 // Keeps `scope` in the host's list of what a crash cancels, while it is entered.
@@ -100,7 +100,7 @@ absl::Time Host::wall_time(absl::Time now) const {
 World::World(WorldOptions options)
     : options_(std::move(options)), trace_(options_.keep_trace), nemesis_prng_(stream("nemesis")) {
   if (options_.swarm) {
-    internal::Prng swarm = stream("swarm");
+    Prng swarm = stream("swarm");
     faults_ = draw_swarm(swarm);
   } else {
     faults_ = options_.faults;
@@ -117,8 +117,8 @@ void World::clear_last_description() { last_world_description.clear(); }
 
 World::~World() = default;
 
-internal::Prng World::stream(std::string_view subsystem) const {
-  return internal::Prng(options_.seed ^ fnv1a(subsystem));
+Prng World::stream(std::string_view subsystem) const {
+  return Prng(options_.seed ^ fnv1a(subsystem));
 }
 
 Host& World::add_host(std::string name, Host::Program program) {
@@ -131,7 +131,7 @@ Host& World::add_host(std::string name, Host::Program program) {
   const uint32_t id = static_cast<uint32_t>(hosts_.size()) + 1;
   hosts_.push_back(std::unique_ptr<Host>(new Host(id, std::move(name), std::move(program))));
   Host& host = *hosts_.back();
-  internal::Prng clock = stream(absl::StrCat("clock:", id));
+  Prng clock = stream(absl::StrCat("clock:", id));
   const int64_t max_offset = absl::ToInt64Nanoseconds(faults_.clock.max_offset);
   if (max_offset > 0) {
     host.clock_offset_ = absl::Nanoseconds(
@@ -160,8 +160,8 @@ Host* World::host_by_ip(uint32_t ip) {
 
 Host* World::current_host() {
   Loop* loop = Loop::current_or_null();
-  internal::TaskRecord* task = loop == nullptr ? nullptr : loop->running_task();
-  return task == nullptr ? nullptr : host_by_id(task->domain);
+  const std::optional<TaskInfo> task = loop == nullptr ? std::nullopt : loop->running_task_info();
+  return task ? host_by_id(task->domain) : nullptr;
 }
 
 std::string World::describe() const {
@@ -196,10 +196,10 @@ void World::advance(absl::Time deadline) {
 void World::record(std::string what, std::string detail, uint64_t flow_out, uint64_t flow_in,
                    uint32_t host) {
   Loop* loop = Loop::current_or_null();
-  internal::TaskRecord* task = loop == nullptr ? nullptr : loop->running_task();
-  if (host == kCurrentHost) host = task == nullptr ? 0 : task->domain;
-  trace_.record(TraceEvent{now_ - absl::UnixEpoch(), host, task == nullptr ? 0 : task->id(),
-                           std::move(what), std::move(detail), flow_out, flow_in});
+  const std::optional<TaskInfo> task = loop == nullptr ? std::nullopt : loop->running_task_info();
+  if (host == kCurrentHost) host = task ? task->domain : 0;
+  trace_.record(TraceEvent{now_ - absl::UnixEpoch(), host, task ? task->id : 0, std::move(what),
+                           std::move(detail), flow_out, flow_in});
 }
 
 // ---- Running ----
@@ -238,7 +238,7 @@ Task<> World::main(std::function<Task<>()> control) {
 }
 
 Task<> World::run_host(Host& host) {
-  Loop::current("World::run").current_task("World::run").domain = host.id_;
+  Loop::current("World::run").set_running_domain(host.id_);
   while (true) {
     while (!host.alive_) co_await host.restarted_.park();
     const uint32_t incarnation = host.incarnation_;
@@ -259,14 +259,17 @@ Task<> World::run_host(Host& host) {
 
 Task<bool> World::on(Host& host, Task<> work) {
   if (!host.alive_) co_return false;
-  internal::TaskRecord& task = Loop::current("World::on").current_task("World::on");
-  const uint32_t saved = task.domain;
-  task.domain = host.id_;
+  Loop& loop = Loop::current("World::on");
+  const uint32_t saved = loop.running_task_info()->domain;
+  loop.set_running_domain(host.id_);
+  // Restored when the work ends, however it ends (the frame is resumed in the same task).
   struct RestoreDomain {
-    internal::TaskRecord& task;
+    Loop& loop;
     uint32_t domain;
-    ~RestoreDomain() { task.domain = domain; }
-  } restore{task, saved};
+    ~RestoreDomain() {
+      if (loop.running_task_info()) loop.set_running_domain(domain);  // not at loop teardown
+    }
+  } restore{loop, saved};
   CancelScope scope;
   CrashScope registered(host.scopes_, scope);
   co_await scope.run(std::move(work));

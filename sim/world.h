@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "giambio/internal/prng.h"
+#include "giambio/prng.h"
 #include "giambio/parking_lot.h"
 #include "giambio/socket_address.h"
 #include "giambio/task.h"
@@ -173,7 +173,7 @@ class World {
   Host* host_by_id(uint32_t id);
   Host* host_by_ip(uint32_t ip);  // ip in host byte order
   // A generator for one subsystem; the same name gives the same stream for a seed.
-  internal::Prng stream(std::string_view subsystem) const;
+  Prng stream(std::string_view subsystem) const;
   // Descriptors the simulator hands out, never reused in a run and beyond any real one.
   int next_fd() { return next_fd_++; }
   static constexpr int kFirstFd = 1 << 30;
@@ -194,7 +194,7 @@ class World {
   std::vector<std::unique_ptr<Host>> hosts_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<Disk> disk_;
-  internal::Prng nemesis_prng_;
+  Prng nemesis_prng_;
   int next_fd_ = kFirstFd;
   bool ran_ = false;
 };

@@ -60,7 +60,7 @@ Task<> chat_server() {
 // What every client incarnation has seen: the last sequence number per sending connection.
 using Seen = std::map<std::string, std::map<std::string, int64_t>>;
 
-Task<> chat_client(SocketAddress server, const Host& self, internal::Prng prng, Seen& seen,
+Task<> chat_client(SocketAddress server, const Host& self, Prng prng, Seen& seen,
                    int64_t& lines_heard) {
   const std::string incarnation = absl::StrCat(self.name(), ".", self.incarnation());
   int64_t next = 0;

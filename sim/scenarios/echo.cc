@@ -34,7 +34,7 @@ Task<> echo_server() {
 
 // Sends messages of drawn sizes, one at a time, each with a deadline; reconnects after a
 // failure. Returns how many round trips succeeded.
-Task<> echo_client(SocketAddress server, internal::Prng prng, int& round_trips) {
+Task<> echo_client(SocketAddress server, Prng prng, int& round_trips) {
   while (true) {
     absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
     if (!stream.ok()) {

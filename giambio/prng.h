@@ -1,4 +1,4 @@
-// giambio/internal/prng.h: the project's own seeded pseudo-random generator.
+// giambio/prng.h: the project's own seeded pseudo-random generator.
 //
 // Simulation runs must replay bit for bit from a seed, on every build and in every process, so
 // neither <random>'s distributions nor absl::BitGen (both free to change between builds) may
@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-namespace giambio::internal {
+namespace giambio {
 
 class Prng {
  public:
@@ -69,6 +69,6 @@ class Prng {
   uint64_t state_[4];
 };
 
-}  // namespace giambio::internal
+}  // namespace giambio
 
-#endif  // GIAMBIO_INTERNAL_PRNG_H_
+#endif  // GIAMBIO_PRNG_H_
