@@ -41,16 +41,16 @@ TEST(FallbackTest, SeccompBlockedIoUringFallsBackToEpoll) {
 
   auto body = []() -> Task<std::string> {
     EXPECT_STREQ(Loop::current("test").driver().name(), "epoll");
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     std::string reply;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
-        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        absl::StatusOr<SocketStream> server = co_await listener->accept();
         absl::StatusOr<std::string> got = co_await server->read_some(100);
         (void)co_await server->write_all(*got);
       });
-      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
       (void)co_await client->write_all("echo through epoll");
       reply = (co_await client->read_some(100)).value_or("");
     });

@@ -30,7 +30,7 @@
 #include "giambio/stream.h"
 #include "giambio/task.h"
 #include "giambio/task_handle.h"
-#include "giambio/tcp.h"
+#include "giambio/socket_stream.h"
 #include "giambio/time.h"
 #include "giambio/timeouts.h"
 #include "giambio/udp.h"

@@ -122,7 +122,7 @@ TEST_P(LoadTest, TenThousandConcurrentConnections) {
   const absl::Time start = absl::Now();
   auto body = [&]() -> Task<int> {
     const SocketAddress address = *SocketAddress::parse("127.0.0.1", server.port());
-    std::vector<TcpStream> streams(connections);
+    std::vector<SocketStream> streams(connections);
     int echoed = 0;
     // Connect all (at most 100 at a time), keep them all open,
     // then every connection sends and waits for its echo at once.
@@ -131,7 +131,7 @@ TEST_P(LoadTest, TenThousandConcurrentConnections) {
       for (int i = 0; i < connections; ++i) {
         co_await connecting.acquire();
         pool.spawn([&, i]() -> Task<> {
-          absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(address);
+          absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(address);
           connecting.release();
           if (stream.ok()) streams[i] = *std::move(stream);
         });
@@ -220,16 +220,16 @@ TEST_P(LoadTest, AMillionMessagesThroughAChannel) {
 TEST_P(LoadTest, AStalledReaderDoesNotStallOthers) {
   const absl::Time start = absl::Now();
   auto body = [&]() -> Task<int> {
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     int round_trips = 0;
     size_t stalled_sent = 0;
     // The clients outlive the pool's body (its locals end before the pool's tasks do).
-    absl::StatusOr<TcpStream> stalled;
-    absl::StatusOr<TcpStream> live;
+    absl::StatusOr<SocketStream> stalled;
+    absl::StatusOr<SocketStream> live;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
-        (void)co_await serve_tcp(*listener, [](TcpStream stream) -> Task<> {
+        (void)co_await serve_tcp(*listener, [](SocketStream stream) -> Task<> {
           while (true) {
             absl::StatusOr<std::string> got = co_await stream.read_some(65536);
             if (!got.ok() || got->empty()) co_return;
@@ -237,14 +237,14 @@ TEST_P(LoadTest, AStalledReaderDoesNotStallOthers) {
           }
         });
       });
-      stalled = co_await TcpStream::connect(listener->local_address());
+      stalled = co_await SocketStream::connect(listener->local_address());
       pool.spawn([&]() -> Task<> {
         const std::string chunk(65536, 's');
         while ((co_await stalled->write_all(chunk)).ok()) stalled_sent += chunk.size();
       });
       // Let the stalled connection fill every buffer on the way.
       co_await sleep(absl::Milliseconds(200));
-      live = co_await TcpStream::connect(listener->local_address());
+      live = co_await SocketStream::connect(listener->local_address());
       auto pings = [&]() -> Task<> {
         for (int i = 0; i < 1000; ++i) {
           if (!(co_await live->write_all("ping")).ok()) co_return;

@@ -51,7 +51,7 @@ absl::Status all_failed(const std::string& what, const std::vector<absl::Status>
 
 }  // namespace
 
-Task<absl::StatusOr<TcpStream>> open_tcp_stream(std::vector<SocketAddress> addresses,
+Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::vector<SocketAddress> addresses,
                                                 OpenTcpOptions options, std::string what) {
   if (options.happy_eyeballs_delay < absl::ZeroDuration()) {
     co_return absl::InvalidArgumentError(
@@ -63,13 +63,13 @@ Task<absl::StatusOr<TcpStream>> open_tcp_stream(std::vector<SocketAddress> addre
         absl::StrCat("open_tcp_stream(", what, "): no address to connect to"));
   }
   // Shared with the attempts, so declared outside the pool (pool.h).
-  std::optional<TcpStream> winner;
+  std::optional<SocketStream> winner;
   std::vector<absl::Status> failures(addresses.size());
   std::deque<Event> finished(addresses.size());
   co_await with_pool([&](Pool& pool) -> Task<> {
     for (size_t i = 0; i < addresses.size(); ++i) {
       pool.spawn([&, pool, i]() mutable -> Task<> {
-        absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(addresses[i]);
+        absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(addresses[i]);
         if (stream.ok() && !winner) {
           winner = *std::move(stream);
           pool.cancel();  // the other attempts, and the body's wait
@@ -87,7 +87,7 @@ Task<absl::StatusOr<TcpStream>> open_tcp_stream(std::vector<SocketAddress> addre
   co_return all_failed(what, failures);
 }
 
-Task<absl::StatusOr<TcpStream>> open_tcp_stream(std::string host, int port,
+Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::string host, int port,
                                                 OpenTcpOptions options) {
   absl::StatusOr<std::vector<SocketAddress>> addresses =
       co_await resolve(host, port, options.family);

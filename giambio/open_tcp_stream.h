@@ -1,7 +1,7 @@
 // giambio/open_tcp_stream.h: connect to a host by name, trying its addresses with happy
 // eyeballs (RFC 8305), as Trio's open_tcp_stream does.
 //
-//   absl::StatusOr<TcpStream> stream = co_await open_tcp_stream("example.com", 443);
+//   absl::StatusOr<SocketStream> stream = co_await open_tcp_stream("example.com", 443);
 //
 // The host is resolved (resolve.h); the addresses are interleaved by family, starting with the
 // family getaddrinfo preferred (IPv6, IPv4, IPv6, ...). The first connect attempt starts at once;
@@ -28,7 +28,7 @@
 #include "absl/time/time.h"
 #include "giambio/socket_address.h"
 #include "giambio/task.h"
-#include "giambio/tcp.h"
+#include "giambio/socket_stream.h"
 
 namespace giambio {
 
@@ -39,12 +39,12 @@ struct OpenTcpOptions {
   int family = AF_UNSPEC;
 };
 
-Task<absl::StatusOr<TcpStream>> open_tcp_stream(std::string host, int port,
+Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::string host, int port,
                                                 OpenTcpOptions options = {});
 
 // The same over addresses already known, tried in the given order (no interleaving); `what`
 // names the target in errors.
-Task<absl::StatusOr<TcpStream>> open_tcp_stream(std::vector<SocketAddress> addresses,
+Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::vector<SocketAddress> addresses,
                                                 OpenTcpOptions options = {},
                                                 std::string what = "addresses");
 

@@ -15,9 +15,9 @@
 //     outside with_pool, in the enclosing coroutine (like Trio, where the block's variables
 //     belong to the enclosing function):
 //
-//       absl::StatusOr<TcpStream> stream;            // shared: declared outside
+//       absl::StatusOr<SocketStream> stream;            // shared: declared outside
 //       co_await with_pool([&](Pool& pool) -> Task<> {
-//         pool.spawn([&]() -> Task<> { stream = co_await TcpStream::connect(address); });
+//         pool.spawn([&]() -> Task<> { stream = co_await SocketStream::connect(address); });
 //         ...                                        // locals here die at the body's end
 //       });
 //

@@ -75,17 +75,17 @@ TEST_P(ResolveTest, BadArgumentsAreInvalidArgument) {
 TEST_P(ResolveTest, OpenTcpStreamByName) {
   std::string reply;
   run_here([&]() -> Task<> {
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     EXPECT_TRUE(listener.ok());
     const int port = listener->local_address().port();
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
-        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        absl::StatusOr<SocketStream> server = co_await listener->accept();
         EXPECT_TRUE(server.ok());
         EXPECT_TRUE((co_await server->write_all("hello")).ok());
       });
-      absl::StatusOr<TcpStream> client =
+      absl::StatusOr<SocketStream> client =
           co_await open_tcp_stream("localhost", port, {.family = AF_INET});
       EXPECT_TRUE(client.ok()) << client.status();
       if (client.ok()) reply = (co_await client->read_some(16)).value_or("");
@@ -96,9 +96,9 @@ TEST_P(ResolveTest, OpenTcpStreamByName) {
 
 // The first address refuses; with an hour's delay the call would time out unless the failure
 // started the next attempt early.
-Task<absl::StatusOr<TcpStream>> refused_then_listening() {
-  absl::StatusOr<TcpListener> listener = TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
-  absl::StatusOr<TcpListener> closed = TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+Task<absl::StatusOr<SocketStream>> refused_then_listening() {
+  absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+  absl::StatusOr<SocketListener> closed = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
   std::vector<SocketAddress> addresses = {closed->local_address(), listener->local_address()};
   EXPECT_TRUE(closed->close().ok());
   OpenTcpOptions options;
@@ -107,13 +107,13 @@ Task<absl::StatusOr<TcpStream>> refused_then_listening() {
 }
 
 TEST_P(ResolveTest, ARefusedAddressHandsOverAtOnceOnARealDriver) {
-  const absl::StatusOr<TcpStream> client = run_here(refused_then_listening());
+  const absl::StatusOr<SocketStream> client = run_here(refused_then_listening());
   EXPECT_TRUE(client.ok()) << client.status();
 }
 
 TEST_P(ResolveTest, OpenTcpStreamToNothingNamesTheCause) {
-  const auto client = run_here([]() -> Task<absl::StatusOr<TcpStream>> {
-    absl::StatusOr<TcpListener> closed = TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+  const auto client = run_here([]() -> Task<absl::StatusOr<SocketStream>> {
+    absl::StatusOr<SocketListener> closed = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     const int port = closed->local_address().port();
     EXPECT_TRUE(closed->close().ok());
     co_return co_await open_tcp_stream("127.0.0.1", port);

@@ -1,6 +1,6 @@
 // giambio/serve.h: serve_tcp, an accept loop that runs one task per connection.
 //
-//   co_await giambio::serve_tcp(listener, [](giambio::TcpStream stream) -> giambio::Task<> {
+//   co_await giambio::serve_tcp(listener, [](giambio::SocketStream stream) -> giambio::Task<> {
 //     ... talk to one client ...
 //   });
 //
@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "giambio/pool.h"
-#include "giambio/tcp.h"
+#include "giambio/socket_stream.h"
 #include "giambio/time.h"
 
 namespace giambio {
@@ -33,13 +33,13 @@ bool is_resource_exhaustion(const absl::Status& status);
 }  // namespace internal
 
 template <typename Handler>
-requires std::invocable<Handler&, TcpStream> Task<absl::Status> serve_tcp(TcpListener& listener,
+requires std::invocable<Handler&, SocketStream> Task<absl::Status> serve_tcp(SocketListener& listener,
                                                                           Handler handler) {
   absl::Status result;
   co_await with_pool([&](Pool& connections) -> Task<> {
     absl::Duration backoff = absl::Milliseconds(1);
     while (true) {
-      absl::StatusOr<TcpStream> stream = co_await listener.accept();
+      absl::StatusOr<SocketStream> stream = co_await listener.accept();
       if (!stream.ok()) {
         if (!internal::is_resource_exhaustion(stream.status())) {
           result = stream.status();

@@ -19,13 +19,13 @@ namespace {
 
 class ServeTest : public testing::OnEveryDriver {};
 
-Task<> echo_once(TcpStream stream) {
+Task<> echo_once(SocketStream stream) {
   absl::StatusOr<std::string> line = co_await stream.read_some(1024);
   if (line.ok()) (void)co_await stream.write_all(*line);
 }
 
 Task<std::string> ask(const SocketAddress& address, std::string question) {
-  absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(address);
+  absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(address);
   if (!stream.ok()) co_return stream.status().ToString();
   (void)co_await stream->write_all(question);
   absl::StatusOr<std::string> answer = co_await stream->read_some(1024);
@@ -34,8 +34,8 @@ Task<std::string> ask(const SocketAddress& address, std::string question) {
 
 TEST_P(ServeTest, OneTaskPerConnection) {
   auto body = []() -> Task<int> {
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     int answered = 0;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { (void)co_await serve_tcp(*listener, echo_once); });
@@ -65,8 +65,8 @@ TEST_P(ServeTest, KeepsServingThroughDescriptorExhaustion) {
   rlimit original;
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &original), 0);
   auto body = [&]() -> Task<std::string> {
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     std::string answer;
     std::vector<int> filler;
     co_await with_pool([&](Pool& pool) -> Task<> {

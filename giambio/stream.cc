@@ -11,8 +11,19 @@ std::function<std::string()> fd_describer(int fd) {
 
 }  // namespace
 
+static_assert(ByteStream<AsyncStream>);
+static_assert(!HalfCloseableStream<AsyncStream>);
+
 AsyncStream::AsyncStream(int fd) : core_(OpKind::kRead, OpKind::kWrite, fd) {
   if (fd >= 0) internal::system_calls().adopt(fd);
+}
+
+Task<absl::StatusOr<size_t>> AsyncStream::read(std::span<char> buffer) {
+  return core_.read(buffer, fd_describer(fd()));
+}
+
+Task<absl::StatusOr<size_t>> AsyncStream::write(std::span<const char> data) {
+  return core_.write(data, fd_describer(fd()));
 }
 
 Task<absl::StatusOr<std::string>> AsyncStream::read_some(int64_t max_bytes) {

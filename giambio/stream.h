@@ -6,19 +6,23 @@
 //   co_await out.write_all("line\n");
 //   absl::StatusOr<std::string> got = co_await in.read_some(4096);   // "" at end of stream
 //
-// Same rules as TcpStream (tcp.h): statuses naming the operation and the descriptor; a
-// cancelled read consumes nothing; write_all reports progress through `bytes_written`; closing
-// wakes a task waiting on the stream with FailedPrecondition.
+// Same rules as SocketStream (socket_stream.h), over the same core: statuses naming the operation
+// and the descriptor; one reader and one writer at a time; a cancelled read consumes nothing;
+// write_all reports progress through `bytes_written`; closing wakes a task waiting on the stream
+// with FailedPrecondition. It is a giambio byte stream (byte_stream.h) without send_eof (a pipe
+// has no half-close: close its write end).
 #ifndef GIAMBIO_STREAM_H_
 #define GIAMBIO_STREAM_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "giambio/byte_stream.h"
 #include "giambio/internal/stream_core.h"
 #include "giambio/task.h"
 
@@ -30,8 +34,13 @@ class AsyncStream {
   // Takes ownership of `fd` and makes it non-blocking.
   explicit AsyncStream(int fd);
 
+  // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
+  Task<absl::StatusOr<size_t>> read(std::span<char> buffer);
   // At most `max_bytes` (> 0; at most 1 MiB at once) of what is available; "" at end of stream.
   Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes);
+  // Writes some of `data` (at least one byte) and says how much.
+  Task<absl::StatusOr<size_t>> write(std::span<const char> data);
+  // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
   Task<absl::Status> write_all(std::string_view data, size_t* bytes_written = nullptr);
   absl::Status close();
   bool is_open() const { return core_.fd() >= 0; }

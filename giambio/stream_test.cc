@@ -5,7 +5,9 @@
 #include <string>
 
 #include "giambio/drivers_test_util.h"
+#include "giambio/byte_stream.h"
 #include "giambio/pool.h"
+#include "giambio/socket_stream.h"
 #include "giambio/timeouts.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -47,6 +49,49 @@ TEST_P(StreamTest, PipeCarriesDataAndEndOfStream) {
     co_return received.substr(0, 8) + std::to_string(received.size());
   };
   EXPECT_EQ(run_here(body()), "hello pp200006");
+}
+
+// Written once against the stream surface (byte_stream.h): sends `message` through `out` with
+// write(), half-closing when the stream can, and reads it back from `in` with read().
+template <ByteStream Out, ByteStream In>
+Task<std::string> round_trip(Out& out, In& in, std::string message) {
+  std::string received;
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    pool.spawn([&]() -> Task<> {
+      char buffer[5];
+      while (true) {
+        absl::StatusOr<size_t> got = co_await in.read(buffer);
+        if (!got.ok() || *got == 0) break;
+        received.append(buffer, *got);
+      }
+    });
+    std::span<const char> rest(message);
+    while (!rest.empty()) {
+      absl::StatusOr<size_t> sent = co_await out.write(rest);
+      if (!sent.ok()) break;
+      rest = rest.subspan(*sent);
+    }
+    if constexpr (HalfCloseableStream<Out>) {
+      EXPECT_TRUE(out.send_eof().ok());
+    } else {
+      EXPECT_TRUE(out.close().ok());
+    }
+  });
+  co_return received;
+}
+
+TEST_P(StreamTest, CodeWrittenOnceAgainstByteStreamRunsOverPipesAndSockets) {
+  auto body = []() -> Task<std::string> {
+    PipePair pipe;
+    const std::string through_pipe = co_await round_trip(pipe.out, pipe.in, "through a pipe");
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    EXPECT_TRUE(pair.ok());
+    const std::string through_socket =
+        co_await round_trip(pair->first, pair->second, "through a socket");
+    EXPECT_TRUE(pair->first.is_open()) << "a socket half-closes and stays open";
+    co_return through_pipe + " / " + through_socket;
+  };
+  EXPECT_EQ(run_here(body()), "through a pipe / through a socket");
 }
 
 TEST_P(StreamTest, CancelledReadConsumesNothing) {

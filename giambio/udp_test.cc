@@ -6,7 +6,7 @@
 
 #include "giambio/drivers_test_util.h"
 #include "giambio/pool.h"
-#include "giambio/tcp.h"
+#include "giambio/socket_stream.h"
 #include "giambio/timeouts.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -76,18 +76,18 @@ TEST_P(UdpTest, UnixStreamSocketsAndSocketPairs) {
       "/tmp/giambio_" + std::to_string(getpid()) + "_" +
       testing::driver_test_name(::testing::TestParamInfo<DriverKind>(GetParam(), 0)) + ".sock";
   auto body = [&]() -> Task<std::string> {
-    absl::StatusOr<std::pair<TcpStream, TcpStream>> pair = socket_pair();
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
     EXPECT_TRUE(pair.ok());
     EXPECT_TRUE((co_await pair->first.write_all("over the pair")).ok());
     std::string got = (co_await pair->second.read_some(100)).value_or("");
 
     unlink(path.c_str());
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(*SocketAddress::unix_path(path));
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::unix_path(path));
     EXPECT_TRUE(listener.ok()) << listener.status();
-    absl::StatusOr<TcpStream> server;
+    absl::StatusOr<SocketStream> server;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
-      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE(client.ok()) << client.status();
       EXPECT_TRUE((co_await client->write_all(" and unix")).ok());
     });

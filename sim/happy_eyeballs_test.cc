@@ -16,18 +16,18 @@ namespace {
 using ::testing::HasSubstr;
 
 Task<> listen_forever(int port) {
-  absl::StatusOr<TcpListener> listener =
-      TcpListener::listen(*SocketAddress::parse("0.0.0.0", port));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("0.0.0.0", port));
   if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
-  std::vector<TcpStream> accepted;  // kept open
+  std::vector<SocketStream> accepted;  // kept open
   while (true) {
-    absl::StatusOr<TcpStream> stream = co_await listener->accept();
+    absl::StatusOr<SocketStream> stream = co_await listener->accept();
     if (stream.ok()) accepted.push_back(*std::move(stream));
   }
 }
 
 struct Outcome {
-  absl::StatusOr<TcpStream> stream = absl::UnknownError("not run");
+  absl::StatusOr<SocketStream> stream = absl::UnknownError("not run");
   absl::Duration took;
   std::string peer;  // read while the world runs; its sockets close when it ends
   size_t client_sockets_after = 0;

@@ -1,6 +1,6 @@
 // sim/network.h: the simulated network between a world's hosts, behind the socket API.
 //
-// TcpListener, TcpStream and UdpSocket reach it through the simulator's driver, exactly as
+// SocketListener, SocketStream and UdpSocket reach it through the simulator's driver, exactly as
 // they reach the kernel in production. What it models:
 //   - TCP: connect (refused when nobody listens, retried and finally timed out when the path
 //     is cut or the host is down, like Linux's 127 s), accept with a backlog, ordered reliable

@@ -130,7 +130,7 @@ struct Outcome {
 }
 
 Task<> serve(Outcome& out) {
-  absl::StatusOr<TcpListener> listener = TcpListener::listen(*SocketAddress::parse("0.0.0.0", 7));
+  absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::parse("0.0.0.0", 7));
   absl::StatusOr<UdpSocket> udp = UdpSocket::bind(*SocketAddress::parse("0.0.0.0", 8));
   if (!listener.ok() || !udp.ok()) throw std::runtime_error("the servers could not start");
   co_await with_pool([&](Pool& pool) -> Task<> {
@@ -142,7 +142,7 @@ Task<> serve(Outcome& out) {
       }
     });
     while (true) {
-      absl::StatusOr<TcpStream> accepted = co_await listener->accept();
+      absl::StatusOr<SocketStream> accepted = co_await listener->accept();
       if (!accepted.ok()) continue;
       pool.spawn([&out, stream = std::move(*accepted)]() mutable -> Task<> {
         int id = -1;
@@ -159,7 +159,7 @@ Task<> serve(Outcome& out) {
 }
 
 Task<> client(const Plan& plan, Outcome& out, size_t k, SocketAddress server) {
-  absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
+  absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server);
   if (!stream.ok()) co_return;
   out.connected[k] = true;
   co_await with_pool([&](Pool& pool) -> Task<> {
@@ -171,7 +171,7 @@ Task<> client(const Plan& plan, Outcome& out, size_t k, SocketAddress server) {
       }
     });
     if ((co_await stream->write_all(plan.streams[k], &out.written[k])).ok()) {
-      (void)stream->shutdown_write();
+      (void)stream->send_eof();
     }
   });
 }

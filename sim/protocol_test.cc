@@ -23,10 +23,10 @@ struct Places {
   std::function<Task<>(int client, Task<>)> as_client;
 };
 
-Task<> serve_echo(TcpListener& listener) {
+Task<> serve_echo(SocketListener& listener) {
   co_await with_pool([&](Pool& pool) -> Task<> {
     while (true) {
-      absl::StatusOr<TcpStream> client = co_await listener.accept();
+      absl::StatusOr<SocketStream> client = co_await listener.accept();
       if (!client.ok()) continue;
       pool.spawn([stream = std::move(*client)]() mutable -> Task<> {
         while (true) {
@@ -43,16 +43,16 @@ Task<> serve_echo(TcpListener& listener) {
 // to all the other clients. Writes to one client are serialized by its lock (two tasks writing
 // to one stream at once is an error, as in Trio).
 struct Member {
-  explicit Member(TcpStream s) : stream(std::move(s)) {}
-  TcpStream stream;
+  explicit Member(SocketStream s) : stream(std::move(s)) {}
+  SocketStream stream;
   Lock lock;
 };
 
-Task<> serve_chat(TcpListener& listener) {
+Task<> serve_chat(SocketListener& listener) {
   std::vector<std::shared_ptr<Member>> members;
   co_await with_pool([&](Pool& pool) -> Task<> {
     while (true) {
-      absl::StatusOr<TcpStream> accepted = co_await listener.accept();
+      absl::StatusOr<SocketStream> accepted = co_await listener.accept();
       if (!accepted.ok()) continue;
       auto client = std::make_shared<Member>(std::move(*accepted));
       pool.spawn([&members, client]() -> Task<> {
@@ -83,7 +83,7 @@ Task<> serve_chat(TcpListener& listener) {
   });
 }
 
-Task<std::string> read_lines(TcpStream& stream, int lines) {
+Task<std::string> read_lines(SocketStream& stream, int lines) {
   std::string got;
   while (std::count(got.begin(), got.end(), '\n') < lines) {
     absl::StatusOr<std::string> data = co_await stream.read_some(4096);
@@ -97,11 +97,11 @@ constexpr int kEchoClients = 20;
 constexpr int kChatClients = 3;
 
 Task<> protocol(Places& places) {
-  absl::StatusOr<TcpListener> echo;
-  absl::StatusOr<TcpListener> chat;
+  absl::StatusOr<SocketListener> echo;
+  absl::StatusOr<SocketListener> chat;
   co_await places.as_server([&]() -> Task<> {
-    echo = TcpListener::listen(places.listen_on);
-    chat = TcpListener::listen(places.listen_on);
+    echo = SocketListener::listen(places.listen_on);
+    chat = SocketListener::listen(places.listen_on);
     co_return;
   }());
   EXPECT_TRUE(echo.ok() && chat.ok());
@@ -118,7 +118,7 @@ Task<> protocol(Places& places) {
       for (int i = 0; i < kEchoClients; ++i) {
         clients.spawn([&, i]() -> Task<> {
           co_await places.as_client(i, [&, i]() -> Task<> {
-            absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(echo_address);
+            absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(echo_address);
             EXPECT_TRUE(stream.ok()) << stream.status();
             // Messages from a few bytes to half a megabyte, checked byte for byte.
             const std::string message(static_cast<size_t>(7 + i * i * 1300), 'a' + i % 26);
@@ -134,7 +134,7 @@ Task<> protocol(Places& places) {
               }
               done = got == message;
             });
-            EXPECT_TRUE(stream->shutdown_write().ok());
+            EXPECT_TRUE(stream->send_eof().ok());
             absl::StatusOr<std::string> end = co_await stream->read_some(10);
             EXPECT_EQ(end.value_or("error"), "");  // the server closes after our half-close
             echoed += static_cast<int>(done);
@@ -144,7 +144,7 @@ Task<> protocol(Places& places) {
       for (int i = 0; i < kChatClients; ++i) {
         clients.spawn([&, i]() -> Task<> {
           co_await places.as_client(kEchoClients + i, [&, i]() -> Task<> {
-            absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(chat_address);
+            absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(chat_address);
             EXPECT_TRUE(stream.ok()) << stream.status();
             EXPECT_EQ(co_await read_lines(*stream, 1), "welcome\n");
             if (++joined == kChatClients) all_joined.set();

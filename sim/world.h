@@ -10,7 +10,7 @@
 //   });
 //
 // Everything runs on giambio's unchanged scheduler with the simulator's driver underneath, so the
-// programs are ordinary giambio code: TcpListener, TcpStream, UdpSocket and File reach the
+// programs are ordinary giambio code: SocketListener, SocketStream, UdpSocket and File reach the
 // simulated network and disks instead of the kernel. Hosts get IPv4 addresses 10.0.0.1, 10.0.0.2,
 // ... in the order they are added; a host can also reach itself as 127.0.0.1.
 //

@@ -21,12 +21,12 @@ using ::testing::HasSubstr;
 
 // An echo server on port 7 of whichever host runs it.
 Task<> echo_server(int port) {
-  absl::StatusOr<TcpListener> listener =
-      TcpListener::listen(*SocketAddress::parse("0.0.0.0", port));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("0.0.0.0", port));
   if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
   co_await with_pool([&](Pool& pool) -> Task<> {
     while (true) {
-      absl::StatusOr<TcpStream> client = co_await listener->accept();
+      absl::StatusOr<SocketStream> client = co_await listener->accept();
       if (!client.ok()) continue;
       pool.spawn([stream = std::move(*client)]() mutable -> Task<> {
         while (true) {
@@ -40,7 +40,7 @@ Task<> echo_server(int port) {
 }
 
 Task<absl::StatusOr<std::string>> echo_once(SocketAddress server, std::string message) {
-  absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
+  absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server);
   if (!stream.ok()) co_return stream.status();
   if (absl::Status s = co_await stream->write_all(message); !s.ok()) co_return s;
   std::string got;
@@ -124,7 +124,7 @@ TEST(WorldTest, PartitionedRequestTimesOutAtItsDeadlineAndFlowsAfterHeal) {
   world.run([&]() -> Task<> {
     co_await sleep(absl::Milliseconds(1));
     co_await world.on(client, [&]() -> Task<> {
-      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server.address(7));
       EXPECT_TRUE(stream.ok());
       world.partition(client, server);
       const absl::Time start = giambio::now();
@@ -211,7 +211,7 @@ TEST(WorldTest, AClogHoldsStreamDataUntilItEndsThenOneLatency) {
   world.run([&]() -> Task<> {
     co_await sleep(absl::Milliseconds(1));
     co_await world.on(client, [&]() -> Task<> {
-      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server.address(7));
       EXPECT_TRUE(stream.ok());
       world.clog(client, server, absl::Seconds(3));
       const absl::Time start = giambio::now();
@@ -237,7 +237,7 @@ TEST(WorldTest, CrashResetsPeersAndRestartRunsTheProgramAgain) {
   world.run([&]() -> Task<> {
     co_await sleep(absl::Milliseconds(1));
     co_await world.on(client, [&]() -> Task<> {
-      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server.address(7));
       EXPECT_TRUE(stream.ok());
       world.crash(server);
       after_crash = co_await stream->read_some(100);
@@ -287,7 +287,7 @@ TEST(WorldTest, IoSuspendsLikeIoUringSoASecondWriterFindsTheStreamBusy) {
   world.run([&]() -> Task<> {
     co_await sleep(absl::Milliseconds(1));
     co_await world.on(client, [&]() -> Task<> {
-      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server.address(7));
+      absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server.address(7));
       co_await with_pool([&](Pool& pool) -> Task<> {
         pool.spawn([&]() -> Task<> { first = co_await stream->write_all("a"); });
         pool.spawn([&]() -> Task<> { second = co_await stream->write_all("b"); });
@@ -314,8 +314,8 @@ TEST(WorldTest, DeadlockNamesTheSeedTimeAndWaits) {
   try {
     world.run([&]() -> Task<> {
       co_await world.on(server, []() -> Task<> {
-        absl::StatusOr<TcpListener> listener =
-            TcpListener::listen(*SocketAddress::parse("0.0.0.0", 7));
+        absl::StatusOr<SocketListener> listener =
+            SocketListener::listen(*SocketAddress::parse("0.0.0.0", 7));
         (void)co_await listener->accept();  // nobody will ever connect
       }());
     });

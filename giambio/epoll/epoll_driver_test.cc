@@ -33,7 +33,7 @@ T run_on_epoll(EpollDriver*& driver, Task<T> body) {
 Task<absl::Status> wait_for_readable(int fd) { co_return co_await wait_readable(fd); }
 
 // `rounds` one-byte round trips between `a` and `b`, each side in its own task.
-Task<int> ping_pong(TcpStream& a, TcpStream& b, int rounds) {
+Task<int> ping_pong(SocketStream& a, SocketStream& b, int rounds) {
   int completed = 0;
   co_await with_pool([&](Pool& pool) -> Task<> {
     pool.spawn([&]() -> Task<> {
@@ -55,10 +55,10 @@ TEST(EpollDriverTest, WaitsOnItsOwnSocketsMakeNoEpollCtl) {
   constexpr int kRounds = 1000;
   EpollDriver* driver = nullptr;
   auto body = [&]() -> Task<uint64_t> {
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
-    absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
-    absl::StatusOr<TcpStream> server = co_await listener->accept();
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+    absl::StatusOr<SocketStream> server = co_await listener->accept();
     if (!client.ok() || !server.ok()) co_return 0;
     const uint64_t before = driver->interest_changes();
     const int completed = co_await ping_pong(*client, *server, kRounds);
@@ -75,7 +75,7 @@ TEST(EpollDriverTest, AReusedDescriptorNumberIsRegisteredAfresh) {
   auto body = [&]() -> Task<std::vector<int>> {
     std::vector<int> numbers;
     for (int round = 0; round < 3; ++round) {
-      absl::StatusOr<std::pair<TcpStream, TcpStream>> pair = socket_pair();
+      absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
       if (!pair.ok()) co_return numbers;
       numbers.push_back(pair->first.fd());
       // Without the close hook the driver would think the new descriptor registered, and the
@@ -97,7 +97,7 @@ TEST(EpollDriverTest, AReusedDescriptorNumberIsRegisteredAfresh) {
 TEST(EpollDriverTest, ReadinessWaitSeesAnEdgeThatWentBy) {
   EpollDriver* driver = nullptr;
   auto body = [&]() -> Task<absl::Status> {
-    absl::StatusOr<std::pair<TcpStream, TcpStream>> pair = socket_pair();
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
     if (!pair.ok()) co_return pair.status();
     auto& [a, b] = *pair;
     // Register `a` and drain it: a read that has to wait.
@@ -117,7 +117,7 @@ TEST(EpollDriverTest, ReadinessWaitSeesAnEdgeThatWentBy) {
 TEST(EpollDriverTest, ClosingADescriptorEndsTheWaitsOnIt) {
   EpollDriver* driver = nullptr;
   auto body = [&]() -> Task<absl::Status> {
-    absl::StatusOr<std::pair<TcpStream, TcpStream>> pair = socket_pair();
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
     if (!pair.ok()) co_return pair.status();
     absl::Status waited;
     co_await with_pool([&](Pool& pool) -> Task<> {

@@ -1,4 +1,4 @@
-// giambio/internal/stream_core.h: what every byte stream shares (TcpStream, AsyncStream): an
+// giambio/internal/stream_core.h: what every byte stream shares (SocketStream, AsyncStream): an
 // owned descriptor, one reader and one writer at a time, reads that consume nothing when
 // cancelled, write_all with progress, and a close that wakes a waiting reader or writer.
 #ifndef GIAMBIO_INTERNAL_STREAM_CORE_H_

@@ -20,12 +20,12 @@ TEST(UringDriverTest, TinyRingUnderLoadLosesNoCompletion) {
   options.custom_driver = *std::move(driver);
   constexpr int kClients = 200;
   auto body = []() -> Task<int> {
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     int echoed = 0;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
-        (void)co_await serve_tcp(*listener, [](TcpStream stream) -> Task<> {
+        (void)co_await serve_tcp(*listener, [](SocketStream stream) -> Task<> {
           absl::StatusOr<std::string> got = co_await stream.read_some(100);
           if (got.ok()) (void)co_await stream.write_all(*got);
         });
@@ -33,8 +33,8 @@ TEST(UringDriverTest, TinyRingUnderLoadLosesNoCompletion) {
       co_await with_pool([&](Pool& clients) -> Task<> {
         for (int i = 0; i < kClients; ++i) {
           clients.spawn([&, i]() -> Task<> {
-            absl::StatusOr<TcpStream> stream =
-                co_await TcpStream::connect(listener->local_address());
+            absl::StatusOr<SocketStream> stream =
+                co_await SocketStream::connect(listener->local_address());
             if (!stream.ok()) co_return;
             const std::string message = "message " + std::to_string(i);
             (void)co_await stream->write_all(message);
@@ -79,10 +79,10 @@ class UringAcceptTest : public ::testing::TestWithParam<bool> {
 };
 
 // Connects `count` clients (the kernel completes a connect before any accept).
-Task<std::vector<TcpStream>> connect_clients(SocketAddress address, int count) {
-  std::vector<TcpStream> clients;
+Task<std::vector<SocketStream>> connect_clients(SocketAddress address, int count) {
+  std::vector<SocketStream> clients;
   for (int i = 0; i < count; ++i) {
-    absl::StatusOr<TcpStream> client = co_await TcpStream::connect(address);
+    absl::StatusOr<SocketStream> client = co_await SocketStream::connect(address);
     EXPECT_TRUE(client.ok()) << client.status();
     if (client.ok()) clients.push_back(*std::move(client));
   }
@@ -97,16 +97,16 @@ TEST_P(UringAcceptTest, ConnectionsQueuedBeforeAndBeyondTheQueueAreAllAccepted) 
   const int accepted = run_here([&]() -> Task<int> {
     ListenOptions options;
     options.backlog = 512;
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0), options);
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0), options);
     // One client first, so the multishot request is armed while the others arrive.
-    std::vector<TcpStream> first = co_await connect_clients(listener->local_address(), 1);
+    std::vector<SocketStream> first = co_await connect_clients(listener->local_address(), 1);
     EXPECT_TRUE((co_await listener->accept()).ok());
-    std::vector<TcpStream> clients = co_await connect_clients(listener->local_address(), kClients);
+    std::vector<SocketStream> clients = co_await connect_clients(listener->local_address(), kClients);
     co_await sleep(absl::Milliseconds(50));  // let the armed request fill its queue
     int count = 0;
     for (size_t i = 0; i < clients.size(); ++i) {
-      absl::StatusOr<TcpStream> server =
+      absl::StatusOr<SocketStream> server =
           (co_await with_timeout(absl::Seconds(10), listener->accept()));
       EXPECT_TRUE(server.ok()) << server.status();
       if (!server.ok()) break;
@@ -129,18 +129,18 @@ TEST_P(UringAcceptTest, ConnectionsQueuedBeforeAndBeyondTheQueueAreAllAccepted) 
 
 TEST_P(UringAcceptTest, ACancelledAcceptLosesNoConnection) {
   const std::string got = run_here([]() -> Task<std::string> {
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     for (int round = 0; round < 3; ++round) {
       // Nobody connects: the accept times out (is cancelled) ...
-      const std::optional<absl::StatusOr<TcpStream>> idle =
+      const std::optional<absl::StatusOr<SocketStream>> idle =
           co_await skip_after(absl::Milliseconds(5), listener->accept());
       EXPECT_FALSE(idle.has_value());
     }
     // ... and the connection that comes next goes to the next accept.
-    std::vector<TcpStream> clients = co_await connect_clients(listener->local_address(), 1);
+    std::vector<SocketStream> clients = co_await connect_clients(listener->local_address(), 1);
     EXPECT_TRUE((co_await clients[0].write_all("late")).ok());
-    absl::StatusOr<TcpStream> server = co_await with_timeout(absl::Seconds(10), listener->accept());
+    absl::StatusOr<SocketStream> server = co_await with_timeout(absl::Seconds(10), listener->accept());
     if (!server.ok()) co_return server.status().ToString();
     co_return (co_await server->read_some(16)).value_or("read failed");
   }());
@@ -152,16 +152,16 @@ TEST_P(UringAcceptTest, ClosingAListenerFreesItsPortAndClosesQueuedConnections) 
     // SO_REUSEADDR (the default) lets the port be bound again despite the connections on it,
     // but never while a listening socket is still alive there.
     ListenOptions options;
-    absl::StatusOr<TcpListener> listener =
-        TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0), options);
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0), options);
     const SocketAddress address = listener->local_address();
-    std::vector<TcpStream> first = co_await connect_clients(address, 1);
+    std::vector<SocketStream> first = co_await connect_clients(address, 1);
     EXPECT_TRUE((co_await listener->accept()).ok());
-    std::vector<TcpStream> queued = co_await connect_clients(address, 1);
+    std::vector<SocketStream> queued = co_await connect_clients(address, 1);
     co_await sleep(absl::Milliseconds(20));  // accepted into the driver's queue (multishot)
     EXPECT_TRUE(listener->close().ok());
     // The port is free at once: no request still holds the old socket.
-    absl::StatusOr<TcpListener> again = TcpListener::listen(address, options);
+    absl::StatusOr<SocketListener> again = SocketListener::listen(address, options);
     EXPECT_TRUE(again.ok()) << again.status();
     // The queued connection was closed: its client reads end of stream or a reset.
     absl::StatusOr<std::string> end =

@@ -18,19 +18,19 @@ constexpr int kPort = 6667;
 constexpr int kClients = 4;
 
 struct Member {
-  explicit Member(TcpStream s) : stream(std::move(s)) {}
-  TcpStream stream;
+  explicit Member(SocketStream s) : stream(std::move(s)) {}
+  SocketStream stream;
   Lock lock;  // one writer at a time per client
 };
 
 Task<> chat_server() {
-  absl::StatusOr<TcpListener> listener =
-      TcpListener::listen(*SocketAddress::parse("0.0.0.0", kPort));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("0.0.0.0", kPort));
   if (!listener.ok()) throw CheckFailure(listener.status().ToString());
   std::vector<std::shared_ptr<Member>> members;
   co_await with_pool([&](Pool& pool) -> Task<> {
     while (true) {
-      absl::StatusOr<TcpStream> accepted = co_await listener->accept();
+      absl::StatusOr<SocketStream> accepted = co_await listener->accept();
       if (!accepted.ok()) continue;
       auto client = std::make_shared<Member>(std::move(*accepted));
       members.push_back(client);
@@ -65,7 +65,7 @@ Task<> chat_client(SocketAddress server, const Host& self, Prng prng, Seen& seen
   const std::string incarnation = absl::StrCat(self.name(), ".", self.incarnation());
   int64_t next = 0;
   for (int connection = 0;; ++connection) {
-    absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
+    absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server);
     if (!stream.ok()) {
       co_await sleep(absl::Milliseconds(200));
       continue;

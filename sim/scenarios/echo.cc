@@ -14,12 +14,12 @@ constexpr int kPort = 7;
 constexpr int kClients = 3;
 
 Task<> echo_server() {
-  absl::StatusOr<TcpListener> listener =
-      TcpListener::listen(*SocketAddress::parse("0.0.0.0", kPort));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("0.0.0.0", kPort));
   if (!listener.ok()) throw CheckFailure(listener.status().ToString());
   co_await with_pool([&](Pool& pool) -> Task<> {
     while (true) {
-      absl::StatusOr<TcpStream> client = co_await listener->accept();
+      absl::StatusOr<SocketStream> client = co_await listener->accept();
       if (!client.ok()) continue;
       pool.spawn([stream = std::move(*client)]() mutable -> Task<> {
         while (true) {
@@ -36,7 +36,7 @@ Task<> echo_server() {
 // failure. Returns how many round trips succeeded.
 Task<> echo_client(SocketAddress server, Prng prng, int& round_trips) {
   while (true) {
-    absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
+    absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server);
     if (!stream.ok()) {
       co_await sleep(absl::Milliseconds(100));
       continue;

@@ -50,7 +50,7 @@ Recovered parse_log(const std::string& log) {
 }
 
 // Reads a line, at most `timeout` long.
-Task<std::optional<std::string>> read_line(TcpStream& stream, std::string& buffer,
+Task<std::optional<std::string>> read_line(SocketStream& stream, std::string& buffer,
                                            absl::Duration timeout) {
   co_return co_await skip_after(timeout, [&]() -> Task<std::string> {
     while (buffer.find('\n') == std::string::npos) {
@@ -95,13 +95,13 @@ class Log {
 Task<> follower() {
   Log log;
   co_await log.open();
-  absl::StatusOr<TcpListener> listener =
-      TcpListener::listen(*SocketAddress::parse("0.0.0.0", kReplicaPort));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("0.0.0.0", kReplicaPort));
   if (!listener.ok()) throw CheckFailure(listener.status().ToString());
   Lock lock;
   co_await with_pool([&](Pool& pool) -> Task<> {
     while (true) {
-      absl::StatusOr<TcpStream> leader = co_await listener->accept();
+      absl::StatusOr<SocketStream> leader = co_await listener->accept();
       if (!leader.ok()) continue;
       pool.spawn([&, stream = std::move(*leader)]() mutable -> Task<> {
         std::string buffer;
@@ -121,13 +121,13 @@ Task<> follower() {
 // The leader's connection to one follower, made again after any failure.
 struct Replica {
   SocketAddress address;
-  std::optional<TcpStream> stream;
+  std::optional<SocketStream> stream;
   std::string buffer;
 
   Task<bool> copy(const std::string& record) {
     if (!stream.has_value()) {
-      std::optional<absl::StatusOr<TcpStream>> connected =
-          co_await skip_after(absl::Seconds(1), TcpStream::connect(address));
+      std::optional<absl::StatusOr<SocketStream>> connected =
+          co_await skip_after(absl::Seconds(1), SocketStream::connect(address));
       if (!connected.has_value() || !connected->ok()) co_return false;
       stream = std::move(**connected);
       buffer.clear();
@@ -146,11 +146,11 @@ Task<> leader(std::vector<SocketAddress> followers, bool bug) {
   co_await log.open();
   std::vector<Replica> replicas;
   for (const SocketAddress& address : followers) replicas.push_back(Replica{address, {}, {}});
-  absl::StatusOr<TcpListener> listener =
-      TcpListener::listen(*SocketAddress::parse("0.0.0.0", kClientPort));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("0.0.0.0", kClientPort));
   if (!listener.ok()) throw CheckFailure(listener.status().ToString());
   while (true) {
-    absl::StatusOr<TcpStream> client = co_await listener->accept();
+    absl::StatusOr<SocketStream> client = co_await listener->accept();
     if (!client.ok()) continue;
     std::string buffer;
     while (true) {
@@ -174,7 +174,7 @@ Task<> leader(std::vector<SocketAddress> followers, bool bug) {
 Task<> writer(SocketAddress leader, std::vector<int64_t>& acknowledged) {
   int64_t next = 0;
   while (true) {
-    absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(leader);
+    absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(leader);
     if (!stream.ok()) {
       co_await sleep(absl::Milliseconds(100));
       continue;

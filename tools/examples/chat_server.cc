@@ -23,7 +23,7 @@ using giambio::Task;
 
 class ChatRoom {
  public:
-  Task<> handle(giambio::TcpStream stream) {
+  Task<> handle(giambio::SocketStream stream) {
     const int id = next_id_++;
     auto [outbox, inbox] =
         giambio::open_memory_channel<std::string>(absl::GetFlag(FLAGS_backlog_lines));
@@ -63,7 +63,7 @@ class ChatRoom {
 };
 
 Task<int> serve(giambio::SocketAddress address) {
-  absl::StatusOr<giambio::TcpListener> listener = giambio::TcpListener::listen(address);
+  absl::StatusOr<giambio::SocketListener> listener = giambio::SocketListener::listen(address);
   if (!listener.ok()) {
     std::fprintf(stderr, "chat_server: %s\n", listener.status().ToString().c_str());
     co_return 1;
@@ -72,7 +72,7 @@ Task<int> serve(giambio::SocketAddress address) {
   std::fflush(stdout);
   ChatRoom room;
   absl::Status status = co_await giambio::serve_tcp(
-      *listener, [&room](giambio::TcpStream stream) { return room.handle(std::move(stream)); });
+      *listener, [&room](giambio::SocketStream stream) { return room.handle(std::move(stream)); });
   std::fprintf(stderr, "chat_server: %s\n", status.ToString().c_str());
   co_return 1;
 }

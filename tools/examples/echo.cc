@@ -6,7 +6,7 @@
 
 namespace giambio::examples {
 
-Task<> echo(TcpStream stream) {
+Task<> echo(SocketStream stream) {
   char buffer[16384];
   while (true) {
     absl::StatusOr<size_t> n = co_await stream.read(buffer);
@@ -15,6 +15,6 @@ Task<> echo(TcpStream stream) {
   }
 }
 
-Task<absl::Status> serve_echo(TcpListener& listener) { return serve_tcp(listener, echo); }
+Task<absl::Status> serve_echo(SocketListener& listener) { return serve_tcp(listener, echo); }
 
 }  // namespace giambio::examples

@@ -7,15 +7,15 @@
 
 #include "absl/status/status.h"
 #include "giambio/task.h"
-#include "giambio/tcp.h"
+#include "giambio/socket_stream.h"
 
 namespace giambio::examples {
 
 // Sends back every byte `stream` receives, until end of stream or an error.
-Task<> echo(TcpStream stream);
+Task<> echo(SocketStream stream);
 
 // Runs echo for every connection `listener` accepts (serve_tcp: a cancel ends them all).
-Task<absl::Status> serve_echo(TcpListener& listener);
+Task<absl::Status> serve_echo(SocketListener& listener);
 
 }  // namespace giambio::examples
 

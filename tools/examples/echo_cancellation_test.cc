@@ -69,7 +69,7 @@ struct Session {
 // Sends 100 KiB twice, each time reading it all back, then closes.
 Task<absl::Status> talk(SocketAddress server, Session& result) {
   const std::string big(100 * 1024, 'e');
-  absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(server);
+  absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server);
   if (!stream.ok()) co_return stream.status();
   std::string got;
   for (int round = 0; round < 2; ++round) {
@@ -88,7 +88,7 @@ Task<absl::Status> talk(SocketAddress server, Session& result) {
 
 // One client session against the echo server; cancels the server after `cancel_after` steps.
 Task<Session> session(ServerSteps& counter, int64_t cancel_after) {
-  absl::StatusOr<TcpListener> listener = TcpListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+  absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
   if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
   Session result;
   bool client_done = false;

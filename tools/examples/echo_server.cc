@@ -17,7 +17,7 @@ ABSL_FLAG(int, port, 9000, "Port to listen on (0: any free port).");
 namespace {
 
 giambio::Task<int> serve(giambio::SocketAddress address) {
-  absl::StatusOr<giambio::TcpListener> listener = giambio::TcpListener::listen(address);
+  absl::StatusOr<giambio::SocketListener> listener = giambio::SocketListener::listen(address);
   if (!listener.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", listener.status().ToString().c_str());
     co_return 1;

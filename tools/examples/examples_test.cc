@@ -60,7 +60,7 @@ class Server {
 };
 
 // Reads until `size` bytes arrived or the peer closed.
-Task<std::string> read_exactly(TcpStream& stream, size_t size) {
+Task<std::string> read_exactly(SocketStream& stream, size_t size) {
   std::string data;
   while (data.size() < size) {
     absl::StatusOr<std::string> chunk = co_await stream.read_some(4096);
@@ -73,7 +73,7 @@ Task<std::string> read_exactly(TcpStream& stream, size_t size) {
 TEST(ExamplesTest, EchoServer) {
   Server echo("echo_server");
   auto body = [&]() -> Task<std::string> {
-    absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(echo.address());
+    absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(echo.address());
     EXPECT_TRUE(stream.ok()) << stream.status();
     (void)co_await stream->write_all("hello, giambio");
     co_return co_await read_exactly(*stream, 14);
@@ -84,9 +84,9 @@ TEST(ExamplesTest, EchoServer) {
 TEST(ExamplesTest, ChatServerSendsEachLineToEveryOtherClient) {
   Server chat("chat_server");
   auto body = [&]() -> Task<> {
-    std::vector<TcpStream> clients;
+    std::vector<SocketStream> clients;
     for (int i = 0; i < 3; ++i) {
-      absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(chat.address());
+      absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(chat.address());
       EXPECT_TRUE(stream.ok()) << stream.status();
       if (!stream.ok()) co_return;
       clients.push_back(*std::move(stream));
@@ -110,10 +110,10 @@ TEST(ExamplesTest, TcpProxyForwardsToTheEchoServer) {
   Server echo("echo_server");
   Server proxy("tcp_proxy", {"--target_port=" + std::to_string(echo.port())});
   auto body = [&]() -> Task<std::string> {
-    absl::StatusOr<TcpStream> stream = co_await TcpStream::connect(proxy.address());
+    absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(proxy.address());
     EXPECT_TRUE(stream.ok()) << stream.status();
     (void)co_await stream->write_all("through the proxy");
-    EXPECT_TRUE(stream->shutdown_write().ok());
+    EXPECT_TRUE(stream->send_eof().ok());
     co_return co_await read_exactly(*stream, 1000);  // until the half-close comes back
   };
   EXPECT_EQ(run(body()), "through the proxy");

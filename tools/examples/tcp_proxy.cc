@@ -17,21 +17,21 @@ ABSL_FLAG(int, target_port, 9000, "Port to forward to.");
 namespace {
 
 using giambio::Task;
-using giambio::TcpStream;
+using giambio::SocketStream;
 
 // Copies `from` to `to` until end of stream, then half-closes `to`.
-Task<> pump(TcpStream& from, TcpStream& to) {
+Task<> pump(SocketStream& from, SocketStream& to) {
   char buffer[16384];
   while (true) {
     absl::StatusOr<size_t> n = co_await from.read(buffer);
     if (!n.ok() || *n == 0) break;
     if (!(co_await to.write_all(std::string_view(buffer, *n))).ok()) break;
   }
-  (void)to.shutdown_write();
+  (void)to.send_eof();
 }
 
-Task<> forward(TcpStream client, giambio::SocketAddress target) {
-  absl::StatusOr<TcpStream> upstream = co_await TcpStream::connect(target);
+Task<> forward(SocketStream client, giambio::SocketAddress target) {
+  absl::StatusOr<SocketStream> upstream = co_await SocketStream::connect(target);
   if (!upstream.ok()) {
     std::fprintf(stderr, "tcp_proxy: %s\n", upstream.status().ToString().c_str());
     co_return;
@@ -44,7 +44,7 @@ Task<> forward(TcpStream client, giambio::SocketAddress target) {
 }
 
 Task<int> serve(giambio::SocketAddress address, giambio::SocketAddress target) {
-  absl::StatusOr<giambio::TcpListener> listener = giambio::TcpListener::listen(address);
+  absl::StatusOr<giambio::SocketListener> listener = giambio::SocketListener::listen(address);
   if (!listener.ok()) {
     std::fprintf(stderr, "tcp_proxy: %s\n", listener.status().ToString().c_str());
     co_return 1;
@@ -53,7 +53,7 @@ Task<int> serve(giambio::SocketAddress address, giambio::SocketAddress target) {
               target.to_string().c_str());
   std::fflush(stdout);
   absl::Status status = co_await giambio::serve_tcp(
-      *listener, [target](TcpStream client) { return forward(std::move(client), target); });
+      *listener, [target](SocketStream client) { return forward(std::move(client), target); });
   std::fprintf(stderr, "tcp_proxy: %s\n", status.ToString().c_str());
   co_return 1;
 }

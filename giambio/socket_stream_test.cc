@@ -1,5 +1,5 @@
 // The TCP suite, run on every real driver (io_uring and epoll).
-#include "giambio/tcp.h"
+#include "giambio/socket_stream.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,12 +22,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class TcpTest : public testing::OnEveryDriver {};
+class SocketStreamTest : public testing::OnEveryDriver {};
 
 SocketAddress loopback(const char* host = "127.0.0.1") { return *SocketAddress::parse(host, 0); }
 
 // Echoes every byte back until the peer closes its side.
-Task<> echo(TcpStream stream) {
+Task<> echo(SocketStream stream) {
   char buffer[4096];
   while (true) {
     absl::StatusOr<size_t> n = co_await stream.read(buffer);
@@ -37,16 +37,16 @@ Task<> echo(TcpStream stream) {
   }
 }
 
-Task<> serve_echo(TcpListener& listener, Pool pool) {
+Task<> serve_echo(SocketListener& listener, Pool pool) {
   while (true) {
-    absl::StatusOr<TcpStream> stream = co_await listener.accept();
+    absl::StatusOr<SocketStream> stream = co_await listener.accept();
     if (!stream.ok()) co_return;
     pool.spawn(echo(*std::move(stream)));
   }
 }
 
 // Reads exactly `size` bytes (or until end of stream).
-Task<std::string> read_exactly(TcpStream& stream, size_t size) {
+Task<std::string> read_exactly(SocketStream& stream, size_t size) {
   std::string data;
   while (data.size() < size) {
     absl::StatusOr<std::string> chunk = co_await stream.read_some(65536);
@@ -56,11 +56,11 @@ Task<std::string> read_exactly(TcpStream& stream, size_t size) {
   co_return data;
 }
 
-TEST_P(TcpTest, EchoWithManyConcurrentClients) {
+TEST_P(SocketStreamTest, EchoWithManyConcurrentClients) {
   constexpr int kClients = 50;
   constexpr int kMessages = 10;
   auto body = []() -> Task<int> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
     EXPECT_TRUE(listener.ok()) << listener.status();
     int ok = 0;
     co_await with_pool([&](Pool& pool) -> Task<> {
@@ -68,8 +68,8 @@ TEST_P(TcpTest, EchoWithManyConcurrentClients) {
       co_await with_pool([&](Pool& clients) -> Task<> {
         for (int c = 0; c < kClients; ++c) {
           clients.spawn([&, c]() -> Task<> {
-            absl::StatusOr<TcpStream> stream =
-                co_await TcpStream::connect(listener->local_address());
+            absl::StatusOr<SocketStream> stream =
+                co_await SocketStream::connect(listener->local_address());
             EXPECT_TRUE(stream.ok()) << stream.status();
             if (!stream.ok()) co_return;
             for (int m = 0; m < kMessages; ++m) {
@@ -90,15 +90,15 @@ TEST_P(TcpTest, EchoWithManyConcurrentClients) {
   EXPECT_EQ(run_here(body()), kClients);
 }
 
-TEST_P(TcpTest, LargeWritesRoundTrip) {
+TEST_P(SocketStreamTest, LargeWritesRoundTrip) {
   auto body = []() -> Task<bool> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
     std::string payload(8 << 20, '\0');
     for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 131 % 251);
     std::string echoed;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn(serve_echo(*listener, pool));
-      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
       co_await with_pool([&](Pool& io) -> Task<> {
         io.spawn([&]() -> Task<> {
           size_t written = 0;
@@ -114,13 +114,13 @@ TEST_P(TcpTest, LargeWritesRoundTrip) {
   EXPECT_TRUE(run_here(body()));
 }
 
-TEST_P(TcpTest, HalfClose) {
+TEST_P(SocketStreamTest, HalfClose) {
   auto body = []() -> Task<std::string> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
     std::string reply;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
-        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        absl::StatusOr<SocketStream> server = co_await listener->accept();
         std::string request;
         while (true) {  // read until the client's end of stream
           absl::StatusOr<std::string> chunk = co_await server->read_some(1024);
@@ -129,9 +129,9 @@ TEST_P(TcpTest, HalfClose) {
         }
         EXPECT_TRUE((co_await server->write_all("got " + request)).ok());
       });
-      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE((co_await client->write_all("question")).ok());
-      EXPECT_TRUE(client->shutdown_write().ok());
+      EXPECT_TRUE(client->send_eof().ok());
       reply = co_await read_exactly(*client, 100);  // until the server closes
     });
     co_return reply;
@@ -139,18 +139,18 @@ TEST_P(TcpTest, HalfClose) {
   EXPECT_EQ(run_here(body()), "got question");
 }
 
-TEST_P(TcpTest, PeerResetIsAnErrorNamingTheOperation) {
+TEST_P(SocketStreamTest, PeerResetIsAnErrorNamingTheOperation) {
   auto body = []() -> Task<absl::Status> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
     absl::Status status;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
-        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        absl::StatusOr<SocketStream> server = co_await listener->accept();
         const linger abort_on_close{1, 0};  // close sends RST
         setsockopt(server->fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
         (void)server->close();
       });
-      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
       co_await sleep(absl::Milliseconds(20));
       status = (co_await client->read_some(100)).status();
     });
@@ -162,14 +162,14 @@ TEST_P(TcpTest, PeerResetIsAnErrorNamingTheOperation) {
   EXPECT_THAT(status.message(), HasSubstr("reset"));
 }
 
-TEST_P(TcpTest, ConnectRefused) {
+TEST_P(SocketStreamTest, ConnectRefused) {
   auto body = []() -> Task<absl::Status> {
     SocketAddress closed_port;
     {
-      absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+      absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
       closed_port = listener->local_address();
     }  // closed: nobody listens there now
-    co_return (co_await TcpStream::connect(closed_port)).status();
+    co_return (co_await SocketStream::connect(closed_port)).status();
   };
   absl::Status status = run_here(body());
   EXPECT_FALSE(status.ok());
@@ -179,35 +179,35 @@ TEST_P(TcpTest, ConnectRefused) {
 
 // A listener that never accepts fills its backlog; a further connect then hangs (loopback
 // drops the SYN) until a cancel scope's deadline ends it, and nothing stays open.
-TEST_P(TcpTest, ConnectTimeoutThroughACancelScope) {
+TEST_P(SocketStreamTest, ConnectTimeoutThroughACancelScope) {
   auto body = []() -> Task<absl::Status> {
     ListenOptions options;
     options.backlog = 0;
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback(), options);
-    std::vector<TcpStream> filling;
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback(), options);
+    std::vector<SocketStream> filling;
     for (int i = 0; i < 4; ++i) {
-      absl::StatusOr<absl::StatusOr<TcpStream>> attempt = co_await with_timeout(
-          absl::Milliseconds(100), TcpStream::connect(listener->local_address()));
+      absl::StatusOr<absl::StatusOr<SocketStream>> attempt = co_await with_timeout(
+          absl::Milliseconds(100), SocketStream::connect(listener->local_address()));
       if (attempt.ok() && attempt->ok()) filling.push_back(**std::move(attempt));
     }
     co_return (co_await with_timeout(absl::Milliseconds(200),
-                                     TcpStream::connect(listener->local_address())))
+                                     SocketStream::connect(listener->local_address())))
         .status();
   };
   absl::Status status = run_here(body());
   EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
 }
 
-TEST_P(TcpTest, CancelledAcceptLeavesTheListenerUsable) {
+TEST_P(SocketStreamTest, CancelledAcceptLeavesTheListenerUsable) {
   auto body = []() -> Task<bool> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
-    std::optional<absl::StatusOr<TcpStream>> skipped =
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
+    std::optional<absl::StatusOr<SocketStream>> skipped =
         co_await skip_after(absl::Milliseconds(10), listener->accept());
     EXPECT_FALSE(skipped.has_value());
     bool accepted = false;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { accepted = (co_await listener->accept()).ok(); });
-      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE(client.ok());
     });
     co_return accepted;
@@ -215,16 +215,16 @@ TEST_P(TcpTest, CancelledAcceptLeavesTheListenerUsable) {
   EXPECT_TRUE(run_here(body()));
 }
 
-TEST_P(TcpTest, CancelledReadConsumesNothing) {
+TEST_P(SocketStreamTest, CancelledReadConsumesNothing) {
   auto body = []() -> Task<std::string> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
     std::string got;
     // Shared with the pool's tasks, so declared outside the pool's body (see pool.h).
-    absl::StatusOr<TcpStream> client;
-    absl::StatusOr<TcpStream> server;
+    absl::StatusOr<SocketStream> client;
+    absl::StatusOr<SocketStream> server;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
-      client = co_await TcpStream::connect(listener->local_address());
+      client = co_await SocketStream::connect(listener->local_address());
       co_await sleep(absl::Milliseconds(1));
       // Nothing has been sent yet: the read waits and is cancelled.
       std::optional<absl::StatusOr<std::string>> r =
@@ -238,15 +238,15 @@ TEST_P(TcpTest, CancelledReadConsumesNothing) {
   EXPECT_EQ(run_here(body()), "every byte");
 }
 
-TEST_P(TcpTest, ClosingAStreamWakesItsReader) {
+TEST_P(SocketStreamTest, ClosingAStreamWakesItsReader) {
   auto body = []() -> Task<absl::Status> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
     absl::Status status;
-    absl::StatusOr<TcpStream> client;
-    absl::StatusOr<TcpStream> server;
+    absl::StatusOr<SocketStream> client;
+    absl::StatusOr<SocketStream> server;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn(
-          [&]() -> Task<> { client = co_await TcpStream::connect(listener->local_address()); });
+          [&]() -> Task<> { client = co_await SocketStream::connect(listener->local_address()); });
       server = co_await listener->accept();
       pool.spawn([&]() -> Task<> { status = (co_await server->read_some(10)).status(); });
       co_await sleep(absl::Milliseconds(5));
@@ -259,7 +259,7 @@ TEST_P(TcpTest, ClosingAStreamWakesItsReader) {
   EXPECT_THAT(status.message(), HasSubstr("closed"));
 }
 
-TEST_P(TcpTest, BadInputGivesClearErrors) {
+TEST_P(SocketStreamTest, BadInputGivesClearErrors) {
   auto body = []() -> Task<> {
     absl::StatusOr<SocketAddress> bad = SocketAddress::parse("not-an-ip", 80);
     EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
@@ -267,13 +267,13 @@ TEST_P(TcpTest, BadInputGivesClearErrors) {
     EXPECT_TRUE(absl::IsInvalidArgument(SocketAddress::parse("127.0.0.1", 70000).status()));
     ListenOptions negative;
     negative.backlog = -1;
-    EXPECT_TRUE(absl::IsInvalidArgument(TcpListener::listen(loopback(), negative).status()));
+    EXPECT_TRUE(absl::IsInvalidArgument(SocketListener::listen(loopback(), negative).status()));
 
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
-    absl::StatusOr<TcpStream> client;
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
+    absl::StatusOr<SocketStream> client;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { (void)co_await listener->accept(); });
-      client = co_await TcpStream::connect(listener->local_address());
+      client = co_await SocketStream::connect(listener->local_address());
     });
     EXPECT_TRUE(absl::IsInvalidArgument((co_await client->read_some(-1)).status()));
     EXPECT_TRUE(absl::IsInvalidArgument((co_await client->read_some(0)).status()));
@@ -290,21 +290,21 @@ TEST_P(TcpTest, BadInputGivesClearErrors) {
   run_here(body());
 }
 
-TEST_P(TcpTest, Ipv6AndAddresses) {
+TEST_P(SocketStreamTest, Ipv6AndAddresses) {
   const int probe = socket(AF_INET6, SOCK_STREAM, 0);
   if (probe < 0) GTEST_SKIP() << "no IPv6 sockets here";
   close(probe);
   auto body = []() -> Task<> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback("::1"));
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback("::1"));
     EXPECT_TRUE(listener.ok()) << listener.status();
     if (!listener.ok()) co_return;
     EXPECT_THAT(listener->local_address().to_string(), HasSubstr("[::1]:"));
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
-        absl::StatusOr<TcpStream> server = co_await listener->accept();
+        absl::StatusOr<SocketStream> server = co_await listener->accept();
         EXPECT_EQ(server->local_address()->port(), listener->local_address().port());
       });
-      absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE(client.ok()) << client.status();
       EXPECT_TRUE(client->set_nodelay(true).ok());
       EXPECT_EQ(client->peer_address()->to_string(), listener->local_address().to_string());
@@ -314,14 +314,14 @@ TEST_P(TcpTest, Ipv6AndAddresses) {
 }
 
 // The promise of a cancelled send: it says how much went out, and exactly that much arrives.
-TEST_P(TcpTest, CancelledWriteAllSaysHowMuchWentOut) {
+TEST_P(SocketStreamTest, CancelledWriteAllSaysHowMuchWentOut) {
   auto body = []() -> Task<> {
-    absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
-    absl::StatusOr<TcpStream> client;
-    absl::StatusOr<TcpStream> server;
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
+    absl::StatusOr<SocketStream> client;
+    absl::StatusOr<SocketStream> server;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
-      client = co_await TcpStream::connect(listener->local_address());
+      client = co_await SocketStream::connect(listener->local_address());
     });
     // Nobody reads yet: the socket buffers fill and write_all blocks until cancelled.
     const std::string payload(64 << 20, 'w');
@@ -331,7 +331,7 @@ TEST_P(TcpTest, CancelledWriteAllSaysHowMuchWentOut) {
     EXPECT_FALSE(finished.has_value());
     EXPECT_GT(written, 0u);
     EXPECT_LT(written, payload.size());
-    EXPECT_TRUE(client->shutdown_write().ok());
+    EXPECT_TRUE(client->send_eof().ok());
     size_t received = 0;
     while (true) {
       absl::StatusOr<std::string> chunk = co_await server->read_some(1 << 20);
@@ -345,16 +345,16 @@ TEST_P(TcpTest, CancelledWriteAllSaysHowMuchWentOut) {
 
 // A loop torn down while operations are in flight (a program that stops stepping its loop)
 // withdraws them and lets go of every buffer before the frames go: ASan watches this.
-TEST_P(TcpTest, LoopTeardownWithOperationsInFlight) {
-  absl::StatusOr<TcpListener> listener = TcpListener::listen(loopback());
-  absl::StatusOr<TcpStream> client;
-  absl::StatusOr<TcpStream> server;
+TEST_P(SocketStreamTest, LoopTeardownWithOperationsInFlight) {
+  absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
+  absl::StatusOr<SocketStream> client;
+  absl::StatusOr<SocketStream> server;
   {
     Loop loop(make_driver(GetParam()));
     auto body = [&]() -> Task<> {
       co_await with_pool([&](Pool& pool) -> Task<> {
         pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
-        client = co_await TcpStream::connect(listener->local_address());
+        client = co_await SocketStream::connect(listener->local_address());
         while (!server.ok()) co_await sleep(absl::Milliseconds(1));  // accepted
         pool.spawn([&]() -> Task<> { (void)co_await server->read_some(100); });
         pool.spawn([&]() -> Task<> { (void)co_await client->read_some(100); });
@@ -370,31 +370,31 @@ TEST_P(TcpTest, LoopTeardownWithOperationsInFlight) {
   EXPECT_TRUE(client.ok() && server.ok());
 }
 
-TEST_P(TcpTest, ReusePortLetsTwoListenersShareAPortAndServeItTogether) {
+TEST_P(SocketStreamTest, ReusePortLetsTwoListenersShareAPortAndServeItTogether) {
   constexpr int kClients = 40;
   const std::string outcome = run_here([&]() -> Task<std::string> {
     ListenOptions shared;
     shared.reuse_port = true;
-    absl::StatusOr<TcpListener> a = TcpListener::listen(loopback(), shared);
+    absl::StatusOr<SocketListener> a = SocketListener::listen(loopback(), shared);
     if (!a.ok()) co_return a.status().ToString();
-    absl::StatusOr<TcpListener> b = TcpListener::listen(a->local_address(), shared);
+    absl::StatusOr<SocketListener> b = SocketListener::listen(a->local_address(), shared);
     if (!b.ok()) co_return b.status().ToString();
     // Without the option on the newcomer, the port is taken.
-    absl::StatusOr<TcpListener> c = TcpListener::listen(a->local_address());
+    absl::StatusOr<SocketListener> c = SocketListener::listen(a->local_address());
     EXPECT_THAT(c.status().ToString(), HasSubstr("Address already in use"));
     int accepted = 0;
     co_await with_pool([&](Pool& pool) -> Task<> {
-      for (TcpListener* listener : {&*a, &*b}) {
+      for (SocketListener* listener : {&*a, &*b}) {
         pool.spawn([&, listener]() -> Task<> {
           while (true) {
-            absl::StatusOr<TcpStream> stream = co_await listener->accept();
+            absl::StatusOr<SocketStream> stream = co_await listener->accept();
             if (stream.ok()) ++accepted;
           }
         });
       }
-      std::vector<TcpStream> clients;
+      std::vector<SocketStream> clients;
       for (int i = 0; i < kClients; ++i) {
-        absl::StatusOr<TcpStream> client = co_await TcpStream::connect(a->local_address());
+        absl::StatusOr<SocketStream> client = co_await SocketStream::connect(a->local_address());
         EXPECT_TRUE(client.ok()) << client.status();
         if (client.ok()) clients.push_back(*std::move(client));
       }
@@ -409,7 +409,7 @@ TEST_P(TcpTest, ReusePortLetsTwoListenersShareAPortAndServeItTogether) {
   EXPECT_EQ(outcome, absl::StrCat("accepted ", kClients));
 }
 
-GIAMBIO_ON_EVERY_DRIVER(TcpTest);
+GIAMBIO_ON_EVERY_DRIVER(SocketStreamTest);
 
 }  // namespace
 }  // namespace giambio

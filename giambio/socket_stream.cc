@@ -1,4 +1,4 @@
-#include "giambio/tcp.h"
+#include "giambio/socket_stream.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +12,8 @@
 #include "giambio/loop.h"
 
 namespace giambio {
+
+static_assert(HalfCloseableStream<SocketStream>);
 namespace {
 
 absl::Status closed_error(const char* operation) {
@@ -29,20 +31,20 @@ absl::StatusOr<SocketAddress> socket_name(int fd, bool peer, const char* operati
 
 }  // namespace
 
-// ---- TcpStream ----
+// ---- SocketStream ----
 
-std::function<std::string()> TcpStream::describer() const {
+std::function<std::string()> SocketStream::describer() const {
   return [this] {
     absl::StatusOr<SocketAddress> peer = peer_address();
     return peer.ok() ? peer->to_string() : absl::StrCat("fd=", fd());
   };
 }
 
-Task<absl::StatusOr<TcpStream>> TcpStream::connect(SocketAddress address) {
+Task<absl::StatusOr<SocketStream>> SocketStream::connect(SocketAddress address) {
   const std::string target = address.to_string();
   const int fd = internal::system_calls().socket(address.family(), SOCK_STREAM);
   if (fd < 0) co_return internal::errno_status(-fd, "connect", target);
-  TcpStream stream(fd);  // closes the socket on every way out but success
+  SocketStream stream(fd);  // closes the socket on every way out but success
   internal::IoOperation op(OpKind::kConnect, fd);
   op.address = address.get();
   socklen_t length = address.length();
@@ -52,23 +54,23 @@ Task<absl::StatusOr<TcpStream>> TcpStream::connect(SocketAddress address) {
   co_return std::move(stream);
 }
 
-Task<absl::StatusOr<size_t>> TcpStream::read(std::span<char> buffer) {
+Task<absl::StatusOr<size_t>> SocketStream::read(std::span<char> buffer) {
   return core_.read(buffer, describer());
 }
 
-Task<absl::StatusOr<std::string>> TcpStream::read_some(int64_t max_bytes) {
+Task<absl::StatusOr<std::string>> SocketStream::read_some(int64_t max_bytes) {
   return core_.read_some(max_bytes, describer());
 }
 
-Task<absl::StatusOr<size_t>> TcpStream::write(std::span<const char> data) {
+Task<absl::StatusOr<size_t>> SocketStream::write(std::span<const char> data) {
   return core_.write(data, describer());
 }
 
-Task<absl::Status> TcpStream::write_all(std::string_view data, size_t* bytes_written) {
+Task<absl::Status> SocketStream::write_all(std::string_view data, size_t* bytes_written) {
   return core_.write_all(data, bytes_written, describer());
 }
 
-absl::Status TcpStream::shutdown_write() {
+absl::Status SocketStream::send_eof() {
   if (!is_open()) return closed_error("shutdown");
   if (const int result = internal::system_calls().shutdown(fd(), SHUT_WR); result < 0) {
     return internal::errno_status(-result, "shutdown", describer()());
@@ -76,41 +78,41 @@ absl::Status TcpStream::shutdown_write() {
   return absl::OkStatus();
 }
 
-absl::Status TcpStream::close() { return core_.close(); }
+absl::Status SocketStream::close() { return core_.close(); }
 
-absl::Status TcpStream::set_nodelay(bool on) {
+absl::Status SocketStream::set_nodelay(bool on) {
   if (!is_open()) return closed_error("set_nodelay");
   const int result = internal::system_calls().set_option(fd(), IPPROTO_TCP, TCP_NODELAY, on);
   if (result < 0) return internal::errno_status(-result, "set_nodelay", describer()());
   return absl::OkStatus();
 }
 
-absl::StatusOr<SocketAddress> TcpStream::local_address() const {
+absl::StatusOr<SocketAddress> SocketStream::local_address() const {
   if (!is_open()) return closed_error("local_address");
   return socket_name(fd(), /*peer=*/false, "getsockname");
 }
 
-absl::StatusOr<SocketAddress> TcpStream::peer_address() const {
+absl::StatusOr<SocketAddress> SocketStream::peer_address() const {
   if (!is_open()) return closed_error("peer_address");
   return socket_name(fd(), /*peer=*/true, "getpeername");
 }
 
-absl::StatusOr<std::pair<TcpStream, TcpStream>> socket_pair() {
+absl::StatusOr<std::pair<SocketStream, SocketStream>> socket_pair() {
   int fds[2];
   if (const int result = internal::system_calls().socket_pair(fds); result < 0) {
     return internal::errno_status(-result, "socketpair", "AF_UNIX");
   }
-  return std::make_pair(TcpStream(fds[0]), TcpStream(fds[1]));
+  return std::make_pair(SocketStream(fds[0]), SocketStream(fds[1]));
 }
 
-// ---- TcpListener ----
+// ---- SocketListener ----
 
-TcpListener::TcpListener(TcpListener&& other) noexcept
+SocketListener::SocketListener(SocketListener&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       local_address_(other.local_address_),
       accepting_(std::exchange(other.accepting_, nullptr)) {}
 
-TcpListener& TcpListener::operator=(TcpListener&& other) noexcept {
+SocketListener& SocketListener::operator=(SocketListener&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) (void)close();
     fd_ = std::exchange(other.fd_, -1);
@@ -120,11 +122,11 @@ TcpListener& TcpListener::operator=(TcpListener&& other) noexcept {
   return *this;
 }
 
-TcpListener::~TcpListener() {
+SocketListener::~SocketListener() {
   if (fd_ >= 0) (void)close();
 }
 
-absl::StatusOr<TcpListener> TcpListener::listen(const SocketAddress& address,
+absl::StatusOr<SocketListener> SocketListener::listen(const SocketAddress& address,
                                                 ListenOptions options) {
   const std::string target = address.to_string();
   if (options.backlog < 0) {
@@ -134,7 +136,7 @@ absl::StatusOr<TcpListener> TcpListener::listen(const SocketAddress& address,
   SystemCalls& calls = internal::system_calls();
   const int fd = calls.socket(address.family(), SOCK_STREAM);
   if (fd < 0) return internal::errno_status(-fd, "listen", target);
-  TcpListener listener;
+  SocketListener listener;
   listener.fd_ = fd;
   int result = 0;
   if (options.reuse_address && (result = calls.set_option(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
@@ -155,7 +157,7 @@ absl::StatusOr<TcpListener> TcpListener::listen(const SocketAddress& address,
   return listener;
 }
 
-Task<absl::StatusOr<TcpStream>> TcpListener::accept() {
+Task<absl::StatusOr<SocketStream>> SocketListener::accept() {
   if (fd_ < 0) co_return closed_error("accept");
   if (accepting_ != nullptr) co_return internal::busy_error("accept", "accepting on");
   internal::IoOperation op(OpKind::kAccept, fd_);
@@ -172,10 +174,10 @@ Task<absl::StatusOr<TcpStream>> TcpListener::accept() {
     co_return internal::errno_status(static_cast<int>(-result), "accept",
                                      local_address_.to_string());
   }
-  co_return TcpStream(static_cast<int>(result));
+  co_return SocketStream(static_cast<int>(result));
 }
 
-absl::Status TcpListener::close() {
+absl::Status SocketListener::close() {
   if (fd_ < 0) return closed_error("close");
   const int fd = std::exchange(fd_, -1);
   internal::withdraw(accepting_);

@@ -1,8 +1,11 @@
-// giambio/tcp.h: TCP streams and listeners, the same on every driver.
+// giambio/socket_stream.h: stream sockets (TCP and Unix) and their listeners, the same on every
+// driver.
 //
-//   absl::StatusOr<TcpListener> listener = TcpListener::listen(*SocketAddress::parse("::1", 0));
-//   absl::StatusOr<TcpStream> client = co_await TcpStream::connect(listener->local_address());
-//   absl::StatusOr<TcpStream> server = co_await listener->accept();
+//   absl::StatusOr<SocketListener> listener =
+//       SocketListener::listen(*SocketAddress::parse("::1", 0));
+//   absl::StatusOr<SocketStream> client =
+//       co_await SocketStream::connect(listener->local_address());
+//   absl::StatusOr<SocketStream> server = co_await listener->accept();
 //   co_await client->write_all("ping");
 //   absl::StatusOr<std::string> got = co_await server->read_some(4096);   // "" at end of stream
 //
@@ -21,9 +24,12 @@
 // The same classes serve Unix stream sockets: listen on and connect to a
 // SocketAddress::unix_path(...), or make a connected pair with socket_pair().
 //
-// Streams and listeners belong to the loop thread; they close on destruction.
-#ifndef GIAMBIO_TCP_H_
-#define GIAMBIO_TCP_H_
+// SocketStream is a giambio byte stream (byte_stream.h: read, read_some, write, write_all,
+// send_eof, close), so code written against that surface, TLS included, runs over it, over
+// AsyncStream and over the simulator's sockets alike. Streams and listeners belong to the loop
+// thread; they close on destruction.
+#ifndef GIAMBIO_SOCKET_STREAM_H_
+#define GIAMBIO_SOCKET_STREAM_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +41,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "giambio/byte_stream.h"
 #include "giambio/internal/io_operation.h"
 #include "giambio/internal/stream_core.h"
 #include "giambio/socket_address.h"
@@ -42,13 +49,13 @@
 
 namespace giambio {
 
-class TcpStream {
+class SocketStream {
  public:
-  TcpStream() = default;
+  SocketStream() = default;
   // Takes ownership of a connected, non-blocking socket.
-  explicit TcpStream(int fd) : core_(OpKind::kReceive, OpKind::kSend, fd) {}
+  explicit SocketStream(int fd) : core_(OpKind::kReceive, OpKind::kSend, fd) {}
 
-  static Task<absl::StatusOr<TcpStream>> connect(SocketAddress address);
+  static Task<absl::StatusOr<SocketStream>> connect(SocketAddress address);
 
   // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
   Task<absl::StatusOr<size_t>> read(std::span<char> buffer);
@@ -60,8 +67,8 @@ class TcpStream {
   // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
   Task<absl::Status> write_all(std::string_view data, size_t* bytes_written = nullptr);
 
-  // Half-close: the peer reads end of stream; this side can still read.
-  absl::Status shutdown_write();
+  // Half-close (shutdown(SHUT_WR)): the peer reads end of stream; this side can still read.
+  absl::Status send_eof();
   // Closes now; a second close is FailedPrecondition.
   absl::Status close();
   bool is_open() const { return core_.fd() >= 0; }
@@ -79,7 +86,7 @@ class TcpStream {
 
 // Two connected Unix stream sockets (socketpair(2)), e.g. to talk to a child process or between
 // two parts of one program.
-absl::StatusOr<std::pair<TcpStream, TcpStream>> socket_pair();
+absl::StatusOr<std::pair<SocketStream, SocketStream>> socket_pair();
 
 struct ListenOptions {
   // Connections the kernel holds until they are accepted (capped by net.core.somaxconn). Large
@@ -90,18 +97,18 @@ struct ListenOptions {
   bool reuse_port = false;
 };
 
-class TcpListener {
+class SocketListener {
  public:
-  TcpListener() = default;
-  TcpListener(TcpListener&& other) noexcept;
-  TcpListener& operator=(TcpListener&& other) noexcept;
-  ~TcpListener();
+  SocketListener() = default;
+  SocketListener(SocketListener&& other) noexcept;
+  SocketListener& operator=(SocketListener&& other) noexcept;
+  ~SocketListener();
 
   // Binds and listens. Port 0 picks a free port (see local_address()).
-  static absl::StatusOr<TcpListener> listen(const SocketAddress& address,
+  static absl::StatusOr<SocketListener> listen(const SocketAddress& address,
                                             ListenOptions options = {});
 
-  Task<absl::StatusOr<TcpStream>> accept();
+  Task<absl::StatusOr<SocketStream>> accept();
   const SocketAddress& local_address() const { return local_address_; }
   absl::Status close();
   int fd() const { return fd_; }
@@ -114,4 +121,4 @@ class TcpListener {
 
 }  // namespace giambio
 
-#endif  // GIAMBIO_TCP_H_
+#endif  // GIAMBIO_SOCKET_STREAM_H_
