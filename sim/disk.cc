@@ -98,8 +98,7 @@ int64_t Disk::open_file(Operation& op, uint32_t host) {
 void Disk::perform(Operation& op, uint32_t host) {
   if (op.kind() == OpKind::kOpen) {
     const int64_t result = open_file(op, host);
-    world_.record("open", absl::StrCat(op.path == nullptr ? "" : op.path, " -> ", result), 0, 0,
-                  host);
+    world_.record("open", absl::StrCat(op.path == nullptr ? "" : op.path, " -> ", result), {.host = host});
     op.complete(result);
     return;
   }
@@ -123,7 +122,7 @@ void Disk::perform(Operation& op, uint32_t host) {
       }
       if (prng_.chance(world_.faults().disk.read_error)) {
         ++stats_.read_errors;
-        world_.record("read error", path, 0, 0, host);
+        world_.record("read error", path, {.host = host});
         op.complete(-EIO);
         return;
       }
@@ -131,7 +130,7 @@ void Disk::perform(Operation& op, uint32_t host) {
       const size_t n =
           offset >= file.current.size() ? 0 : std::min(op.length, file.current.size() - offset);
       if (n > 0) std::memcpy(op.buffer, file.current.data() + offset, n);
-      world_.record("pread", absl::StrCat(path, " @", op.offset, " ", n, " bytes"), 0, 0, host);
+      world_.record("pread", absl::StrCat(path, " @", op.offset, " ", n, " bytes"), {.host = host});
       op.complete(static_cast<int64_t>(n));
       return;
     }
@@ -144,8 +143,7 @@ void Disk::perform(Operation& op, uint32_t host) {
       Write write{op.offset, std::string(static_cast<const char*>(op.buffer), op.length)};
       apply(file.current, write);
       file.unsynced.push_back(std::move(write));
-      world_.record("pwrite", absl::StrCat(path, " @", op.offset, " ", op.length, " bytes"), 0, 0,
-                    host);
+      world_.record("pwrite", absl::StrCat(path, " @", op.offset, " ", op.length, " bytes"), {.host = host});
       op.complete(static_cast<int64_t>(op.length));
       return;
     }
@@ -153,7 +151,7 @@ void Disk::perform(Operation& op, uint32_t host) {
       ++stats_.syncs;
       file.durable = file.current;
       file.unsynced.clear();
-      world_.record("fsync", path, 0, 0, host);
+      world_.record("fsync", path, {.host = host});
       op.complete(0);
       return;
     default:
@@ -193,7 +191,7 @@ void Disk::crash(Host& host) {
     }
     world_.record("crash: disk",
                   absl::StrCat(key.second, ": ", file.unsynced.size(), " unsynced writes decided"),
-                  0, 0, host.id());
+                  {.host = host.id()});
     file.unsynced.clear();
     file.current = file.durable;
   }

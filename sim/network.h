@@ -12,6 +12,10 @@
 //     heal, as TCP retransmission would deliver it), clogging (stalled until a time), delays.
 // Only IPv4 exists in the simulation. A port is bound per host and protocol whatever the
 // address (0.0.0.0, the host's address or 127.0.0.1).
+//
+// Three rooms: network.cc keeps the socket table and answers the driver's calls; network_tcp.cc
+// runs connections (handshake, segments, window, FIN and RST); network_udp.cc carries datagrams.
+// What passes between two hosts, and when, is decided by the links (links.h).
 #ifndef SIM_NETWORK_H_
 #define SIM_NETWORK_H_
 
@@ -23,10 +27,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "absl/time/time.h"
 #include "giambio/driver.h"
 #include "giambio/prng.h"
+#include "sim/links.h"
 
 namespace giambio::sim {
 
@@ -83,51 +89,61 @@ class Network {
     uint16_t port = 0;
     auto operator<=>(const Addr&) const = default;
   };
+  // Defined in network_parts.h.
   struct Segment;
   struct Endpoint;
   struct Connection;
   struct Datagram;
   struct Socket;
-  struct Link;
 
+  // ---- Sockets (network.cc) ----
   Socket* find(int fd);
-  Link& link(uint32_t from, uint32_t to);
-  bool blocked(uint32_t from, uint32_t to);
-  absl::Duration delay(uint32_t from, uint32_t to);
   // The host an address reaches from `from` (127.0.0.1 is `from` itself), or 0.
   uint32_t route(uint32_t from, uint32_t ip);
   int bind_port(Socket& socket, Addr address);
+  // Gives up the socket's port, if the binding is still its own.
+  void unbind(Socket& socket);
   Socket* bound(uint32_t host, int type, uint16_t port);
+  // Completes the socket's parked reader and writer, if any, with -error.
+  static void fail_parked(Socket& socket, int error);
   static Addr to_addr(const sockaddr* address, socklen_t length, int* error);
   static void fill(Addr address, sockaddr* out, socklen_t* length);
   std::string text(Addr address) const;
+  // Completes what the socket's parked operations can do now; soon(): at the next poll.
+  void wake(int fd);
+  void soon(int fd);
 
-  // TCP
+  // ---- TCP (network_tcp.cc) ----
   void start_connect(Socket& socket, Addr to, Operation& op);
+  // The socket `fd` if it still waits for connect attempt `attempt` (not answered, cancelled,
+  // closed or retried since), else nullptr: what every delayed step of a connect checks first.
+  Socket* connecting(int fd, uint64_t attempt);
   void send_syn(int fd, uint64_t attempt, absl::Time started, int tries);
   void syn_arrives(int fd, uint64_t attempt, uint32_t from, Addr client, Addr to);
   void transmit(const std::shared_ptr<Connection>& conn, int side, Segment segment);
   void pump(const std::shared_ptr<Connection>& conn, int side);
   void arrive(Connection& conn, int side, Segment& segment);
   void close_endpoint(Connection& conn, int side, bool reset);
+  // Resets every connection waiting in a listener's backlog (the listener closed or crashed).
+  void reset_backlog(Socket& listener);
+  // Segments that waited for the link from -> to flow again, one latency after the heal.
+  void resume_stalled(uint32_t from, uint32_t to);
   void try_accept(Socket& socket);
   void try_receive(Socket& socket);
   void try_send(Socket& socket);
-  void wake(int fd);
-  void soon(int fd);
-  // UDP
+
+  // ---- UDP (network_udp.cc) ----
   void send_datagram(Socket& socket, Operation& op);
   void deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::string& data,
                         uint64_t flow);
   void try_receive_datagram(Socket& socket);
 
   World& world_;
-  Prng prng_;
+  Links links_;  // before datagram_prng_: both draw from the world's streams at construction
   Prng datagram_prng_;
   std::map<int, std::unique_ptr<Socket>> sockets_;
   std::map<std::tuple<uint32_t, int, uint16_t>, int> bindings_;  // (host, type, port) -> fd
   std::map<uint32_t, uint16_t> next_port_;
-  std::map<std::pair<uint32_t, uint32_t>, Link> links_;
   std::map<uint64_t, std::shared_ptr<Connection>> connections_;
   uint64_t last_connection_ = 0;
   Stats stats_;

@@ -35,13 +35,13 @@ class Recorder final : public Instrument {
         task.name.empty() ? absl::StrCat("task ", task.id) : std::string(task.name));
   }
   void before_task_step(const TaskInfo& task) override {
-    world_.record("step", "", 0, 0, task.domain);
+    world_.record("step", "", {.host = task.domain});
   }
   void on_task_exited(const TaskInfo& task) override {
-    world_.record("exit", "", 0, 0, task.domain);
+    world_.record("exit", "", {.host = task.domain});
   }
   void before_cancel(const TaskInfo& task) override {
-    world_.record("cancelled", "", 0, 0, task.domain);
+    world_.record("cancelled", "", {.host = task.domain});
   }
 
  private:
@@ -193,13 +193,13 @@ void World::advance(absl::Time deadline) {
   }
 }
 
-void World::record(std::string what, std::string detail, uint64_t flow_out, uint64_t flow_in,
-                   uint32_t host) {
+void World::record(std::string what, std::string detail, RecordOptions options) {
+  uint32_t host = options.host;
   Loop* loop = Loop::current_or_null();
   const std::optional<TaskInfo> task = loop == nullptr ? std::nullopt : loop->running_task_info();
-  if (host == kCurrentHost) host = task ? task->domain : 0;
+  if (host == RecordOptions::kCurrentHost) host = task ? task->domain : 0;
   trace_.record(TraceEvent{now_ - absl::UnixEpoch(), host, task ? task->id : 0, std::move(what),
-                           std::move(detail), flow_out, flow_in});
+                           std::move(detail), options.flow_out, options.flow_in});
 }
 
 // ---- Running ----
@@ -318,25 +318,24 @@ Task<> World::nemesis() {
 // ---- Faults ----
 
 void World::partition(Host& a, Host& b, bool one_way) {
-  record("partition", absl::StrCat(a.name_, one_way ? " -> " : " <-> ", b.name_), 0, 0, 0);
+  record("partition", absl::StrCat(a.name_, one_way ? " -> " : " <-> ", b.name_), {.host = 0});
   network_->set_cut(a.id_, b.id_, true);
   if (!one_way) network_->set_cut(b.id_, a.id_, true);
 }
 
 void World::heal(Host& a, Host& b) {
-  record("heal", absl::StrCat(a.name_, " <-> ", b.name_), 0, 0, 0);
+  record("heal", absl::StrCat(a.name_, " <-> ", b.name_), {.host = 0});
   network_->set_cut(a.id_, b.id_, false);
   network_->set_cut(b.id_, a.id_, false);
 }
 
 void World::heal_all() {
-  record("heal all", "", 0, 0, 0);
+  record("heal all", "", {.host = 0});
   network_->heal_all();
 }
 
 void World::clog(Host& a, Host& b, absl::Duration duration) {
-  record("clog", absl::StrCat(a.name_, " <-> ", b.name_, " for ", absl::FormatDuration(duration)),
-         0, 0, 0);
+  record("clog", absl::StrCat(a.name_, " <-> ", b.name_, " for ", absl::FormatDuration(duration)), {.host = 0});
   network_->clog(a.id_, b.id_, now_ + duration);
   network_->clog(b.id_, a.id_, now_ + duration);
 }
@@ -350,7 +349,7 @@ void World::crash(Host& host) {
   if (!host.alive_) {
     throw UsageError(absl::StrCat("World::crash(", host.name_, "): the host is already down"));
   }
-  record("crash", host.name_, 0, 0, host.id_);
+  record("crash", host.name_, {.host = host.id_});
   host.alive_ = false;
   ++host.incarnation_;
   for (CancelScope* scope : std::vector<CancelScope*>(host.scopes_)) scope->cancel();
@@ -362,7 +361,7 @@ void World::restart(Host& host) {
   if (host.alive_) {
     throw UsageError(absl::StrCat("World::restart(", host.name_, "): the host is running"));
   }
-  record("restart", host.name_, 0, 0, host.id_);
+  record("restart", host.name_, {.host = host.id_});
   host.alive_ = true;
   host.restarted_.unpark_all();
 }

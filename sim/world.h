@@ -53,6 +53,15 @@ class Disk;
 class Network;
 class World;
 
+// Where World::record places an event, and which message arrow it starts or ends.
+struct RecordOptions {
+  static constexpr uint32_t kCurrentHost = ~0u;
+  uint32_t host = kCurrentHost;  // the host it happens on (0: the world itself; default: the
+                                 // running task's host)
+  uint64_t flow_out = 0;         // starts a message arrow (Trace::new_flow) ...
+  uint64_t flow_in = 0;          // ... or ends one
+};
+
 struct WorldOptions {
   uint64_t seed = 0;
   Faults faults = {};
@@ -163,11 +172,10 @@ class World {
   size_t scheduled() const { return events_.size(); }
   // Runs the events due by `deadline` (the earliest time first); advances the clock.
   void advance(absl::Time deadline);
-  // Records an event at the current virtual time, from the running task's host and id.
-  void record(std::string what, std::string detail, uint64_t flow_out = 0, uint64_t flow_in = 0,
-              uint32_t host = kCurrentHost);
+  // Records an event at the current virtual time, from the running task (its id, and its host
+  // unless options name one), e.g. record("recv", "12 bytes", {.host = 2, .flow_in = flow}).
+  void record(std::string what, std::string detail = "", RecordOptions options = {});
   Trace& mutable_trace() { return trace_; }
-  static constexpr uint32_t kCurrentHost = ~0u;
   // The host of the running task (nullptr: the world's own tasks, or no task runs).
   Host* current_host();
   Host* host_by_id(uint32_t id);
