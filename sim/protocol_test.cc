@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "examples/chat.h"
+#include "examples/echo.h"
 #include "giambio/giambio.h"
 #include "giambio/uring/uring_driver.h"
 #include "gtest/gtest.h"
@@ -23,64 +25,10 @@ struct Places {
   std::function<Task<>(int client, Task<>)> as_client;
 };
 
-Task<> serve_echo(SocketListener& listener) {
-  co_await with_pool([&](Pool& pool) -> Task<> {
-    while (true) {
-      absl::StatusOr<SocketStream> client = co_await listener.accept();
-      if (!client.ok()) continue;
-      pool.spawn([stream = std::move(*client)]() mutable -> Task<> {
-        while (true) {
-          absl::StatusOr<std::string> data = co_await stream.read_some(64 * 1024);
-          if (!data.ok() || data->empty()) co_return;
-          if (!(co_await stream.write_all(*data)).ok()) co_return;
-        }
-      });
-    }
-  });
-}
-
-// The chat server: greets each client with "welcome\n", then every line a client sends goes
-// to all the other clients. Writes to one client are serialized by its lock (two tasks writing
-// to one stream at once is an error, as in Trio).
-struct Member {
-  explicit Member(SocketStream s) : stream(std::move(s)) {}
-  SocketStream stream;
-  Lock lock;
-};
-
-Task<> serve_chat(SocketListener& listener) {
-  std::vector<std::shared_ptr<Member>> members;
-  co_await with_pool([&](Pool& pool) -> Task<> {
-    while (true) {
-      absl::StatusOr<SocketStream> accepted = co_await listener.accept();
-      if (!accepted.ok()) continue;
-      auto client = std::make_shared<Member>(std::move(*accepted));
-      pool.spawn([&members, client]() -> Task<> {
-        {
-          LockGuard guard = co_await client->lock.guard();
-          if (!(co_await client->stream.write_all("welcome\n")).ok()) co_return;
-        }
-        members.push_back(client);
-        std::string pending;
-        while (true) {
-          absl::StatusOr<std::string> data = co_await client->stream.read_some(4096);
-          if (!data.ok() || data->empty()) break;
-          pending += *data;
-          for (size_t end; (end = pending.find('\n')) != std::string::npos;) {
-            const std::string line = pending.substr(0, end + 1);
-            pending.erase(0, end + 1);
-            const std::vector<std::shared_ptr<Member>> others = members;  // may change meanwhile
-            for (const std::shared_ptr<Member>& other : others) {
-              if (other == client) continue;
-              LockGuard guard = co_await other->lock.guard();
-              (void)co_await other->stream.write_all(line);
-            }
-          }
-        }
-        std::erase(members, client);
-      });
-    }
-  });
+// Runs a server until it is cancelled; one that ends by itself fails the test.
+Task<> serve(Task<absl::Status> server) {
+  const absl::Status ended = co_await std::move(server);
+  ADD_FAILURE() << "a server ended: " << ended;
 }
 
 Task<std::string> read_lines(SocketStream& stream, int lines) {
@@ -112,8 +60,12 @@ Task<> protocol(Places& places) {
   Event all_joined;
   int joined = 0;
   co_await with_pool([&](Pool& servers) -> Task<> {
-    servers.spawn([&] { return places.as_server(serve_echo(*echo)); });
-    servers.spawn([&] { return places.as_server(serve_chat(*chat)); });
+    servers.spawn([&] { return places.as_server(serve(examples::serve_echo(*echo))); });
+    servers.spawn([&] {
+      examples::ChatOptions options;
+      options.welcome = "welcome\n";
+      return places.as_server(serve(examples::serve_chat(*chat, std::move(options))));
+    });
     co_await with_pool([&](Pool& clients) -> Task<> {
       for (int i = 0; i < kEchoClients; ++i) {
         clients.spawn([&, i]() -> Task<> {

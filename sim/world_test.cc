@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "examples/echo.h"
 #include "giambio/giambio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,24 +20,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// An echo server on port 7 of whichever host runs it.
+// giambio's echo server (examples/echo.h) on `port` of whichever host runs it.
 Task<> echo_server(int port) {
   absl::StatusOr<SocketListener> listener =
       SocketListener::listen(*SocketAddress::parse("0.0.0.0", port));
   if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
-  co_await with_pool([&](Pool& pool) -> Task<> {
-    while (true) {
-      absl::StatusOr<SocketStream> client = co_await listener->accept();
-      if (!client.ok()) continue;
-      pool.spawn([stream = std::move(*client)]() mutable -> Task<> {
-        while (true) {
-          absl::StatusOr<std::string> data = co_await stream.read_some(4096);
-          if (!data.ok() || data->empty()) co_return;
-          if (!(co_await stream.write_all(*data)).ok()) co_return;
-        }
-      });
-    }
-  });
+  const absl::Status ended = co_await examples::serve_echo(*listener);
+  throw std::runtime_error(ended.ToString());
 }
 
 Task<absl::StatusOr<std::string>> echo_once(SocketAddress server, std::string message) {

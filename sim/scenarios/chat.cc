@@ -1,13 +1,13 @@
 // The chat scenario: giambio's chat server (every line a client sends goes to all the others)
 // with clients that join, leave and crash.
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "examples/chat.h"
 #include "giambio/giambio.h"
 #include "sim/scenarios/run_world.h"
 
@@ -17,44 +17,13 @@ namespace {
 constexpr int kPort = 6667;
 constexpr int kClients = 4;
 
-struct Member {
-  explicit Member(SocketStream s) : stream(std::move(s)) {}
-  SocketStream stream;
-  Lock lock;  // one writer at a time per client
-};
-
+// giambio's chat server (examples/chat.h), the same code as the chat_server program.
 Task<> chat_server() {
   absl::StatusOr<SocketListener> listener =
       SocketListener::listen(*SocketAddress::parse("0.0.0.0", kPort));
   if (!listener.ok()) throw CheckFailure(listener.status().ToString());
-  std::vector<std::shared_ptr<Member>> members;
-  co_await with_pool([&](Pool& pool) -> Task<> {
-    while (true) {
-      absl::StatusOr<SocketStream> accepted = co_await listener->accept();
-      if (!accepted.ok()) continue;
-      auto client = std::make_shared<Member>(std::move(*accepted));
-      members.push_back(client);
-      pool.spawn([&members, client]() -> Task<> {
-        std::string pending;
-        while (true) {
-          absl::StatusOr<std::string> data = co_await client->stream.read_some(4096);
-          if (!data.ok() || data->empty()) break;
-          pending += *data;
-          for (size_t end; (end = pending.find('\n')) != std::string::npos;) {
-            const std::string line = pending.substr(0, end + 1);
-            pending.erase(0, end + 1);
-            const std::vector<std::shared_ptr<Member>> others = members;
-            for (const std::shared_ptr<Member>& other : others) {
-              if (other == client) continue;
-              LockGuard guard = co_await other->lock.guard();
-              (void)co_await skip_after(absl::Seconds(5), other->stream.write_all(line));
-            }
-          }
-        }
-        std::erase(members, client);
-      });
-    }
-  });
+  const absl::Status ended = co_await examples::serve_chat(*listener);
+  throw CheckFailure(absl::StrCat("chat server: ", ended.ToString()));
 }
 
 // What every client incarnation has seen: the last sequence number per sending connection.

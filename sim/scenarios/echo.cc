@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "examples/echo.h"
 #include "giambio/giambio.h"
 #include "sim/scenarios/run_world.h"
 
@@ -13,23 +14,13 @@ namespace {
 constexpr int kPort = 7;
 constexpr int kClients = 3;
 
+// giambio's echo server (examples/echo.h), the same code as the echo_server program.
 Task<> echo_server() {
   absl::StatusOr<SocketListener> listener =
       SocketListener::listen(*SocketAddress::parse("0.0.0.0", kPort));
   if (!listener.ok()) throw CheckFailure(listener.status().ToString());
-  co_await with_pool([&](Pool& pool) -> Task<> {
-    while (true) {
-      absl::StatusOr<SocketStream> client = co_await listener->accept();
-      if (!client.ok()) continue;
-      pool.spawn([stream = std::move(*client)]() mutable -> Task<> {
-        while (true) {
-          absl::StatusOr<std::string> data = co_await stream.read_some(16 * 1024);
-          if (!data.ok() || data->empty()) co_return;
-          if (!(co_await stream.write_all(*data)).ok()) co_return;
-        }
-      });
-    }
-  });
+  const absl::Status ended = co_await examples::serve_echo(*listener);
+  throw CheckFailure(absl::StrCat("echo server: ", ended.ToString()));
 }
 
 // Sends messages of drawn sizes, one at a time, each with a deadline; reconnects after a

@@ -22,8 +22,8 @@ ticks_per_second=$(getconf CLK_TCK)
 servers=(giambio_uring giambio_epoll liburing epoll asio)
 command_for() {
   case "$1" in
-    giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/tools/examples/echo_server" ;;
-    giambio_epoll) echo "env GIAMBIO_DRIVER=epoll $runfiles/tools/examples/echo_server" ;;
+    giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/examples/echo_server" ;;
+    giambio_epoll) echo "env GIAMBIO_DRIVER=epoll $runfiles/examples/echo_server" ;;
     liburing) echo "$runfiles/tools/bench/uring_echo" ;;
     epoll) echo "$runfiles/tools/bench/epoll_echo" ;;
     asio) echo "$runfiles/tools/bench/asio_echo" ;;

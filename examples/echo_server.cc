@@ -1,6 +1,6 @@
-// tools/examples/echo_server.cc: giambio's echo server. Sends back every byte it receives.
+// examples/echo_server.cc: giambio's echo server. Sends back every byte it receives.
 //
-//   bazel run //tools/examples:echo_server -- --port=9000
+//   bazel run //examples:echo_server -- --port=9000
 //
 // Prints "listening on HOST:PORT" once ready (with --port=0 the port is picked for you).
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "giambio/giambio.h"
-#include "tools/examples/echo.h"
+#include "examples/echo.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
 ABSL_FLAG(int, port, 9000, "Port to listen on (0: any free port).");

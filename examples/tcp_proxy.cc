@@ -1,7 +1,7 @@
-// tools/examples/tcp_proxy.cc: giambio's TCP proxy. Forwards every connection to a target and
+// examples/tcp_proxy.cc: giambio's TCP proxy. Forwards every connection to a target and
 // copies bytes both ways; an end of stream on one side is passed on as a half-close.
 //
-//   bazel run //tools/examples:tcp_proxy -- --port=9002 --target_port=9000
+//   bazel run //examples:tcp_proxy -- --port=9002 --target_port=9000
 #include <cstdio>
 #include <string>
 

@@ -23,7 +23,7 @@ class Server {
  public:
   explicit Server(const std::string& name, std::vector<std::string> flags = {}) {
     const std::string path =
-        std::string(std::getenv("TEST_SRCDIR")) + "/giambio/tools/examples/" + name;
+        std::string(std::getenv("TEST_SRCDIR")) + "/giambio/examples/" + name;
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     posix_spawn_file_actions_t actions;
@@ -121,7 +121,7 @@ TEST(ExamplesTest, TcpProxyForwardsToTheEchoServer) {
 
 TEST(ExamplesTest, BadFlagsExitWithStatus2) {
   const std::string path =
-      std::string(std::getenv("TEST_SRCDIR")) + "/giambio/tools/examples/echo_server";
+      std::string(std::getenv("TEST_SRCDIR")) + "/giambio/examples/echo_server";
   const std::string command = path + " --port=70000 2>/dev/null";
   const int status = std::system(command.c_str());
   EXPECT_EQ(WEXITSTATUS(status), 2);

@@ -1,4 +1,4 @@
-// Cancels the echo server (tools/examples/echo.h) at every await point a client's session
+// Cancels the echo server (examples/echo.h) at every await point a client's session
 // reaches, on both real drivers, and checks that nothing is left behind: no descriptor, no heap
 // allocation (counted by this binary's operator new/delete), and under ASan no leak that
 // LeakSanitizer finds. Await points are counted with an instrument: run k cancels the server
@@ -14,7 +14,7 @@
 #include "giambio/drivers_test_util.h"
 #include "giambio/giambio.h"
 #include "gtest/gtest.h"
-#include "tools/examples/echo.h"
+#include "examples/echo.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
