@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "giambio/errors.h"
 
 namespace giambio {
@@ -152,9 +153,8 @@ void Loop::block(internal::TaskRecord& task, internal::Blocker& blocker,
 }
 
 void Loop::wake(internal::TaskRecord& task) {
-  if (task.state != internal::TaskState::kBlocked) {
-    throw UsageError(absl::StrCat("Loop::wake: task ", task.id(), " is not blocked"));
-  }
+  GIAMBIO_CHECK(task.state == internal::TaskState::kBlocked, "Loop::wake: task ", task.id(), " '",
+                task.name(), "' is not blocked (state ", static_cast<int>(task.state), ")");
   task.blocker = nullptr;
   task.state = internal::TaskState::kReady;
   push_ready(task);
@@ -172,6 +172,10 @@ void Loop::check_thread(std::string_view operation) const {
 
 void Loop::push_ready(internal::TaskRecord& task) {
   check_thread("waking a task");
+  GIAMBIO_CHECK(task.state == internal::TaskState::kReady, "task ", task.id(),
+                " queued to run in state ", static_cast<int>(task.state));
+  GIAMBIO_CHECK(task.ready_next == nullptr && ready_tail_ != &task, "task ", task.id(),
+                " queued to run twice");
   task.ready_next = nullptr;
   if (ready_tail_ == nullptr) {
     ready_head_ = &task;
@@ -228,6 +232,9 @@ void Loop::run_batch() {
 }
 
 void Loop::run_task(internal::TaskRecord& task) {
+  GIAMBIO_CHECK(task.state == internal::TaskState::kReady, "task ", task.id(),
+                " ran from the ready queue in state ", static_cast<int>(task.state));
+  task.ready_next = nullptr;  // out of the queue (run_batch has read its successor)
   current_ = &task;
   task.state = internal::TaskState::kRunning;
   notify([&](Instrument& i) { i.before_task_step(task.info()); });
@@ -243,6 +250,7 @@ void Loop::run_task(internal::TaskRecord& task) {
 }
 
 void Loop::finish_task(internal::TaskRecord& task) {
+  GIAMBIO_CHECK(live_tasks_count_ > 0, "task ", task.id(), " finished with no live task counted");
   task.state = internal::TaskState::kDone;
   live_tasks_.remove(task);
   --live_tasks_count_;
@@ -253,7 +261,11 @@ void Loop::finish_task(internal::TaskRecord& task) {
 void Loop::fire_timers() {
   if (timers_.empty()) return;
   const absl::Time time = now();
-  while (internal::Timer* timer = timers_.pop_expired(time)) timer->fire();
+  while (internal::Timer* timer = timers_.pop_expired(time)) {
+    GIAMBIO_CHECK(timer->deadline() <= time, "a timer due at ",
+                  absl::FormatTime(timer->deadline()), " fired at ", absl::FormatTime(time));
+    timer->fire();
+  }
 }
 
 void Loop::report_deadlock() {

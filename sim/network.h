@@ -124,6 +124,8 @@ class Network {
   void pump(const std::shared_ptr<Connection>& conn, int side);
   void arrive(Connection& conn, int side, Segment& segment);
   void close_endpoint(Connection& conn, int side, bool reset);
+  // The table's owning pointer to `conn`, which must be live (checked).
+  std::shared_ptr<Connection> live(const Connection& conn);
   // Resets every connection waiting in a listener's backlog (the listener closed or crashed).
   void reset_backlog(Socket& listener);
   // Segments that waited for the link from -> to flow again, one latency after the heal.

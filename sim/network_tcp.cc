@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "sim/network.h"
 #include "sim/network_parts.h"
 #include "sim/world.h"
@@ -190,7 +191,7 @@ void Network::arrive(Connection& conn, int side, Segment& segment) {
     if (segment.kind == Segment::kData || segment.kind == Segment::kSynAck) {
       Endpoint& peer = conn.end[1 - side];
       if (!peer.closed && !peer.reset) {
-        transmit(connections_.at(conn.id), side, Segment{Segment::kRst, {}, {}, 0});
+        transmit(live(conn), side, Segment{Segment::kRst, {}, {}, 0});
       }
     }
     return;
@@ -228,7 +229,7 @@ void Network::close_endpoint(Connection& conn, int side, bool reset) {
   Endpoint& end = conn.end[side];
   if (end.closed) return;
   end.closed = true;
-  std::shared_ptr<Connection> keep = connections_.at(conn.id);
+  std::shared_ptr<Connection> keep = live(conn);
   Endpoint& peer = conn.end[1 - side];
   if (!peer.closed && !end.reset) {
     // Closing with unread data resets the connection, as Linux does.
@@ -255,6 +256,8 @@ void Network::try_receive(Socket& socket) {
     op->complete(POLLIN);
     return;
   }
+  GIAMBIO_CHECK(end.inbox_head <= end.inbox.size(), "simulator: connection ", socket.conn->id,
+                " read past its inbox (", end.inbox_head, " of ", end.inbox.size(), ")");
   if (end.unread() > 0) {
     const size_t n = std::min(op->length, end.unread());
     std::memcpy(op->buffer, end.inbox.data() + end.inbox_head, n);
@@ -285,6 +288,8 @@ void Network::try_send(Socket& socket) {
     return;
   }
   const size_t used = end.out_bytes + peer.unread();
+  GIAMBIO_CHECK(used <= kWindow, "simulator: connection ", socket.conn->id, " side ", socket.side,
+                " has ", used, " bytes in flight and unread, over the ", kWindow, "-byte window");
   if (used >= kWindow) return;  // waits for the reader
   socket.writer = nullptr;
   if (op->kind() == OpKind::kWaitWritable) {
@@ -315,6 +320,13 @@ void Network::resume_stalled(uint32_t from, uint32_t to) {
       }
     }
   }
+}
+
+std::shared_ptr<Network::Connection> Network::live(const Connection& conn) {
+  auto it = connections_.find(conn.id);
+  GIAMBIO_CHECK(it != connections_.end() && it->second.get() == &conn, "simulator: connection ",
+                conn.id, " is in use but not in the table of live connections");
+  return it->second;
 }
 
 void Network::reset_backlog(Socket& listener) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/errors.h"
 #include "giambio/instrument.h"
@@ -189,6 +190,9 @@ void World::advance(absl::Time deadline) {
   now_ = std::max(now_, events_.begin()->first.first);
   while (!events_.empty() && events_.begin()->first.first <= now_) {
     auto node = events_.extract(events_.begin());
+    GIAMBIO_CHECK(node.key().first == now_, "simulator: an event due at ",
+                  absl::FormatTime(node.key().first), " ran at ", absl::FormatTime(now_),
+                  " (events run in time order, none in the past)");
     node.mapped()();
   }
 }
@@ -209,6 +213,9 @@ void World::run(std::function<Task<>()> control) {
   ran_ = true;
   Recorder recorder(*this);
   Tripwire tripwire(*this);
+  // A failed invariant check names the run, so it can be replayed.
+  const std::string check_context = absl::StrCat("simulation ", describe());
+  CheckContext context(check_context);
   RunOptions options;
   options.custom_driver = std::make_unique<SimDriver>(*this);
   options.schedule_seed = stream("schedule").next();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "examples/echo.h"
+#include "giambio/check.h"
 #include "giambio/giambio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -338,6 +339,18 @@ TEST(WorldTest, RealDescriptorsAndRealDriversTripTheWire) {
   EXPECT_THAT(message, HasSubstr("reaches the real world"));
   close(fds[0]);
   close(fds[1]);
+}
+
+TEST(WorldDeathTest, AFailedInvariantCheckInsideASimulationNamesItsSeed) {
+  EXPECT_DEATH(
+      {
+        World world({.seed = 44});
+        world.run([]() -> Task<> {
+          GIAMBIO_CHECK(false, "planted");
+          co_return;
+        });
+      },
+      "internal check failed at .*: false: planted; simulation seed=44");
 }
 
 TEST(WorldTest, ARealDriverInsideASimulationTripsTheWire) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "giambio/internal/monotonic_clock.h"
 
 namespace giambio {
@@ -131,6 +132,7 @@ int EpollDriver::close(int fd) {
     descriptors_.erase(it);
     for (Operation* op : waiting) {
       if (op == nullptr) continue;
+      GIAMBIO_CHECK(pending_ > 0, "epoll: fd ", fd, " had a waiter with none pending");
       --pending_;
       op->complete(-EBADF);
     }
@@ -257,6 +259,8 @@ void EpollDriver::cancel(Operation& op) {
   Operation*& slot = is_reader(op.kind()) ? d.reader : d.writer;
   if (slot != &op) return;
   slot = nullptr;
+  GIAMBIO_CHECK(pending_ > 0, "epoll: cancelling ", op.name(), " on fd ", op.fd(),
+                " with none pending");
   --pending_;
   update_interest(op.fd(), d);  // may erase `d`
   op.complete(-ECANCELED);
@@ -269,6 +273,7 @@ void EpollDriver::cancel_all() {
     if (d.writer != nullptr) waiting.push_back(d.writer);
   }
   for (Operation* op : waiting) cancel(*op);
+  GIAMBIO_CHECK(pending_ == 0, "epoll: ", pending_, " readiness waits left after cancel_all");
   if (workers_) {
     // Queued operations were withdrawn by their owners' aborts, or complete here by waiting for
     // the threads: either way every one completes before the frames go.
@@ -300,6 +305,7 @@ void EpollDriver::poll(absl::Time deadline) {
     update_interest(fd, d);  // may erase `d`
     for (Operation* op : {reader, writer}) {
       if (op == nullptr) continue;
+      GIAMBIO_CHECK(pending_ > 0, "epoll: fd ", fd, " woke a waiter with none pending");
       --pending_;
       if (op->kind() == OpKind::kWaitReadable || op->kind() == OpKind::kWaitWritable) {
         op->complete(mask);

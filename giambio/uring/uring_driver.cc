@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "giambio/internal/monotonic_clock.h"
 
 namespace giambio {
@@ -285,6 +286,8 @@ void UringDriver::submit(Operation& op) {
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&op));
   ++in_flight_ops_;
   ++completions_expected_;
+  GIAMBIO_CHECK(completions_expected_ >= in_flight_ops_, "io_uring: ", in_flight_ops_,
+                " operations in flight but only ", completions_expected_, " completions expected");
 }
 
 void UringDriver::cancel(Operation& op) {
@@ -342,6 +345,8 @@ void UringDriver::reap() {
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++count;
     const uint64_t data = io_uring_cqe_get_data64(cqe);
+    GIAMBIO_CHECK(completions_expected_ > 0, "io_uring: a completion (user_data ", data,
+                  ", res ", cqe->res, ") arrived with none expected");
     if ((data & kTagMask) == kAcceptorTag) {
       const bool more = cqe->flags & IORING_CQE_F_MORE;
       if (!more) --completions_expected_;
@@ -355,6 +360,7 @@ void UringDriver::reap() {
       continue;
     }
     if (data == kInternal) continue;
+    GIAMBIO_CHECK(in_flight_ops_ > 0, "io_uring: operation ", data, " completed with none in flight");
     --in_flight_ops_;
     reaped_.emplace_back(reinterpret_cast<Operation*>(data), cqe->res);
   }
@@ -391,6 +397,8 @@ void UringDriver::cancel_all() {
     if (result < 0 && result != -EINTR) break;
     reap();
   }
+  GIAMBIO_CHECK(completions_expected_ > 0 || in_flight_ops_ == 0, "io_uring: ", in_flight_ops_,
+                " operations still in flight after every completion arrived");
 }
 
 }  // namespace giambio
