@@ -11,8 +11,8 @@ namespace giambio::examples {
 
 ChatRoom::ChatRoom(ChatOptions options) : options_(std::move(options)) {
   if (options_.backlog_lines < 1) {
-    throw UsageError(absl::StrCat("ChatRoom: backlog_lines=", options_.backlog_lines,
-                                  ": must be at least 1"));
+    throw UsageError(
+        absl::StrCat("ChatRoom: backlog_lines=", options_.backlog_lines, ": must be at least 1"));
   }
 }
 

@@ -38,7 +38,7 @@ TEST_P(ChatRoomTest, AClientThatStopsReadingIsDisconnected) {
       pool.spawn([&] { return room.handle(std::move(talker->second)); });
       pool.spawn([&] { return room.handle(std::move(listener->second)); });
       co_await sleep(absl::Milliseconds(10));  // all three have joined
-      pool.spawn([&]() -> Task<> {  // the listener keeps reading
+      pool.spawn([&]() -> Task<> {             // the listener keeps reading
         while (true) {
           absl::StatusOr<std::string> got = co_await listener->first.read_some(1 << 16);
           if (!got.ok() || got->empty()) break;

@@ -11,10 +11,10 @@
 #include <new>
 #include <string>
 
+#include "examples/echo.h"
 #include "giambio/drivers_test_util.h"
 #include "giambio/giambio.h"
 #include "gtest/gtest.h"
-#include "examples/echo.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -88,7 +88,8 @@ Task<absl::Status> talk(SocketAddress server, Session& result) {
 
 // One client session against the echo server; cancels the server after `cancel_after` steps.
 Task<Session> session(ServerSteps& counter, int64_t cancel_after) {
-  absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
   if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
   Session result;
   bool client_done = false;

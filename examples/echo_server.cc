@@ -8,8 +8,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "giambio/giambio.h"
 #include "examples/echo.h"
+#include "giambio/giambio.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
 ABSL_FLAG(int, port, 9000, "Port to listen on (0: any free port).");

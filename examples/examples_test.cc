@@ -22,8 +22,7 @@ namespace {
 class Server {
  public:
   explicit Server(const std::string& name, std::vector<std::string> flags = {}) {
-    const std::string path =
-        std::string(std::getenv("TEST_SRCDIR")) + "/giambio/examples/" + name;
+    const std::string path = std::string(std::getenv("TEST_SRCDIR")) + "/giambio/examples/" + name;
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     posix_spawn_file_actions_t actions;

@@ -16,8 +16,8 @@ ABSL_FLAG(int, target_port, 9000, "Port to forward to.");
 
 namespace {
 
-using giambio::Task;
 using giambio::SocketStream;
+using giambio::Task;
 
 // Copies `from` to `to` until end of stream, then half-closes `to`.
 Task<> pump(SocketStream& from, SocketStream& to) {

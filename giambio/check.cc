@@ -25,8 +25,8 @@ namespace internal {
 void check_failed(const char* condition, const char* file, int line, const std::string& message) {
   const std::string_view context = CheckContext::current();
   std::fprintf(stderr, "giambio: internal check failed at %s:%d: %s%s%s%s%.*s\n", file, line,
-               condition, message.empty() ? "" : ": ", message.c_str(),
-               context.empty() ? "" : "; ", static_cast<int>(context.size()), context.data());
+               condition, message.empty() ? "" : ": ", message.c_str(), context.empty() ? "" : "; ",
+               static_cast<int>(context.size()), context.data());
   std::fflush(stderr);
   std::abort();
 }

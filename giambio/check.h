@@ -45,12 +45,12 @@ namespace internal {
 
 }  // namespace giambio
 
-#define GIAMBIO_CHECK(condition, ...)                                                    \
-  do {                                                                                   \
-    if (ABSL_PREDICT_FALSE(!(condition))) {                                              \
-      ::giambio::internal::check_failed(#condition, __FILE__, __LINE__,                  \
-                                        ::absl::StrCat(__VA_ARGS__));                    \
-    }                                                                                    \
+#define GIAMBIO_CHECK(condition, ...)                                   \
+  do {                                                                  \
+    if (ABSL_PREDICT_FALSE(!(condition))) {                             \
+      ::giambio::internal::check_failed(#condition, __FILE__, __LINE__, \
+                                        ::absl::StrCat(__VA_ARGS__));   \
+    }                                                                   \
   } while (false)
 
 #endif  // GIAMBIO_CHECK_H_

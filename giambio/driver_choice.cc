@@ -23,8 +23,8 @@ DriverKind from_environment() {
   if (wanted == "uring") return DriverKind::kUring;
   if (wanted == "epoll") return DriverKind::kEpoll;
   if (wanted == "virtual") return DriverKind::kVirtual;
-  throw UsageError(
-      absl::StrCat("GIAMBIO_DRIVER=", wanted, ": unknown driver; expected uring, epoll or virtual"));
+  throw UsageError(absl::StrCat("GIAMBIO_DRIVER=", wanted,
+                                ": unknown driver; expected uring, epoll or virtual"));
 }
 
 }  // namespace

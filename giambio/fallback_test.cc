@@ -50,7 +50,8 @@ TEST(FallbackTest, SeccompBlockedIoUringFallsBackToEpoll) {
         absl::StatusOr<std::string> got = co_await server->read_some(100);
         (void)co_await server->write_all(*got);
       });
-      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
       (void)co_await client->write_all("echo through epoll");
       reply = (co_await client->read_some(100)).value_or("");
     });

@@ -72,8 +72,7 @@ class EchoServerProcess {
  public:
   explicit EchoServerProcess(const char* driver) {
     const char* srcdir = std::getenv("TEST_SRCDIR");
-    const std::string binary =
-        std::string(srcdir ? srcdir : ".") + "/giambio/examples/echo_server";
+    const std::string binary = std::string(srcdir ? srcdir : ".") + "/giambio/examples/echo_server";
     int out[2];
     if (pipe(out) != 0) return;
     posix_spawn_file_actions_t actions;

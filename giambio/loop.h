@@ -40,9 +40,9 @@
 #include "giambio/instrument.h"
 #include "giambio/internal/cancel_tree.h"
 #include "giambio/internal/intrusive_list.h"
-#include "giambio/prng.h"
 #include "giambio/internal/task_record.h"
 #include "giambio/internal/timer_heap.h"
+#include "giambio/prng.h"
 #include "giambio/task.h"
 
 namespace giambio {

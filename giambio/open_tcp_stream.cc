@@ -52,7 +52,7 @@ absl::Status all_failed(const std::string& what, const std::vector<absl::Status>
 }  // namespace
 
 Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::vector<SocketAddress> addresses,
-                                                OpenTcpOptions options, std::string what) {
+                                                   OpenTcpOptions options, std::string what) {
   if (options.happy_eyeballs_delay < absl::ZeroDuration()) {
     co_return absl::InvalidArgumentError(
         absl::StrCat("open_tcp_stream(", what, "): happy_eyeballs_delay ",
@@ -88,7 +88,7 @@ Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::vector<SocketAddress> ad
 }
 
 Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::string host, int port,
-                                                OpenTcpOptions options) {
+                                                   OpenTcpOptions options) {
   absl::StatusOr<std::vector<SocketAddress>> addresses =
       co_await resolve(host, port, options.family);
   if (!addresses.ok()) co_return addresses.status();

@@ -27,8 +27,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "giambio/socket_address.h"
-#include "giambio/task.h"
 #include "giambio/socket_stream.h"
+#include "giambio/task.h"
 
 namespace giambio {
 
@@ -40,13 +40,13 @@ struct OpenTcpOptions {
 };
 
 Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::string host, int port,
-                                                OpenTcpOptions options = {});
+                                                   OpenTcpOptions options = {});
 
 // The same over addresses already known, tried in the given order (no interleaving); `what`
 // names the target in errors.
 Task<absl::StatusOr<SocketStream>> open_tcp_stream(std::vector<SocketAddress> addresses,
-                                                OpenTcpOptions options = {},
-                                                std::string what = "addresses");
+                                                   OpenTcpOptions options = {},
+                                                   std::string what = "addresses");
 
 }  // namespace giambio
 

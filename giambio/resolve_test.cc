@@ -97,8 +97,10 @@ TEST_P(ResolveTest, OpenTcpStreamByName) {
 // The first address refuses; with an hour's delay the call would time out unless the failure
 // started the next attempt early.
 Task<absl::StatusOr<SocketStream>> refused_then_listening() {
-  absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
-  absl::StatusOr<SocketListener> closed = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+  absl::StatusOr<SocketListener> closed =
+      SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
   std::vector<SocketAddress> addresses = {closed->local_address(), listener->local_address()};
   EXPECT_TRUE(closed->close().ok());
   OpenTcpOptions options;
@@ -113,7 +115,8 @@ TEST_P(ResolveTest, ARefusedAddressHandsOverAtOnceOnARealDriver) {
 
 TEST_P(ResolveTest, OpenTcpStreamToNothingNamesTheCause) {
   const auto client = run_here([]() -> Task<absl::StatusOr<SocketStream>> {
-    absl::StatusOr<SocketListener> closed = SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    absl::StatusOr<SocketListener> closed =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
     const int port = closed->local_address().port();
     EXPECT_TRUE(closed->close().ok());
     co_return co_await open_tcp_stream("127.0.0.1", port);

@@ -41,8 +41,8 @@ T run(Task<T> main, RunOptions options = {}) {
   if (Loop::current_or_null() != nullptr) {
     throw UsageError("giambio::run: a loop already runs on this thread; await the task instead");
   }
-  std::unique_ptr<Driver> driver = options.custom_driver ? std::move(options.custom_driver)
-                                                         : make_driver(options.driver);
+  std::unique_ptr<Driver> driver =
+      options.custom_driver ? std::move(options.custom_driver) : make_driver(options.driver);
   Loop loop(std::move(driver), LoopOptions{.schedule_seed = options.schedule_seed,
                                            .instruments = std::move(options.instruments)});
   TaskHandle<T> handle = loop.start(std::move(main));

@@ -11,8 +11,8 @@
 
 #include "benchmark/benchmark.h"
 #include "giambio/giambio.h"
-#include "giambio/prng.h"
 #include "giambio/internal/timer_heap.h"
+#include "giambio/prng.h"
 
 namespace giambio {
 namespace {

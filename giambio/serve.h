@@ -33,8 +33,8 @@ bool is_resource_exhaustion(const absl::Status& status);
 }  // namespace internal
 
 template <typename Handler>
-requires std::invocable<Handler&, SocketStream> Task<absl::Status> serve_tcp(SocketListener& listener,
-                                                                          Handler handler) {
+requires std::invocable<Handler&, SocketStream> Task<absl::Status> serve_tcp(
+    SocketListener& listener, Handler handler) {
   absl::Status result;
   co_await with_pool([&](Pool& connections) -> Task<> {
     absl::Duration backoff = absl::Milliseconds(1);

@@ -127,7 +127,7 @@ SocketListener::~SocketListener() {
 }
 
 absl::StatusOr<SocketListener> SocketListener::listen(const SocketAddress& address,
-                                                ListenOptions options) {
+                                                      ListenOptions options) {
   const std::string target = address.to_string();
   if (options.backlog < 0) {
     return absl::InvalidArgumentError(

@@ -106,7 +106,7 @@ class SocketListener {
 
   // Binds and listens. Port 0 picks a free port (see local_address()).
   static absl::StatusOr<SocketListener> listen(const SocketAddress& address,
-                                            ListenOptions options = {});
+                                               ListenOptions options = {});
 
   Task<absl::StatusOr<SocketStream>> accept();
   const SocketAddress& local_address() const { return local_address_; }

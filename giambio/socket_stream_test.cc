@@ -98,7 +98,8 @@ TEST_P(SocketStreamTest, LargeWritesRoundTrip) {
     std::string echoed;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn(serve_echo(*listener, pool));
-      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
       co_await with_pool([&](Pool& io) -> Task<> {
         io.spawn([&]() -> Task<> {
           size_t written = 0;
@@ -129,7 +130,8 @@ TEST_P(SocketStreamTest, HalfClose) {
         }
         EXPECT_TRUE((co_await server->write_all("got " + request)).ok());
       });
-      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE((co_await client->write_all("question")).ok());
       EXPECT_TRUE(client->send_eof().ok());
       reply = co_await read_exactly(*client, 100);  // until the server closes
@@ -150,7 +152,8 @@ TEST_P(SocketStreamTest, PeerResetIsAnErrorNamingTheOperation) {
         setsockopt(server->fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
         (void)server->close();
       });
-      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
       co_await sleep(absl::Milliseconds(20));
       status = (co_await client->read_some(100)).status();
     });
@@ -207,7 +210,8 @@ TEST_P(SocketStreamTest, CancelledAcceptLeavesTheListenerUsable) {
     bool accepted = false;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { accepted = (co_await listener->accept()).ok(); });
-      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE(client.ok());
     });
     co_return accepted;
@@ -304,7 +308,8 @@ TEST_P(SocketStreamTest, Ipv6AndAddresses) {
         absl::StatusOr<SocketStream> server = co_await listener->accept();
         EXPECT_EQ(server->local_address()->port(), listener->local_address().port());
       });
-      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE(client.ok()) << client.status();
       EXPECT_TRUE(client->set_nodelay(true).ok());
       EXPECT_EQ(client->peer_address()->to_string(), listener->local_address().to_string());

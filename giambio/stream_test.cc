@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "giambio/drivers_test_util.h"
 #include "giambio/byte_stream.h"
+#include "giambio/drivers_test_util.h"
 #include "giambio/pool.h"
 #include "giambio/socket_stream.h"
 #include "giambio/timeouts.h"

@@ -82,12 +82,14 @@ TEST_P(UdpTest, UnixStreamSocketsAndSocketPairs) {
     std::string got = (co_await pair->second.read_some(100)).value_or("");
 
     unlink(path.c_str());
-    absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::unix_path(path));
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::unix_path(path));
     EXPECT_TRUE(listener.ok()) << listener.status();
     absl::StatusOr<SocketStream> server;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> { server = co_await listener->accept(); });
-      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
       EXPECT_TRUE(client.ok()) << client.status();
       EXPECT_TRUE((co_await client->write_all(" and unix")).ok());
     });

@@ -98,7 +98,8 @@ int64_t Disk::open_file(Operation& op, uint32_t host) {
 void Disk::perform(Operation& op, uint32_t host) {
   if (op.kind() == OpKind::kOpen) {
     const int64_t result = open_file(op, host);
-    world_.record("open", absl::StrCat(op.path == nullptr ? "" : op.path, " -> ", result), {.host = host});
+    world_.record("open", absl::StrCat(op.path == nullptr ? "" : op.path, " -> ", result),
+                  {.host = host});
     op.complete(result);
     return;
   }
@@ -143,7 +144,8 @@ void Disk::perform(Operation& op, uint32_t host) {
       Write write{op.offset, std::string(static_cast<const char*>(op.buffer), op.length)};
       apply(file.current, write);
       file.unsynced.push_back(std::move(write));
-      world_.record("pwrite", absl::StrCat(path, " @", op.offset, " ", op.length, " bytes"), {.host = host});
+      world_.record("pwrite", absl::StrCat(path, " @", op.offset, " ", op.length, " bytes"),
+                    {.host = host});
       op.complete(static_cast<int64_t>(op.length));
       return;
     }

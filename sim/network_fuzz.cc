@@ -130,7 +130,8 @@ struct Outcome {
 }
 
 Task<> serve(Outcome& out) {
-  absl::StatusOr<SocketListener> listener = SocketListener::listen(*SocketAddress::parse("0.0.0.0", 7));
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("0.0.0.0", 7));
   absl::StatusOr<UdpSocket> udp = UdpSocket::bind(*SocketAddress::parse("0.0.0.0", 8));
   if (!listener.ok() || !udp.ok()) throw std::runtime_error("the servers could not start");
   co_await with_pool([&](Pool& pool) -> Task<> {

@@ -1,7 +1,5 @@
 // Random programs (random_program.h): running a program in a simulated world and checking
 // its invariants as it goes and at the end.
-#include "sim/random_program.h"
-
 #include <exception>
 #include <functional>
 #include <map>
@@ -14,8 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "giambio/giambio.h"
-#include "sim/world.h"
+#include "sim/random_program.h"
 #include "sim/random_program_parts.h"
+#include "sim/world.h"
 
 namespace giambio::sim {
 

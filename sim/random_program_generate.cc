@@ -1,11 +1,10 @@
 // Random programs (random_program.h): generating a valid program from a seed.
-#include "sim/random_program.h"
-
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "giambio/prng.h"
+#include "sim/random_program.h"
 #include "sim/random_program_parts.h"
 
 namespace giambio::sim {

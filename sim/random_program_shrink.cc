@@ -1,11 +1,11 @@
 // Random programs (random_program.h): shrinking a failing program to a small one that still
 // fails the same way.
-#include "sim/random_program.h"
-
 #include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sim/random_program.h"
 #include "sim/random_program_parts.h"
 
 namespace giambio::sim {

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "giambio/check.h"
 #include "giambio/cancel_scope.h"
+#include "giambio/check.h"
 #include "giambio/errors.h"
 #include "giambio/instrument.h"
 #include "giambio/pool.h"
@@ -52,8 +52,7 @@ class Recorder final : public Instrument {
 // While a world runs, giambio calls that would reach the real world end up here.
 class Tripwire final : public RealWorldGuard {
  public:
-  explicit Tripwire(const World& world)
-      : world_(world), previous_(set_real_world_guard(this)) {}
+  explicit Tripwire(const World& world) : world_(world), previous_(set_real_world_guard(this)) {}
   ~Tripwire() { set_real_world_guard(previous_); }
   void touched(const char* call) override { world_.touched_real_world(call); }
 
@@ -342,7 +341,8 @@ void World::heal_all() {
 }
 
 void World::clog(Host& a, Host& b, absl::Duration duration) {
-  record("clog", absl::StrCat(a.name_, " <-> ", b.name_, " for ", absl::FormatDuration(duration)), {.host = 0});
+  record("clog", absl::StrCat(a.name_, " <-> ", b.name_, " for ", absl::FormatDuration(duration)),
+         {.host = 0});
   network_->clog(a.id_, b.id_, now_ + duration);
   network_->clog(b.id_, a.id_, now_ + duration);
 }

@@ -36,8 +36,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "giambio/prng.h"
 #include "giambio/parking_lot.h"
+#include "giambio/prng.h"
 #include "giambio/socket_address.h"
 #include "giambio/task.h"
 #include "sim/faults.h"

@@ -10,8 +10,8 @@ void CancelTree::count_cancelled(const CancelNode& node, int delta) {
 }
 
 void CancelTree::place(TaskRecord& task, CancelNode* parent) {
-  GIAMBIO_CHECK(!task.scope_node.linked() && task.scope == nullptr,
-                "task ", task.id(), " is placed in the tree twice");
+  GIAMBIO_CHECK(!task.scope_node.linked() && task.scope == nullptr, "task ", task.id(),
+                " is placed in the tree twice");
   task.scope = parent;
 }
 
@@ -44,8 +44,8 @@ void CancelTree::exit(CancelNode& node, TaskRecord& task) {
 }
 
 void CancelTree::move_under(CancelNode& node, CancelNode& new_parent) {
-  GIAMBIO_CHECK(node.entered_ && new_parent.entered_, "scope ", node.id_,
-                " moved under scope ", new_parent.id_, " while one of them is not entered");
+  GIAMBIO_CHECK(node.entered_ && new_parent.entered_, "scope ", node.id_, " moved under scope ",
+                new_parent.id_, " while one of them is not entered");
   if (node.child_node_.linked()) node.child_node_.unlink();
   node.parent_ = &new_parent;
   new_parent.children_.push_back(node);

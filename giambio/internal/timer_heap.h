@@ -54,10 +54,10 @@ class TimerHeap {
   }
 
   void disarm(Timer& timer) {
-    GIAMBIO_CHECK(timer.armed() && timer.heap_index_ < heap_.size() &&
-                      heap_[timer.heap_index_] == &timer,
-                  "disarming a timer that is not in this heap (index ", timer.heap_index_,
-                  ", heap size ", heap_.size(), ")");
+    GIAMBIO_CHECK(
+        timer.armed() && timer.heap_index_ < heap_.size() && heap_[timer.heap_index_] == &timer,
+        "disarming a timer that is not in this heap (index ", timer.heap_index_, ", heap size ",
+        heap_.size(), ")");
     const size_t index = timer.heap_index_;
     Timer* last = heap_.back();
     heap_.pop_back();

@@ -137,8 +137,7 @@ WorkerThreads::~WorkerThreads() {
 int WorkerThreads::event_fd() const { return state_->event_fd; }
 
 void WorkerThreads::submit(Operation& op) {
-  touch_real_world(op.kind() == OpKind::kResolve ? "a name lookup thread"
-                                                           : "a file worker thread");
+  touch_real_world(op.kind() == OpKind::kResolve ? "a name lookup thread" : "a file worker thread");
   auto job = std::make_unique<Job>();
   job->op = &op;
   job->kind = op.kind();

@@ -345,8 +345,8 @@ void UringDriver::reap() {
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++count;
     const uint64_t data = io_uring_cqe_get_data64(cqe);
-    GIAMBIO_CHECK(completions_expected_ > 0, "io_uring: a completion (user_data ", data,
-                  ", res ", cqe->res, ") arrived with none expected");
+    GIAMBIO_CHECK(completions_expected_ > 0, "io_uring: a completion (user_data ", data, ", res ",
+                  cqe->res, ") arrived with none expected");
     if ((data & kTagMask) == kAcceptorTag) {
       const bool more = cqe->flags & IORING_CQE_F_MORE;
       if (!more) --completions_expected_;
@@ -360,7 +360,8 @@ void UringDriver::reap() {
       continue;
     }
     if (data == kInternal) continue;
-    GIAMBIO_CHECK(in_flight_ops_ > 0, "io_uring: operation ", data, " completed with none in flight");
+    GIAMBIO_CHECK(in_flight_ops_ > 0, "io_uring: operation ", data,
+                  " completed with none in flight");
     --in_flight_ops_;
     reaped_.emplace_back(reinterpret_cast<Operation*>(data), cqe->res);
   }

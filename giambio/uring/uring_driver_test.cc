@@ -102,7 +102,8 @@ TEST_P(UringAcceptTest, ConnectionsQueuedBeforeAndBeyondTheQueueAreAllAccepted) 
     // One client first, so the multishot request is armed while the others arrive.
     std::vector<SocketStream> first = co_await connect_clients(listener->local_address(), 1);
     EXPECT_TRUE((co_await listener->accept()).ok());
-    std::vector<SocketStream> clients = co_await connect_clients(listener->local_address(), kClients);
+    std::vector<SocketStream> clients =
+        co_await connect_clients(listener->local_address(), kClients);
     co_await sleep(absl::Milliseconds(50));  // let the armed request fill its queue
     int count = 0;
     for (size_t i = 0; i < clients.size(); ++i) {
@@ -140,7 +141,8 @@ TEST_P(UringAcceptTest, ACancelledAcceptLosesNoConnection) {
     // ... and the connection that comes next goes to the next accept.
     std::vector<SocketStream> clients = co_await connect_clients(listener->local_address(), 1);
     EXPECT_TRUE((co_await clients[0].write_all("late")).ok());
-    absl::StatusOr<SocketStream> server = co_await with_timeout(absl::Seconds(10), listener->accept());
+    absl::StatusOr<SocketStream> server =
+        co_await with_timeout(absl::Seconds(10), listener->accept());
     if (!server.ok()) co_return server.status().ToString();
     co_return (co_await server->read_some(16)).value_or("read failed");
   }());

@@ -1,5 +1,7 @@
 // The chat scenario: giambio's chat server (every line a client sends goes to all the others)
 // with clients that join, leave and crash.
+#include "examples/chat.h"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -7,7 +9,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "examples/chat.h"
 #include "giambio/giambio.h"
 #include "sim/scenarios/run_world.h"
 

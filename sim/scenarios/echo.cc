@@ -1,10 +1,11 @@
 // The echo scenario: clients talk to an echo server across a network that partitions, clogs,
 // delays and reorders; every reply must be exactly the request.
+#include "examples/echo.h"
+
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "examples/echo.h"
 #include "giambio/giambio.h"
 #include "sim/scenarios/run_world.h"
 
