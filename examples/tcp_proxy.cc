@@ -7,6 +7,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "examples/program.h"
 #include "giambio/giambio.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
@@ -43,33 +44,22 @@ Task<> forward(SocketStream client, giambio::SocketAddress target) {
   });
 }
 
-Task<int> serve(giambio::SocketAddress address, giambio::SocketAddress target) {
-  absl::StatusOr<giambio::SocketListener> listener = giambio::SocketListener::listen(address);
-  if (!listener.ok()) {
-    std::fprintf(stderr, "tcp_proxy: %s\n", listener.status().ToString().c_str());
-    co_return 1;
-  }
-  std::printf("listening on %s, forwarding to %s\n", listener->local_address().to_string().c_str(),
-              target.to_string().c_str());
-  std::fflush(stdout);
-  absl::Status status = co_await giambio::serve_tcp(
-      *listener, [target](SocketStream client) { return forward(std::move(client), target); });
-  std::fprintf(stderr, "tcp_proxy: %s\n", status.ToString().c_str());
-  co_return 1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  absl::StatusOr<giambio::SocketAddress> address =
-      giambio::SocketAddress::parse(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
   absl::StatusOr<giambio::SocketAddress> target = giambio::SocketAddress::parse(
       absl::GetFlag(FLAGS_target_host), absl::GetFlag(FLAGS_target_port));
-  if (!address.ok() || !target.ok()) {
-    std::fprintf(stderr, "tcp_proxy: %s\n",
-                 (!address.ok() ? address.status() : target.status()).ToString().c_str());
+  if (!target.ok()) {
+    std::fprintf(stderr, "tcp_proxy: --target_host/--target_port: %s\n",
+                 target.status().ToString().c_str());
     return 2;
   }
-  return giambio::run(serve(*address, *target));
+  return giambio::examples::server_main(
+      "tcp_proxy", absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
+      [target = *target](giambio::SocketListener& listener) {
+        return giambio::serve_tcp(
+            listener, [target](SocketStream client) { return forward(std::move(client), target); });
+      },
+      ", forwarding to " + target->to_string());
 }

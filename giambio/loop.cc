@@ -140,6 +140,8 @@ void Loop::check_aborted(internal::TaskRecord& task) {
 }
 
 void Loop::yield(internal::TaskRecord& task, std::coroutine_handle<> resume_point) {
+  GIAMBIO_CHECK(&task == current_, "task ", task.id(), " yields while task ",
+                current_ == nullptr ? 0 : current_->id(), " runs");
   task.resume_point = resume_point;
   task.state = internal::TaskState::kReady;
   push_ready(task);
@@ -172,10 +174,6 @@ void Loop::check_thread(std::string_view operation) const {
 
 void Loop::push_ready(internal::TaskRecord& task) {
   check_thread("waking a task");
-  GIAMBIO_CHECK(task.state == internal::TaskState::kReady, "task ", task.id(),
-                " queued to run in state ", static_cast<int>(task.state));
-  GIAMBIO_CHECK(task.ready_next == nullptr && ready_tail_ != &task, "task ", task.id(),
-                " queued to run twice");
   task.ready_next = nullptr;
   if (ready_tail_ == nullptr) {
     ready_head_ = &task;
@@ -232,9 +230,10 @@ void Loop::run_batch() {
 }
 
 void Loop::run_task(internal::TaskRecord& task) {
+  // Only yield (from kRunning) and wake (from kBlocked) queue a task, so a task in any other
+  // state here was queued twice or queued while it ran.
   GIAMBIO_CHECK(task.state == internal::TaskState::kReady, "task ", task.id(),
                 " ran from the ready queue in state ", static_cast<int>(task.state));
-  task.ready_next = nullptr;  // out of the queue (run_batch has read its successor)
   current_ = &task;
   task.state = internal::TaskState::kRunning;
   notify([&](Instrument& i) { i.before_task_step(task.info()); });

@@ -93,8 +93,7 @@ bool CancelTree::set_shield(CancelNode& node, bool shield) {
   return !shield && node.entered();
 }
 
-uint64_t CancelTree::pending(const TaskRecord& task) const {
-  if (cancelled_entered_ == 0) return 0;
+uint64_t CancelTree::walk_to_owner(const TaskRecord& task) const {
   uint64_t owner = 0;
   for (const CancelNode* node = task.scope; node != nullptr; node = node->parent_) {
     if (node->cancel_called_) owner = node->id_;
