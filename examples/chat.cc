@@ -21,8 +21,12 @@ Task<> ChatRoom::handle(SocketStream stream) {
     co_return;
   }
   const int id = next_id_++;
-  auto [outbox, inbox] = open_memory_channel<std::string>(options_.backlog_lines);
-  members_.emplace(id, Member{std::move(outbox), std::nullopt});
+  // Named handles, not a structured binding: the writer lambda below captures the inbox, and
+  // clang 14 (the fuzz build) cannot capture a structured binding.
+  std::pair<MemorySendChannel<std::string>, MemoryReceiveChannel<std::string>> channel =
+      open_memory_channel<std::string>(options_.backlog_lines);
+  MemoryReceiveChannel<std::string>& inbox = channel.second;
+  members_.emplace(id, Member{std::move(channel.first), std::nullopt});
   struct Leave {  // however the connection ends, cancelled included
     std::map<int, Member>& members;
     int id;

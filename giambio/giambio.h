@@ -9,6 +9,7 @@
 #ifndef GIAMBIO_GIAMBIO_H_
 #define GIAMBIO_GIAMBIO_H_
 
+#include "giambio/byte_stream.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/channel.h"
 #include "giambio/condition.h"
@@ -21,6 +22,7 @@
 #include "giambio/loop.h"
 #include "giambio/open_tcp_stream.h"
 #include "giambio/parking_lot.h"
+#include "giambio/prng.h"
 #include "giambio/pool.h"
 #include "giambio/resolve.h"
 #include "giambio/run.h"
