@@ -25,6 +25,15 @@ void CancelScope::cancel() {
   loop_->deliver_cancel(node_);
 }
 
+bool CancelScope::cancel_called() {
+  if (!node_.cancel_called() && deadline_ && deadline_->time != absl::InfiniteFuture() &&
+      (loop_ != nullptr || !entered_once_)) {
+    Loop* loop = loop_ != nullptr ? loop_ : Loop::current_or_null();
+    if (loop != nullptr && loop->now() >= deadline_->time) cancel();
+  }
+  return node_.cancel_called();
+}
+
 CancelScope::Deadline& CancelScope::deadline_state() {
   if (!deadline_) deadline_ = std::make_unique<Deadline>(*this);
   return *deadline_;

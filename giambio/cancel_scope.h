@@ -56,7 +56,9 @@ class CancelScope {
   // Cancels the scope. Idempotent. Tasks inside that are blocked are woken with Cancelled now;
   // running ones see it at their next cancel point.
   void cancel();
-  bool cancel_called() const { return node_.cancel_called(); }
+  // True once cancel() was called or the deadline has passed (as soon as it has passed, even
+  // before the scope is entered or its timer fires); never false again.
+  bool cancel_called();
   // True once the scope has caught the Cancelled it owned, on exit.
   bool cancelled_caught() const { return cancelled_caught_; }
 

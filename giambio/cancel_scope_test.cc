@@ -36,6 +36,46 @@ TEST(CancelScopeTest, CancelBeforeEnteringCancelsTheFirstCheckpoint) {
   run_virtual(body());
 }
 
+TEST(CancelScopeTest, CancelCalledTurnsTrueOnceTheDeadlinePassesEvenBeforeEntry) {
+  auto body = []() -> Task<> {
+    CancelScope scope;
+    scope.set_deadline(now() + absl::Seconds(1));
+    EXPECT_FALSE(scope.cancel_called());
+    co_await sleep(absl::Seconds(1));  // the deadline passes; the scope was never entered
+    EXPECT_TRUE(scope.cancel_called());
+    scope.set_deadline(now() + absl::Hours(1));  // moving it later does not undo the cancel
+    EXPECT_TRUE(scope.cancel_called());
+    bool ran_past_checkpoint = false;
+    co_await scope.run([&]() -> Task<> {
+      co_await checkpoint();
+      ran_past_checkpoint = true;
+    }());
+    EXPECT_FALSE(ran_past_checkpoint);
+    EXPECT_TRUE(scope.cancelled_caught());
+  };
+  run_virtual(body());
+}
+
+TEST(CancelScopeTest, CancelCalledTurnsTrueAtTheDeadlineInsideAShieldedChild) {
+  auto body = []() -> Task<> {
+    CancelScope outer;
+    outer.set_relative_deadline(absl::Seconds(1));
+    std::optional<bool> seen_at_deadline;
+    co_await outer.run([&]() -> Task<> {
+      CancelScope shield;
+      shield.set_shield(true);
+      co_await shield.run([&]() -> Task<> {
+        co_await sleep(absl::Seconds(1));  // exactly at the deadline, no cancel point since
+        seen_at_deadline = outer.cancel_called();
+        co_await sleep(absl::Seconds(1));
+      }());
+    }());
+    EXPECT_EQ(seen_at_deadline, std::optional<bool>(true));
+    EXPECT_TRUE(outer.cancel_called());
+  };
+  run_virtual(body());
+}
+
 TEST(CancelScopeTest, UncancelledScopeReturnsTheValue) {
   auto body = []() -> Task<> {
     CancelScope scope;

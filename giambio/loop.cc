@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -41,7 +42,7 @@ Loop::Loop(std::unique_ptr<Driver> driver, LoopOptions options) : driver_(std::m
   if (driver_ == nullptr) throw UsageError("Loop: the driver is null");
   ignore_sigpipe_once();
   if (options.schedule_seed) schedule_prng_.emplace(*options.schedule_seed);
-  instruments_ = std::move(options.instruments);
+  for (Instrument* instrument : options.instruments) add_instrument(instrument);
   previous_loop_ = std::exchange(current_loop, this);
 }
 
@@ -89,13 +90,20 @@ void Loop::set_running_domain(uint32_t domain) {
 
 void Loop::add_instrument(Instrument* instrument) {
   if (instrument == nullptr) throw UsageError("Loop::add_instrument: instrument is null");
+  if (std::find(instruments_.begin(), instruments_.end(), instrument) != instruments_.end()) {
+    return;  // already installed: registered once, as in Trio
+  }
   instruments_.push_back(instrument);
 }
 
 void Loop::remove_instrument(Instrument* instrument) {
-  for (Instrument*& slot : instruments_) {
-    if (slot == instrument) slot = nullptr;
+  auto it = std::find(instruments_.begin(), instruments_.end(), instrument);
+  if (instrument == nullptr || it == instruments_.end()) {
+    throw UsageError(
+        "Loop::remove_instrument: the instrument is not installed (never added, already "
+        "removed, or removed because one of its hooks threw)");
   }
+  *it = nullptr;
   if (dispatch_depth_ == 0) std::erase(instruments_, nullptr);
 }
 

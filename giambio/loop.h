@@ -93,6 +93,9 @@ class Loop {
   // a host with set_running_domain (UsageError outside a task).
   void set_running_domain(uint32_t domain);
 
+  // Adds an instrument (not owned; it must outlive its stay). Adding one that is installed
+  // already does nothing: each is called once per event. Removing one that is not installed
+  // is a UsageError (Trio raises KeyError).
   void add_instrument(Instrument* instrument);
   void remove_instrument(Instrument* instrument);
 

@@ -120,6 +120,39 @@ TEST(InstrumentTest, AddedAndRemovedWhileRunning) {
   EXPECT_THAT(late.lines, ::testing::Not(Contains("run end")));
 }
 
+TEST(InstrumentTest, AddingTheSameInstrumentTwiceRegistersItOnce) {
+  Recorder twice;
+  RunOptions options = virtual_with(&twice);
+  options.instruments.push_back(&twice);
+  auto body = [&]() -> Task<> {
+    Loop::current("test").add_instrument(&twice);
+    co_await sleep(absl::Seconds(1));
+  };
+  run(body(), std::move(options));
+  EXPECT_EQ(std::count(twice.lines.begin(), twice.lines.end(), "sleep 1s 1:main"), 1);
+}
+
+TEST(InstrumentTest, RemovingAnInstrumentThatIsNotInstalledIsAUsageError) {
+  Recorder never_added;
+  Recorder added;
+  auto body = [&]() -> Task<> {
+    Loop& loop = Loop::current("test");
+    EXPECT_THROW(loop.remove_instrument(&never_added), UsageError);
+    EXPECT_THROW(loop.remove_instrument(nullptr), UsageError);
+    loop.add_instrument(&added);
+    loop.remove_instrument(&added);
+    try {
+      loop.remove_instrument(&added);
+      ADD_FAILURE() << "removed twice";
+    } catch (const UsageError& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("Loop::remove_instrument: the instrument is "
+                                                 "not installed"));
+    }
+    co_return;
+  };
+  run_virtual(body());
+}
+
 TEST(InstrumentTest, AnInstrumentMayRemoveItselfFromAHook) {
   struct OneShot : Instrument {
     int calls = 0;
