@@ -1,6 +1,7 @@
 #include "giambio/pool.h"
 
 #include "absl/strings/str_cat.h"
+#include "giambio/time.h"
 
 namespace giambio::internal {
 
@@ -45,6 +46,9 @@ void PoolState::adopt(ChildTaskBase& child) {
 
 Task<> PoolState::close(std::exception_ptr body_error) {
   if (body_error) record(std::move(body_error));
+  // Closing a pool is a schedule point, even when nothing is left to wait for (as in Trio), but
+  // never a cancel point: a pool in a cancelled scope closes without raising.
+  if (live_children_ == 0) co_await internal::schedule_point();
   while (live_children_ > 0) co_await all_done_.park(nullptr, /*abortable=*/false);
   closed_ = true;
   scope_.exit(loop_.current_task("giambio::with_pool"), nullptr);

@@ -41,9 +41,10 @@
 // makes start() throw UsageError, and so does calling started() twice.
 //
 // A pool is closed once its body and children have all ended; spawning into it then throws
-// UsageError. Pool is a handle: copies of it may outlive with_pool. Cancellation: the parent waits
-// for the children without a cancel point; a cancellation of a scope around the pool reaches the
-// children directly and they end.
+// UsageError. Closing is a schedule point (other tasks run) but not a cancel point: an empty
+// pool opened and closed in a cancelled scope does not raise. Pool is a handle: copies of it may
+// outlive with_pool. Cancellation: the parent waits for the children without a cancel point; a
+// cancellation of a scope around the pool reaches the children directly and they end.
 #ifndef GIAMBIO_POOL_H_
 #define GIAMBIO_POOL_H_
 

@@ -399,5 +399,43 @@ TEST(PoolStartTest, StartedTaskIsCancelledWithItsNewPool) {
   run_virtual(body());
 }
 
+// Trio: opening and closing an empty pool (or one whose children never reach a cancel point) in
+// a cancelled scope does not raise, and is still a schedule point.
+TEST(PoolTest, ClosingAPoolInACancelledScopeIsASchedulePointThatDoesNotRaise) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    std::vector<std::string> order;
+    co_await with_pool([&](Pool& outer) -> Task<> {
+      outer.spawn([&]() -> Task<> {
+        CancelScope scope;
+        scope.cancel();
+        co_await scope.run([&]() -> Task<> {
+          order.push_back("open empty");
+          co_await with_pool([](Pool&) -> Task<> { co_return; });
+          order.push_back("closed empty");
+          co_await with_pool([&](Pool& pool) -> Task<> {
+            pool.spawn([&]() -> Task<> {  // never reaches a cancel point
+              order.push_back("child ran");
+              co_return;
+            });
+            co_return;
+          });
+          order.push_back("closed with a child");
+        }());
+        EXPECT_FALSE(scope.cancelled_caught()) << "no cancel point raised";
+      });
+      outer.spawn([&]() -> Task<> {
+        for (int i = 0; i < 3; ++i) {
+          order.push_back("other");
+          co_await checkpoint();
+        }
+      });
+      co_return;
+    });
+    co_return order;
+  };
+  EXPECT_THAT(run_virtual(body()), ElementsAre("open empty", "other", "closed empty", "other",
+                                               "child ran", "other", "closed with a child"));
+}
+
 }  // namespace
 }  // namespace giambio

@@ -43,7 +43,11 @@ void CheckpointAwaiter::await_suspend(std::coroutine_handle<> caller) {
   loop_->yield(*task_, caller);
 }
 
-void CheckpointAwaiter::await_resume() { loop_->check_cancel(*task_); }
+void CheckpointAwaiter::await_resume() {
+  if (check_cancel_) loop_->check_cancel(*task_);
+}
+
+CheckpointAwaiter schedule_point() { return CheckpointAwaiter(/*check_cancel=*/false); }
 
 }  // namespace internal
 
@@ -64,6 +68,6 @@ internal::SleepAwaiter sleep_until(absl::Time deadline) { return internal::Sleep
 
 internal::SleepAwaiter sleep_forever() { return internal::SleepAwaiter(absl::InfiniteFuture()); }
 
-internal::CheckpointAwaiter checkpoint() { return {}; }
+internal::CheckpointAwaiter checkpoint() { return internal::CheckpointAwaiter(); }
 
 }  // namespace giambio

@@ -47,6 +47,8 @@ class SleepAwaiter final : public Blocker, public Timer {
 
 class CheckpointAwaiter {
  public:
+  // check_cancel false: a schedule point only (Trio's cancel_shielded_checkpoint).
+  explicit CheckpointAwaiter(bool check_cancel = true) : check_cancel_(check_cancel) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> caller);
   void await_resume();
@@ -54,7 +56,12 @@ class CheckpointAwaiter {
  private:
   Loop* loop_ = nullptr;
   TaskRecord* task_ = nullptr;
+  bool check_cancel_;
 };
+
+// Lets the other ready tasks run, and never throws Cancelled: a schedule point that is not a
+// cancel point (for giambio's own operations that must be one but must not raise).
+CheckpointAwaiter schedule_point();
 
 }  // namespace internal
 
