@@ -16,7 +16,9 @@
 //                   the buffer is drained
 //   would block     try_send / try_receive could not finish    Unavailable
 // is_closed(), is_broken(), is_end_of_channel() and is_would_block() test for them. When the
-// last receive handle closes, items still buffered are dropped.
+// last receive handle closes, items still buffered are dropped. Closing a handle wakes the
+// operations waiting on that handle (not on its clones) with "closed", as in Trio: a send
+// parked on it never delivers its item.
 //
 // Cancellation: send() and receive() are cancel points. A cancelled send has sent nothing (the
 // item stays with the sender's frame); a cancelled receive has taken nothing, so no item is
@@ -104,7 +106,16 @@ struct ChannelState {
     return item;
   }
 
-  void close_sender() {
+  // A handle closes: first the operations parked on that very handle end with "closed" (a
+  // parked send's item is never delivered), then, if it was the last handle of its end, the
+  // other end learns it.
+  void close_sender(void* handle) {
+    senders.unpark_where([&](ParkingLot::Waiter& sender) {
+      auto* slot = static_cast<SendSlot*>(sender.context());
+      if (slot->handle != handle) return false;
+      slot->result = channel_closed("MemorySendChannel::send");
+      return true;
+    });
     if (--open_senders > 0) return;
     while (ParkingLot::Waiter* receiver = receivers.first()) {
       static_cast<ReceiveSlot*>(receiver->context())->result =
@@ -112,7 +123,13 @@ struct ChannelState {
       receivers.unpark(*receiver);
     }
   }
-  void close_receiver() {
+  void close_receiver(void* handle) {
+    receivers.unpark_where([&](ParkingLot::Waiter& receiver) {
+      auto* slot = static_cast<ReceiveSlot*>(receiver.context());
+      if (slot->handle != handle) return false;
+      slot->result = channel_closed("MemoryReceiveChannel::receive");
+      return true;
+    });
     if (--open_receivers > 0) return;
     buffer.clear();
     while (ParkingLot::Waiter* sender = senders.first()) {
@@ -195,7 +212,7 @@ class MemorySendChannel {
   void close() {
     if (closed_) return;
     closed_ = true;
-    state_->close_sender();
+    state_->close_sender(this);
   }
   bool closed() const { return closed_; }
 
@@ -281,7 +298,7 @@ class MemoryReceiveChannel {
   void close() {
     if (closed_) return;
     closed_ = true;
-    state_->close_receiver();
+    state_->close_receiver(this);
   }
   bool closed() const { return closed_; }
   // Items in the buffer now.

@@ -175,6 +175,66 @@ TEST(ChannelTest, ClosingTheLastSenderWakesWaitingReceivers) {
   EXPECT_EQ(run_virtual(body()), 2);
 }
 
+// Trio: closing a handle wakes the operations waiting on that handle with "closed"; the item of
+// a send parked on it is never delivered; operations on its clones go on.
+TEST(ChannelTest, ClosingASendHandleWakesOnlyTheSendsParkedOnIt) {
+  auto body = []() -> Task<> {
+    auto [tx, rx] = open_memory_channel<int>(0);
+    absl::StatusOr<MemorySendChannel<int>> clone = tx.clone();
+    EXPECT_TRUE(clone.ok());
+    absl::Status first = absl::UnknownError("not sent");
+    absl::Status second = absl::UnknownError("not sent");
+    std::vector<int> received;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { first = co_await tx.send(1); });
+      pool.spawn([&]() -> Task<> { second = co_await clone->send(2); });
+      co_await sleep(absl::Seconds(1));  // both parked (rendezvous, no receiver yet)
+      tx.close();
+      co_await sleep(absl::Seconds(1));
+      EXPECT_TRUE(is_closed(first)) << first;  // woken at once, at 1 s
+      EXPECT_EQ(second.code(), absl::StatusCode::kUnknown) << "the clone's send still waits";
+      absl::StatusOr<int> got = co_await rx.receive();
+      if (got.ok()) received.push_back(*got);
+      clone->close();
+      while (true) {
+        absl::StatusOr<int> more = co_await rx.receive();
+        if (!more.ok()) break;
+        received.push_back(*more);
+      }
+    });
+    EXPECT_TRUE(second.ok()) << second;
+    EXPECT_THAT(received, ElementsAre(2));
+  };
+  run_virtual(body());
+}
+
+TEST(ChannelTest, ClosingAReceiveHandleWakesOnlyTheReceivesParkedOnIt) {
+  auto body = []() -> Task<> {
+    auto [tx, rx] = open_memory_channel<int>(0);
+    absl::StatusOr<MemoryReceiveChannel<int>> clone = rx.clone();
+    EXPECT_TRUE(clone.ok());
+    absl::StatusOr<int> first = absl::UnknownError("nothing");
+    absl::StatusOr<int> second = absl::UnknownError("nothing");
+    absl::Time first_woken;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        first = co_await rx.receive();
+        first_woken = now();
+      });
+      pool.spawn([&]() -> Task<> { second = co_await clone->receive(); });
+      co_await sleep(absl::Seconds(1));
+      rx.close();
+      co_await sleep(absl::Seconds(1));
+      const absl::Status sent = co_await tx.send(7);  // the clone still receives
+      EXPECT_TRUE(sent.ok()) << sent;
+    });
+    EXPECT_TRUE(is_closed(first.status())) << first.status();
+    EXPECT_EQ(first_woken - absl::UnixEpoch(), absl::Seconds(1));
+    EXPECT_EQ(second.value_or(-1), 7);
+  };
+  run_virtual(body());
+}
+
 TEST(ChannelTest, CancelledReceiveLosesNoItem) {
   auto body = []() -> Task<> {
     auto [tx, rx] = open_memory_channel<int>(0);

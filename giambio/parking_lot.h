@@ -54,6 +54,10 @@ class ParkingLot {
   size_t unpark_all();
   // Wakes one specific parked waiter.
   void unpark(Waiter& waiter);
+  // Wakes, longest-waiting first, every parked waiter for which choose(waiter) is true (choose
+  // may fill in the waiter's context first); returns how many were woken.
+  template <typename Choose>
+  size_t unpark_where(Choose&& choose);
 
   // Throws UsageError naming `operation` if tasks wait here and their loop does not run on the
   // calling thread. The primitives call it before they change any state, so a call from a wrong
@@ -98,6 +102,17 @@ class ParkingLot {
   const char* name_;
   internal::IntrusiveList<Waiter, &Waiter::node> waiters_;
 };
+
+template <typename Choose>
+size_t ParkingLot::unpark_where(Choose&& choose) {
+  size_t woken = 0;
+  waiters_.for_each([&](Waiter& waiter) {
+    if (!choose(waiter)) return;
+    unpark(waiter);
+    ++woken;
+  });
+  return woken;
+}
 
 }  // namespace giambio
 
