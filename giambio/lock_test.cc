@@ -65,6 +65,59 @@ TEST(LockTest, ReleaseHandsTheLockToTheLongestWaiter) {
   EXPECT_THAT(log.events(), ElementsAre("a", "b", "a", "b"));
 }
 
+// Trio: every await on the library is a schedule point, so a task that releases the lock and
+// takes it again does not barge past the tasks waiting for it: three looping tasks take turns.
+TEST(LockTest, TasksLoopingOnOneLockTakeTurns) {
+  auto body = []() -> Task<std::string> {
+    Lock lock;
+    std::string order;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (char name : std::string("abc")) {
+        pool.spawn([&, name]() -> Task<> {
+          for (int round = 0; round < 4; ++round) {
+            co_await lock.acquire();
+            order += name;
+            lock.release();
+          }
+        });
+      }
+      co_return;
+    });
+    co_return order;
+  };
+  EXPECT_EQ(run_virtual(body()), "abcabcabcabc");
+}
+
+// As in Trio, acquire is a cancel point before it takes the lock and a schedule point after:
+// a cancellation that arrives during that schedule point does not take the lock back.
+TEST(LockTest, ACancellationDuringTheSchedulePointAfterAcquiringKeepsTheLock) {
+  auto body = []() -> Task<std::string> {
+    Lock lock;
+    std::string order;
+    CancelScope scope;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        co_await scope.run([&]() -> Task<> {
+          co_await lock.acquire();  // free: taken, then the other task runs and cancels us
+          order += lock.locked() ? "acquired " : "lost ";
+          lock.release();
+          co_await checkpoint();  // the cancellation shows here
+          order += "never";
+        }());
+        order += scope.cancelled_caught() ? "caught" : "not caught";
+      });
+      pool.spawn([&]() -> Task<> {
+        order += "cancel ";
+        scope.cancel();
+        co_return;
+      });
+      co_return;
+    });
+    co_return order;
+  };
+  EXPECT_EQ(run_virtual(body()), "cancel acquired caught");
+}
+
 TEST(LockTest, ReentrantAcquireIsAUsageError) {
   auto body = []() -> Task<> {
     Lock lock;

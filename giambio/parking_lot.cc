@@ -27,7 +27,14 @@ ParkingLot::Waiter::~Waiter() {
 bool ParkingLot::Waiter::await_suspend(std::coroutine_handle<> caller) {
   task_ = &loop_.current_task("ParkingLot::park");
   if (abortable_ && loop_.cancelled_before_wait(*task_)) return false;
-  if (try_now_ != nullptr && try_now_(context_, *task_)) return false;
+  if (try_now_ != nullptr && try_now_(context_, *task_)) {
+    // Done without waiting, and still a schedule point (Trio: every await on the library is
+    // one): the task goes to the back of the ready queue, so a task that releases a lock and
+    // takes it again at once lets the waiters it woke go first. Not a cancel point any more:
+    // what try_now took (a lock, an item) is kept.
+    loop_.yield(*task_, caller);
+    return true;
+  }
   lot_.waiters_.push_back(*this);
   loop_.block(*task_, *this, caller);
   return true;
