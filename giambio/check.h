@@ -21,9 +21,9 @@
 
 namespace giambio {
 
-// What a failed check on this thread prints after its message (for example "seed=7; replay:
-// simulate --scenario=kv --seed=7"). Installed for a scope and restored on its end; the
-// simulator installs one for every run. `context` must outlive the object.
+// What a failed check on this thread prints after its message; sim::World::run installs
+// "simulation seed=S faults{...}" for its run, so a failure names the seed that replays it.
+// Installed for a scope and restored on its end. `context` must outlive the object.
 class CheckContext {
  public:
   explicit CheckContext(std::string_view context);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "giambio/cancel_scope.h"
+#include "giambio/channel.h"
 #include "giambio/pool.h"
 #include "giambio/test_util.h"
 #include "giambio/time.h"
@@ -18,6 +19,38 @@ using ::giambio::testing::run_virtual;
 using ::testing::ElementsAre;
 
 // giambio's events example: a child waits for an event its parent sets later.
+// Trio: every await on the library is a schedule point, even one that completes at once. The
+// mechanism is ParkingLot's (lock_test pins it for Lock); this pins it for a set event and for
+// channel operations that find an item or a waiting receiver.
+TEST(EventTest, WaitingOnASetEventStillLetsOthersRun) {
+  auto body = []() -> Task<std::string> {
+    Event event;
+    event.set();
+    auto [tx, rx] = open_memory_channel<int>(1);
+    std::string order;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        order += "wait ";
+        co_await event.wait();  // already set
+        order += "send ";
+        (void)co_await tx.send(1);  // room in the buffer
+        order += "receive ";
+        (void)co_await rx.receive();  // an item is there
+        order += "done ";
+      });
+      pool.spawn([&]() -> Task<> {
+        for (int i = 0; i < 3; ++i) {
+          order += "other ";
+          co_await checkpoint();
+        }
+      });
+      co_return;
+    });
+    co_return order;
+  };
+  EXPECT_EQ(run_virtual(body()), "wait other send other receive other done ");
+}
+
 TEST(EventTest, SetWakesEveryWaiterInOrder) {
   EventLog log;
   auto body = [&]() -> Task<> {

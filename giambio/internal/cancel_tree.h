@@ -97,8 +97,6 @@ class CancelTree {
   template <typename Wake>
   void deliver(CancelNode& node, Wake&& wake);
 
-  uint64_t last_id() const { return last_id_; }
-
  private:
   void count_cancelled(const CancelNode& node, int delta);
   uint64_t walk_to_owner(const TaskRecord& task) const;
