@@ -1,6 +1,7 @@
 #include "giambio/pool.h"
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "giambio/time.h"
 
 namespace giambio::internal {
@@ -28,9 +29,20 @@ void PoolState::record(std::exception_ptr error) {
   scope_.cancel();
 }
 
+void PoolState::wake_close_if_done() {
+  if (live_children_ == 0 && pending_starts_ == 0) all_done_.unpark_all();
+}
+
 void PoolState::child_exited(ChildTaskBase& child) {
   if (child.error()) record(child.error());
-  if (--live_children_ == 0) all_done_.unpark_all();
+  --live_children_;
+  wake_close_if_done();
+}
+
+void PoolState::start_ended() {
+  GIAMBIO_CHECK(pending_starts_ > 0, "Pool: a start() ended that was never counted");
+  --pending_starts_;
+  wake_close_if_done();
 }
 
 void PoolState::adopt(ChildTaskBase& child) {
@@ -39,7 +51,8 @@ void PoolState::adopt(ChildTaskBase& child) {
   loop_.cancel_tree().move_under(node, scope_.node());
   child.set_pool(this);
   ++live_children_;
-  if (--from.live_children_ == 0) from.all_done_.unpark_all();
+  --from.live_children_;
+  from.wake_close_if_done();
   // This pool may already be cancelled: the child must see it like any other child.
   if (loop_.cancel_tree().pending(child) != 0) loop_.deliver_cancel(node);
 }
@@ -48,8 +61,10 @@ Task<> PoolState::close(std::exception_ptr body_error) {
   if (body_error) record(std::move(body_error));
   // Closing a pool is a schedule point, even when nothing is left to wait for (as in Trio), but
   // never a cancel point: a pool in a cancelled scope closes without raising.
-  if (live_children_ == 0) co_await internal::schedule_point();
-  while (live_children_ > 0) co_await all_done_.park(nullptr, /*abortable=*/false);
+  if (live_children_ == 0 && pending_starts_ == 0) co_await internal::schedule_point();
+  while (live_children_ > 0 || pending_starts_ > 0) {
+    co_await all_done_.park(nullptr, /*abortable=*/false);
+  }
   closed_ = true;
   scope_.exit(loop_.current_task("giambio::with_pool"), nullptr);
   if (errors_.size() == 1) std::rethrow_exception(errors_.front());

@@ -38,7 +38,9 @@
 // it then returns that value while the child goes on running in the pool (Trio's
 // nursery.start). Until started() is called the child runs under the caller's cancel scopes
 // and its exceptions propagate out of start(); a child that ends without calling started()
-// makes start() throw UsageError, and so does calling started() twice.
+// makes start() throw UsageError, and so does calling started() twice. A pending start() keeps
+// the pool open: the pool does not close while a task started into it has not yet called
+// started() or failed, even once its body and every other child have ended.
 //
 // A pool is closed once its body and children have all ended; spawning into it then throws
 // UsageError. Closing is a schedule point (other tasks run) but not a cancel point: an empty
@@ -106,6 +108,8 @@ class PoolState {
   void child_exited(ChildTaskBase& child);
   // Moves a child started with start() from a temporary pool into this one.
   void adopt(ChildTaskBase& child);
+  // A start() into this pool has ended, with its child adopted or not (it failed first).
+  void start_ended();
 
   CancelScope& scope() { return scope_; }
   size_t live_children() const { return live_children_; }
@@ -114,10 +118,13 @@ class PoolState {
  private:
   void record(std::exception_ptr error);
   void check_open(const char* operation) const;
+  // Wakes close() once nothing keeps the pool open: no child, no start() waiting for started().
+  void wake_close_if_done();
 
   Loop& loop_;
   CancelScope scope_;
   size_t live_children_ = 0;
+  size_t pending_starts_ = 0;  // start() calls whose child has not called started() yet
   bool closed_ = false;
   std::vector<std::exception_ptr> errors_;
   std::exception_ptr outer_cancellation_;
@@ -247,14 +254,24 @@ Task<V> PoolState::start(F fn, std::string name) {
   check_open("Pool::start");
   auto state = std::make_shared<StartState<V>>();
   state->target = this;
-  // The child first runs in a temporary pool inside the caller, so that until it is ready its
-  // errors and the caller's cancellations behave as if the caller had awaited it inline.
-  co_await with_pool([&](Pool& temporary) -> Task<> {
-    TaskHandle<void> child =
-        temporary.spawn(run_start_child<V>(std::move(fn), state), std::move(name));
-    state->child = &child.record();
-    while (!state->started) co_await state->started_lot.park();
-  });
+  // Until the child calls started() (or fails), this pool stays open for it, as a nursery does
+  // in Trio, even when its body and other children have all ended.
+  ++pending_starts_;
+  std::exception_ptr error;
+  try {
+    // The child first runs in a temporary pool inside the caller, so that until it is ready its
+    // errors and the caller's cancellations behave as if the caller had awaited it inline.
+    co_await with_pool([&](Pool& temporary) -> Task<> {
+      TaskHandle<void> child =
+          temporary.spawn(run_start_child<V>(std::move(fn), state), std::move(name));
+      state->child = &child.record();
+      while (!state->started) co_await state->started_lot.park();
+    });
+  } catch (...) {
+    error = std::current_exception();
+  }
+  start_ended();
+  if (error) std::rethrow_exception(error);
   if constexpr (!std::is_void_v<V>) co_return std::move(*state->value);
 }
 

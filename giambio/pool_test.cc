@@ -1,10 +1,13 @@
 #include "giambio/pool.h"
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "giambio/event.h"
 #include "giambio/test_util.h"
 #include "giambio/time.h"
 #include "gmock/gmock.h"
@@ -397,6 +400,76 @@ TEST(PoolStartTest, StartedTaskIsCancelledWithItsNewPool) {
     EXPECT_TRUE(cancelled);
   };
   run_virtual(body());
+}
+
+// Trio: a nursery stays open while a start() into it waits for started(), even once its block
+// and every other child have ended; the started task then runs in it to the end.
+TEST(PoolStartTest, APendingStartKeepsTheTargetPoolOpen) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    std::optional<Pool> target;
+    Event ready;
+    co_await with_pool([&](Pool& outer) -> Task<> {
+      outer.spawn([&]() -> Task<> {
+        co_await with_pool([&](Pool& pool) -> Task<> {
+          target = pool;
+          ready.set();
+          co_await sleep(absl::Seconds(1));
+        });
+        log.add(absl::StrCat("target closed at ", absl::FormatDuration(elapsed())));
+      });
+      outer.spawn([&]() -> Task<> {
+        co_await ready.wait();
+        co_await target->start([&](TaskStatus<void> status) -> Task<> {
+          co_await sleep(absl::Seconds(2));
+          status.started();
+          co_await sleep(absl::Seconds(1));
+          log.add(absl::StrCat("started task ended at ", absl::FormatDuration(elapsed())));
+        });
+        log.add(absl::StrCat("start returned at ", absl::FormatDuration(elapsed())));
+      });
+      co_return;
+    });
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()), ElementsAre("start returned at 2s", "started task ended at 3s",
+                                               "target closed at 3s"));
+}
+
+// A start() whose task fails before started() raises in the starter; the target pool waits for
+// that outcome, and the error is not the target pool's.
+TEST(PoolStartTest, AStartThatFailsBeforeStartedRaisesInTheStarterWhileTheTargetWaits) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    std::optional<Pool> target;
+    Event ready;
+    co_await with_pool([&](Pool& outer) -> Task<> {
+      outer.spawn([&]() -> Task<> {
+        co_await with_pool([&](Pool& pool) -> Task<> {
+          target = pool;
+          ready.set();
+          co_await sleep(absl::Seconds(1));
+        });
+        log.add(absl::StrCat("target closed at ", absl::FormatDuration(elapsed())));
+      });
+      outer.spawn([&]() -> Task<> {
+        co_await ready.wait();
+        try {
+          co_await target->start([&](TaskStatus<void>) -> Task<> {
+            co_await sleep(absl::Seconds(2));
+            throw std::runtime_error("not ready");
+          });
+        } catch (const std::runtime_error& e) {
+          log.add(
+              absl::StrCat("starter caught '", e.what(), "' at ", absl::FormatDuration(elapsed())));
+        }
+      });
+      co_return;
+    });
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()),
+              ElementsAre("starter caught 'not ready' at 2s", "target closed at 2s"));
 }
 
 // Trio: opening and closing an empty pool (or one whose children never reach a cancel point) in
