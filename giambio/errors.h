@@ -8,6 +8,8 @@
 //   - MultiError: several errors that a task pool saw at once (see pool.h for the exact shape).
 //   - UsageError: a misuse of the API (awaiting a task twice, spawning into a closed pool,
 //     releasing a lock you do not hold). It names the operation and what was wrong.
+//   - BrokenResourceError: a lock whose holder ended without releasing it (a bug in the holder,
+//     reported to the innocent waiters rather than leaving them blocked forever).
 #ifndef GIAMBIO_ERRORS_H_
 #define GIAMBIO_ERRORS_H_
 
@@ -43,6 +45,13 @@ class UsageError : public std::logic_error {
 
 // Thrown by TaskHandle::join() when the joined task was cancelled through its handle.
 class TaskCancelledError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown by a Lock whose holder ended without releasing it, to every task that waited for it
+// and every later acquire (Trio's BrokenResourceError). The message names the holder.
+class BrokenResourceError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

@@ -1,7 +1,9 @@
 #include "giambio/lock.h"
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/pool.h"
 #include "giambio/test_util.h"
@@ -209,6 +211,77 @@ TEST(LockTest, TryAcquire) {
       });
       co_return;
     });
+    lock.release();
+  };
+  run_virtual(body());
+}
+
+// Trio: when the task holding a lock ends without releasing it, the lock is broken; its waiters
+// are woken with BrokenResourceError naming that task (instead of waiting forever), and so is
+// every later acquire.
+TEST(LockTest, AHolderThatEndsWithoutReleasingBreaksTheLockForItsWaiters) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    Lock lock;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn(
+          [&]() -> Task<> {
+            co_await lock.acquire();
+            co_await sleep(absl::Seconds(1));
+            log.add("holder ends at " + absl::FormatDuration(elapsed()));
+          },
+          "forgetful");
+      for (int i = 0; i < 2; ++i) {
+        pool.spawn([&, i]() -> Task<> {
+          try {
+            LockGuard guard = co_await lock.guard();
+            ADD_FAILURE() << "waiter " << i << " got a broken lock";
+          } catch (const BrokenResourceError& e) {
+            log.add(absl::StrCat("waiter ", i, " at ", absl::FormatDuration(elapsed()), ": ",
+                                 e.what()));
+          }
+        });
+      }
+      co_return;
+    });
+    EXPECT_TRUE(lock.broken());
+    EXPECT_FALSE(lock.locked());
+    try {
+      co_await lock.acquire();
+      ADD_FAILURE() << "acquired a broken lock";
+    } catch (const BrokenResourceError& e) {
+      log.add(absl::StrCat("later: ", e.what()));
+    }
+    EXPECT_THROW(lock.try_acquire(), BrokenResourceError);
+    co_return log.events();
+  };
+  EXPECT_THAT(
+      run_virtual(body()),
+      ElementsAre("holder ends at 1s",
+                  "waiter 0 at 1s: Lock::acquire: the lock is broken: its holder, task 2 "
+                  "'forgetful', ended without releasing it",
+                  "waiter 1 at 1s: Lock::acquire: the lock is broken: its holder, task 2 "
+                  "'forgetful', ended without releasing it",
+                  "later: Lock::acquire: the lock is broken: its holder, task 2 'forgetful', "
+                  "ended without releasing it"));
+}
+
+// A lock released properly, by a guard or by hand, in a task that then ends, is not broken.
+TEST(LockTest, AHolderThatReleasesBeforeEndingLeavesTheLockWhole) {
+  auto body = []() -> Task<> {
+    Lock lock;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        co_await lock.acquire();
+        co_await sleep(absl::Seconds(1));
+        lock.release();
+      });
+      pool.spawn([&]() -> Task<> { LockGuard guard = co_await lock.guard(); });
+      pool.spawn([&]() -> Task<> { LockGuard guard = co_await lock.guard(); });
+      co_return;
+    });
+    EXPECT_FALSE(lock.broken());
+    EXPECT_TRUE(lock.try_acquire());
     lock.release();
   };
   run_virtual(body());

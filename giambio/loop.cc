@@ -56,6 +56,7 @@ Loop::~Loop() {
   std::vector<internal::TaskRecord*> unfinished;
   while (internal::TaskRecord* task = live_tasks_.pop_front()) unfinished.push_back(task);
   for (auto it = unfinished.rbegin(); it != unfinished.rend(); ++it) (*it)->destroy_unfinished();
+  while (internal::Holdable* thing = held_.front()) let_go(*thing);  // holders never finished
   for (internal::TaskRecord* task : unfinished) task->abandon();
   if (started_) notify([](Instrument& i) { i.on_run_end(); });
   current_loop = previous_loop_;
@@ -261,8 +262,43 @@ void Loop::finish_task(internal::TaskRecord& task) {
   task.state = internal::TaskState::kDone;
   live_tasks_.remove(task);
   --live_tasks_count_;
+  if (task.holding != 0) break_held_by(task);
   notify([&](Instrument& i) { i.on_task_exited(task.info()); });
   task.on_exit();  // may free the record
+}
+
+void Loop::hold(internal::Holdable& thing, internal::TaskRecord& task) {
+  GIAMBIO_CHECK(thing.holder() == nullptr, "task ", task.id(), " took something task ",
+                thing.holder() ? thing.holder()->id() : 0, " still holds");
+  if (task.holding == UINT16_MAX) {
+    throw UsageError(absl::StrCat("Lock::acquire: task ", task.id(), " '", task.name(),
+                                  "' already holds ", UINT16_MAX, " locks"));
+  }
+  ++task.holding;
+  thing.set_holder(&task);
+  held_.push_back(thing);
+}
+
+void Loop::let_go(internal::Holdable& thing) {
+  internal::TaskRecord* holder = thing.holder();
+  if (holder == nullptr) return;
+  GIAMBIO_CHECK(holder->holding > 0, "task ", holder->id(), " let go of more than it held");
+  --holder->holding;
+  thing.set_holder(nullptr);
+  thing.held_node.unlink();
+}
+
+void Loop::break_held_by(internal::TaskRecord& task) {
+  std::vector<internal::Holdable*> broken;
+  held_.for_each([&](internal::Holdable& thing) {
+    if (thing.holder() == &task) broken.push_back(&thing);
+  });
+  GIAMBIO_CHECK(broken.size() == task.holding, "task ", task.id(), " counted ", task.holding,
+                " held things, the loop found ", broken.size());
+  for (internal::Holdable* thing : broken) {
+    let_go(*thing);
+    thing->holder_ended(task);
+  }
 }
 
 void Loop::fire_timers() {

@@ -137,6 +137,12 @@ class Loop {
              std::coroutine_handle<> resume_point);
   void wake(internal::TaskRecord& task);
 
+  // Ownership that outlives a wait (a Lock): hold() records that `task` holds `thing`, let_go()
+  // that nobody does. A task that ends while holding something has it broken (holder_ended) by
+  // the loop before the task's exit is reported.
+  void hold(internal::Holdable& thing, internal::TaskRecord& task);
+  static void let_go(internal::Holdable& thing);
+
   void arm_timer(internal::Timer& timer, absl::Time deadline) { timers_.arm(timer, deadline); }
   void disarm_timer(internal::Timer& timer) {
     if (timer.armed()) timers_.disarm(timer);
@@ -151,6 +157,7 @@ class Loop {
   void run_batch();
   void run_task(internal::TaskRecord& task);
   void finish_task(internal::TaskRecord& task);
+  void break_held_by(internal::TaskRecord& task);
   void fire_timers();
   [[noreturn]] void report_deadlock();
   template <typename Fn>
@@ -171,6 +178,7 @@ class Loop {
   internal::TaskRecord* current_ = nullptr;
   uint64_t last_task_id_ = 0;
   internal::CancelTree cancel_tree_;
+  internal::IntrusiveList<internal::Holdable, &internal::Holdable::held_node> held_;
   std::vector<Instrument*> instruments_;
   int dispatch_depth_ = 0;
   bool started_ = false;

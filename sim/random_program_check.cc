@@ -377,6 +377,10 @@ CheckResult check_program(const Program& program, uint64_t seed, PlantedBug bug)
     if (run.locks[lock].locked()) {
       run.violation(absl::StrCat("lock: lock", lock, " held at the end"));
     }
+    if (run.locks[lock].broken()) {
+      run.violation(
+          absl::StrCat("lock: lock", lock, " broken: a holder ended without releasing it"));
+    }
   }
   std::map<int64_t, int> raised;
   for (int64_t id : run.raised) ++raised[id];

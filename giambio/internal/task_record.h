@@ -19,6 +19,7 @@
 namespace giambio::internal {
 
 class CancelNode;
+class TaskRecord;
 
 // Whatever a blocked task waits on: a parking lot, a timer, an I/O operation.
 class Blocker {
@@ -32,6 +33,28 @@ class Blocker {
 
  protected:
   ~Blocker() = default;
+};
+
+// Something a task holds and other tasks may wait for: a Lock. The loop keeps every held one in
+// a list (Loop::hold), and if the holder ends without letting go it calls holder_ended(), so the
+// waiters are woken with an error instead of waiting forever (Trio's rule for a lock whose
+// owner is gone).
+class Holdable {
+ public:
+  TaskRecord* holder() const { return holder_; }
+  // Called by the loop when `holder` has ended while holding this; the holder is already gone
+  // from it (holder() is nullptr). Must not throw.
+  virtual void holder_ended(const TaskRecord& holder) noexcept = 0;
+
+  // For Loop::hold and Loop::let_go only.
+  void set_holder(TaskRecord* task) { holder_ = task; }
+  ListNode held_node;  // in the loop's list of held things
+
+ protected:
+  ~Holdable() = default;
+
+ private:
+  TaskRecord* holder_ = nullptr;
 };
 
 enum class TaskState : uint8_t { kReady, kRunning, kBlocked, kDone };
@@ -80,6 +103,9 @@ class TaskRecord {
  public:
   // Last, so that a derived record's small fields can share their padding.
   TaskState state = TaskState::kReady;
+  // How many things (locks) the task holds that others may wait for (Loop::hold); when it ends
+  // holding any, the loop breaks them. Sits in the padding before `domain`.
+  uint16_t holding = 0;
   // Which part of a simulated world the task belongs to (the simulator's host id; 0 outside a
   // simulation). A task inherits its spawner's domain; the scheduler does nothing else with it.
   uint32_t domain = 0;
