@@ -7,9 +7,17 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "giambio/errors.h"
 
 namespace giambio {
+
+void Driver::jump(absl::Duration d) {
+  throw UsageError(absl::StrCat("giambio::jump_clock(", absl::FormatDuration(d), "): the ", name(),
+                                " driver's clock cannot be moved (run on the virtual clock, "
+                                "DriverKind::kVirtual)"));
+}
 
 const char* op_name(OpKind kind) {
   switch (kind) {

@@ -20,6 +20,7 @@
 //     that waits for I/O from one that can never wake up (a deadlock).
 //   - cancel_all(): withdraw every operation and wait until each has completed; the loop calls
 //     it when it is torn down, before the frames that own the operations are destroyed.
+//   - jump(d), clock_moves_by_itself(): a test's hold on a virtual clock (below).
 // A Driver is also the SystemCalls of its loop: the calls of the I/O API that never wait
 // (socket, bind, close, ...). The base class makes the real system calls; the simulator answers
 // them from its simulated world, so every call of the I/O API crosses this one seam.
@@ -139,6 +140,13 @@ class Driver : public SystemCalls {
   virtual void poll(absl::Time deadline) = 0;
   virtual size_t pending() const = 0;
   virtual void cancel_all() = 0;
+
+  // Clock control, for tests (Trio's MockClock). jump(d) moves a virtual clock forward by d; a
+  // real clock cannot be moved, and the default throws UsageError naming the driver.
+  virtual void jump(absl::Duration d);
+  // False for a clock that moves only through jump() (the virtual clock with autojump off):
+  // tasks that wait only for timers then wait forever, and the loop reports a deadlock.
+  virtual bool clock_moves_by_itself() const { return true; }
 };
 
 // The simulator's tripwire (a public hook for simulators; programs never need it). While a

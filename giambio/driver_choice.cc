@@ -29,12 +29,12 @@ DriverKind from_environment() {
 
 }  // namespace
 
-std::unique_ptr<Driver> make_driver(DriverKind kind) {
+std::unique_ptr<Driver> make_driver(DriverKind kind, VirtualClockOptions virtual_clock) {
   if (kind != DriverKind::kVirtual) touch_real_world("giambio::run on a real driver");
   if (kind == DriverKind::kAuto) kind = from_environment();
   switch (kind) {
     case DriverKind::kVirtual:
-      return std::make_unique<VirtualDriver>();
+      return std::make_unique<VirtualDriver>(virtual_clock);
     case DriverKind::kEpoll:
       return std::make_unique<EpollDriver>();
     case DriverKind::kUring: {

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "giambio/driver.h"
+#include "giambio/virtual/virtual_driver.h"
 
 namespace giambio {
 
@@ -27,13 +28,15 @@ enum class DriverKind {
   // epoll readiness and non-blocking syscalls; real time.
   kEpoll,
   // No I/O; time is virtual and jumps to the next timer whenever every task waits, so sleeps
-  // of hours take microseconds. For tests of timing logic (Trio's MockClock with autojump).
+  // of hours take microseconds. For tests of timing logic (Trio's MockClock; `virtual_clock`
+  // below sets its autojump threshold, virtual/virtual_driver.h).
   kVirtual,
 };
 
-// The driver `kind` names. Throws UsageError for a bad GIAMBIO_DRIVER value, and
-// std::runtime_error if the driver asked for explicitly cannot be set up.
-std::unique_ptr<Driver> make_driver(DriverKind kind);
+// The driver `kind` names (`virtual_clock` applies to kVirtual, also when GIAMBIO_DRIVER picks
+// it). Throws UsageError for a bad GIAMBIO_DRIVER value, and std::runtime_error if the driver
+// asked for explicitly cannot be set up.
+std::unique_ptr<Driver> make_driver(DriverKind kind, VirtualClockOptions virtual_clock = {});
 
 }  // namespace giambio
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "giambio/check.h"
 #include "giambio/errors.h"
+#include "giambio/time.h"
 
 namespace giambio {
 namespace {
@@ -198,24 +199,41 @@ void Loop::deliver_cancel(internal::CancelNode& node) {
 }
 
 void Loop::run_once(absl::Duration max_wait) {
+  const bool ran = ready_head_ != nullptr;
   run_batch();
   if (live_tasks_count_ == 0) return;  // nothing left that could wait for anything
+  if (ran && !idle_waiters_.empty()) quiet_since_ = now();
   absl::Time deadline = absl::InfinitePast();
+  internal::IdleAwaiter* idle = nullptr;  // the quiescence waiter due first, if any
+  absl::Time idle_at = absl::InfiniteFuture();
   if (ready_head_ == nullptr) {
     deadline = timers_.next_deadline();
-    if (max_wait != absl::InfiniteDuration()) deadline = std::min(deadline, now() + max_wait);
-    if (deadline == absl::InfiniteFuture() && driver_->pending() == 0 && live_tasks_count_ > 0) {
-      report_deadlock();
+    for (internal::IdleAwaiter* waiter : idle_waiters_) {
+      if (idle == nullptr || waiter->cushion() < idle->cushion()) idle = waiter;
     }
+    if (idle != nullptr) {
+      idle_at = quiet_since_ + idle->cushion();
+      deadline = std::min(deadline, idle_at);
+    }
+    if (max_wait != absl::InfiniteDuration()) deadline = std::min(deadline, now() + max_wait);
+    const bool clock_stands_still = deadline == absl::InfiniteFuture() ||
+                                    (deadline > now() && !driver_->clock_moves_by_itself());
+    if (clock_stands_still && driver_->pending() == 0) report_deadlock();
   }
   if (driver_->pending() > 0 || deadline != absl::InfinitePast()) {
-    const absl::Duration timeout =
-        deadline == absl::InfinitePast() ? absl::ZeroDuration() : deadline - now();
+    const absl::Duration timeout = deadline == absl::InfinitePast()
+                                       ? absl::ZeroDuration()
+                                       : std::max(deadline - now(), absl::ZeroDuration());
     notify([&](Instrument& i) { i.before_io_wait(timeout); });
     driver_->poll(deadline);
     notify([&](Instrument& i) { i.after_io_wait(timeout); });
   }
   fire_timers();
+  // Quiet for the whole cushion: nothing became ready while the loop waited.
+  if (idle != nullptr && ready_head_ == nullptr && now() >= idle_at) {
+    remove_idle_waiter(*idle);
+    idle->wake();
+  }
 }
 
 void Loop::run_batch() {
@@ -310,7 +328,11 @@ void Loop::fire_timers() {
 void Loop::report_deadlock() {
   std::string message =
       absl::StrCat("deadlock: every task waits and nothing can wake one (", driver_->name(),
-                   " driver, time ", absl::FormatDuration(now() - absl::UnixEpoch()), "):");
+                   " driver, time ", absl::FormatDuration(now() - absl::UnixEpoch()),
+                   driver_->clock_moves_by_itself()
+                       ? ""
+                       : "; its clock moves only through giambio::jump_clock, autojump is off",
+                   "):");
   live_tasks_.for_each([&](internal::TaskRecord& task) {
     absl::StrAppend(&message, "\n  task ", task.id(), " '", task.name(), "' waits on ",
                     task.blocker != nullptr ? task.blocker->waiting_on() : "nothing");

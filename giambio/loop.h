@@ -49,6 +49,9 @@ namespace giambio {
 
 template <typename T>
 class TaskHandle;
+namespace internal {
+class IdleAwaiter;
+}
 
 struct LoopOptions {
   // Shuffle each batch of ready tasks with this seed (see the loop's turn above).
@@ -143,6 +146,11 @@ class Loop {
   void hold(internal::Holdable& thing, internal::TaskRecord& task);
   static void let_go(internal::Holdable& thing);
 
+  // Quiescence (wait_all_tasks_blocked, time.h): the loop wakes the first waiter (smallest
+  // cushion, then first come) once no task has been ready for its cushion of the loop's clock.
+  void add_idle_waiter(internal::IdleAwaiter& waiter) { idle_waiters_.push_back(&waiter); }
+  void remove_idle_waiter(internal::IdleAwaiter& waiter) { std::erase(idle_waiters_, &waiter); }
+
   void arm_timer(internal::Timer& timer, absl::Time deadline) { timers_.arm(timer, deadline); }
   void disarm_timer(internal::Timer& timer) {
     if (timer.armed()) timers_.disarm(timer);
@@ -173,6 +181,8 @@ class Loop {
   internal::TaskRecord* ready_tail_ = nullptr;
   std::vector<internal::TaskRecord*> shuffled_;
   internal::TimerHeap timers_;
+  std::vector<internal::IdleAwaiter*> idle_waiters_;
+  absl::Time quiet_since_;  // when a task last ran; kept only while idle_waiters_ is not empty
   internal::IntrusiveList<internal::TaskRecord, &internal::TaskRecord::loop_node> live_tasks_;
   size_t live_tasks_count_ = 0;
   internal::TaskRecord* current_ = nullptr;

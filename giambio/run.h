@@ -28,6 +28,8 @@ namespace giambio {
 
 struct RunOptions {
   DriverKind driver = DriverKind::kAuto;
+  // The virtual clock's autojump threshold, when the driver is kVirtual (driver_choice.h).
+  VirtualClockOptions virtual_clock = {};
   // A driver of your own (the simulator's); takes precedence over `driver`.
   std::unique_ptr<Driver> custom_driver = nullptr;
   // Shuffle each batch of ready tasks with this seed (loop.h, the loop's turn).
@@ -41,8 +43,9 @@ T run(Task<T> main, RunOptions options = {}) {
   if (Loop::current_or_null() != nullptr) {
     throw UsageError("giambio::run: a loop already runs on this thread; await the task instead");
   }
-  std::unique_ptr<Driver> driver =
-      options.custom_driver ? std::move(options.custom_driver) : make_driver(options.driver);
+  std::unique_ptr<Driver> driver = options.custom_driver
+                                       ? std::move(options.custom_driver)
+                                       : make_driver(options.driver, options.virtual_clock);
   Loop loop(std::move(driver), LoopOptions{.schedule_seed = options.schedule_seed,
                                            .instruments = std::move(options.instruments)});
   TaskHandle<T> handle = loop.start(std::move(main));

@@ -263,6 +263,30 @@ TEST_P(SocketStreamTest, ClosingAStreamWakesItsReader) {
   EXPECT_THAT(status.message(), HasSubstr("closed"));
 }
 
+// Quiescence on the real drivers: once the reader is blocked in the kernel,
+// wait_all_tasks_blocked returns (before any data exists), and the read then gets what is sent.
+TEST_P(SocketStreamTest, WaitAllTasksBlockedSeesATaskBlockedInARead) {
+  auto body = []() -> Task<std::string> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    EXPECT_TRUE(pair.ok()) << pair.status();
+    std::string got;
+    bool read_returned = false;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        absl::StatusOr<std::string> bytes = co_await pair->second.read_some(16);
+        read_returned = true;
+        if (bytes.ok()) got = *bytes;
+      });
+      co_await wait_all_tasks_blocked();
+      EXPECT_FALSE(read_returned);
+      absl::Status sent = co_await pair->first.write_all("quiet");
+      EXPECT_TRUE(sent.ok()) << sent;
+    });
+    co_return got;
+  };
+  EXPECT_EQ(run_here(body()), "quiet");
+}
+
 TEST_P(SocketStreamTest, BadInputGivesClearErrors) {
   auto body = []() -> Task<> {
     absl::StatusOr<SocketAddress> bad = SocketAddress::parse("not-an-ip", 80);

@@ -47,6 +47,40 @@ void CheckpointAwaiter::await_resume() {
   if (check_cancel_) loop_->check_cancel(*task_);
 }
 
+IdleAwaiter::IdleAwaiter(absl::Duration cushion)
+    : loop_(Loop::current("giambio::wait_all_tasks_blocked")), cushion_(cushion) {
+  if (cushion < absl::ZeroDuration() || cushion == absl::InfiniteDuration()) {
+    throw UsageError(absl::StrCat("giambio::wait_all_tasks_blocked(", absl::FormatDuration(cushion),
+                                  "): the cushion is a finite duration >= 0"));
+  }
+}
+
+IdleAwaiter::~IdleAwaiter() {
+  if (registered_) loop_.remove_idle_waiter(*this);  // its frame was destroyed with the loop
+}
+
+bool IdleAwaiter::await_suspend(std::coroutine_handle<> caller) {
+  task_ = &loop_.current_task("giambio::wait_all_tasks_blocked");
+  if (loop_.cancelled_before_wait(*task_)) return false;
+  loop_.add_idle_waiter(*this);
+  registered_ = true;
+  loop_.block(*task_, *this, caller);
+  return true;
+}
+
+void IdleAwaiter::await_resume() { loop_.check_aborted(*task_); }
+
+bool IdleAwaiter::abort() noexcept {
+  loop_.remove_idle_waiter(*this);
+  registered_ = false;
+  return true;
+}
+
+void IdleAwaiter::wake() {
+  registered_ = false;
+  loop_.wake(*task_);
+}
+
 CheckpointAwaiter schedule_point() { return CheckpointAwaiter(/*check_cancel=*/false); }
 
 }  // namespace internal
@@ -69,5 +103,11 @@ internal::SleepAwaiter sleep_until(absl::Time deadline) { return internal::Sleep
 internal::SleepAwaiter sleep_forever() { return internal::SleepAwaiter(absl::InfiniteFuture()); }
 
 internal::CheckpointAwaiter checkpoint() { return internal::CheckpointAwaiter(); }
+
+internal::IdleAwaiter wait_all_tasks_blocked(absl::Duration cushion) {
+  return internal::IdleAwaiter(cushion);
+}
+
+void jump_clock(absl::Duration d) { Loop::current("giambio::jump_clock").driver().jump(d); }
 
 }  // namespace giambio

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,31 @@ TEST(WorldTest, EchoAcrossTheSimulatedNetworkTakesTheLinkLatency) {
   EXPECT_EQ(*reply, "hello");
   // Handshake (one round trip) and the echo (another), 1 ms each way.
   EXPECT_EQ(took, absl::Milliseconds(4));
+}
+
+// Quiescence in the simulator: a task blocked on the simulated network counts as blocked (a
+// connect in flight does not hold wait_all_tasks_blocked up), and a cushion is quiet virtual
+// time, which network activity starts again.
+TEST(WorldTest, WaitAllTasksBlockedCountsTasksWaitingOnTheNetworkAsBlocked) {
+  World world({.seed = 1});
+  Host& server = world.add_host("server", [] { return echo_server(7); });
+  Host& client = world.add_host("client");
+  std::optional<absl::StatusOr<std::string>> reply;
+  world.run([&]() -> Task<> {
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        co_await world.on(
+            client, [&]() -> Task<> { reply = co_await echo_once(server.address(7), "hello"); }());
+      });
+      co_await wait_all_tasks_blocked();
+      EXPECT_EQ(giambio::now(), absl::UnixEpoch()) << "nothing has crossed the network yet";
+      EXPECT_FALSE(reply.has_value());
+      co_await wait_all_tasks_blocked(absl::Milliseconds(10));
+      EXPECT_TRUE(reply.has_value() && reply->ok() && **reply == "hello");
+      // The echo's last step (the client's close reaching the server) is at 5 ms.
+      EXPECT_EQ(giambio::now() - absl::UnixEpoch(), absl::Milliseconds(15));
+    });
+  });
 }
 
 TEST(WorldTest, ConnectToAPortNobodyListensOnIsRefused) {
