@@ -48,6 +48,17 @@ bool is_broken(const absl::Status& status);
 bool is_end_of_channel(const absl::Status& status);
 bool is_would_block(const absl::Status& status);
 
+// A snapshot of a channel for debugging and tests (Trio's MemoryChannelStatistics); both of its
+// ends' handles give the same one.
+struct ChannelStatistics {
+  size_t current_buffer_used = 0;
+  size_t max_buffer_size = 0;  // kUnbounded for an unbounded channel
+  size_t open_send_channels = 0;
+  size_t open_receive_channels = 0;
+  size_t tasks_waiting_send = 0;
+  size_t tasks_waiting_receive = 0;
+};
+
 namespace internal {
 
 absl::Status channel_closed(const char* operation);
@@ -138,6 +149,15 @@ struct ChannelState {
     }
   }
 
+  ChannelStatistics statistics() const {
+    return {.current_buffer_used = buffer.size(),
+            .max_buffer_size = max_buffer,
+            .open_send_channels = open_senders,
+            .open_receive_channels = open_receivers,
+            .tasks_waiting_send = senders.size(),
+            .tasks_waiting_receive = receivers.size()};
+  }
+
   const size_t max_buffer;
   std::deque<T> buffer;
   size_t open_senders = 1;
@@ -215,6 +235,7 @@ class MemorySendChannel {
     state_->close_sender(this);
   }
   bool closed() const { return closed_; }
+  ChannelStatistics statistics() const { return state_->statistics(); }
 
  private:
   // The whole decision of a send that has passed its cancel point: fills slot.result and
@@ -301,6 +322,7 @@ class MemoryReceiveChannel {
     state_->close_receiver(this);
   }
   bool closed() const { return closed_; }
+  ChannelStatistics statistics() const { return state_->statistics(); }
   // Items in the buffer now.
   size_t buffered() const { return state_->buffer.size(); }
 

@@ -296,5 +296,37 @@ TEST(ChannelTest, MoveOnlyItems) {
   run_virtual(body());
 }
 
+TEST(ChannelTest, StatisticsCountBufferHandlesAndWaiters) {
+  auto body = []() -> Task<> {
+    auto [tx, rx] = open_memory_channel<int>(1);
+    absl::StatusOr<MemorySendChannel<int>> tx2 = tx.clone();
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      EXPECT_TRUE((co_await tx.send(1)).ok());
+      pool.spawn([&]() -> Task<> { (void)co_await tx.send(2); });
+      pool.spawn([&]() -> Task<> { (void)co_await tx2->send(3); });
+      co_await wait_all_tasks_blocked();
+      ChannelStatistics s = rx.statistics();
+      EXPECT_EQ(s.current_buffer_used, 1u);
+      EXPECT_EQ(s.max_buffer_size, 1u);
+      EXPECT_EQ(s.open_send_channels, 2u);
+      EXPECT_EQ(s.open_receive_channels, 1u);
+      EXPECT_EQ(s.tasks_waiting_send, 2u);
+      EXPECT_EQ(s.tasks_waiting_receive, 0u);
+      for (int i = 0; i < 3; ++i) (void)co_await rx.receive();
+      pool.spawn([&]() -> Task<> { (void)co_await rx.receive(); });
+      co_await wait_all_tasks_blocked();
+      tx2->close();
+      s = tx.statistics();
+      EXPECT_EQ(s.current_buffer_used, 0u);
+      EXPECT_EQ(s.open_send_channels, 1u);
+      EXPECT_EQ(s.tasks_waiting_send, 0u);
+      EXPECT_EQ(s.tasks_waiting_receive, 1u);
+      tx.close();
+    });
+    EXPECT_EQ(open_memory_channel<int>(kUnbounded).first.statistics().max_buffer_size, kUnbounded);
+  };
+  run_virtual(body());
+}
+
 }  // namespace
 }  // namespace giambio

@@ -37,7 +37,14 @@ class Condition {
   }
 
   Lock& lock() { return lock_; }
-  size_t waiting() const { return waiters_.size(); }
+  // A snapshot for debugging and tests (Trio's statistics()): the waiters and the lock's.
+  struct Statistics {
+    size_t tasks_waiting = 0;
+    Lock::Statistics lock;
+  };
+  Statistics statistics() const {
+    return {.tasks_waiting = waiters_.size(), .lock = lock_.statistics()};
+  }
 
  private:
   Lock& lock_;

@@ -24,8 +24,11 @@ class Event {
   bool is_set() const { return set_; }
   // Waits until the event is set.
   ParkingLot::Waiter wait();
-  // Tasks waiting now.
-  size_t waiting() const { return waiters_.size(); }
+  // A snapshot for debugging and tests (Trio's statistics()).
+  struct Statistics {
+    size_t tasks_waiting = 0;
+  };
+  Statistics statistics() const { return {.tasks_waiting = waiters_.size()}; }
 
  private:
   bool set_ = false;

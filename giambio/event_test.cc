@@ -63,7 +63,7 @@ TEST(EventTest, SetWakesEveryWaiterInOrder) {
         });
       }
       co_await sleep(absl::Seconds(2));
-      EXPECT_EQ(event.waiting(), 3u);
+      EXPECT_EQ(event.statistics().tasks_waiting, 3u);
       event.set();
     });
   };
@@ -114,7 +114,7 @@ TEST(EventTest, CancelledWaiterLeavesAndOthersStillWake) {
       co_await sleep(absl::Seconds(1));
       first.cancel();
       co_await sleep(absl::Seconds(1));
-      EXPECT_EQ(event.waiting(), 1u);
+      EXPECT_EQ(event.statistics().tasks_waiting, 1u);
       event.set();
     });
     EXPECT_TRUE(second_woke);

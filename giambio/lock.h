@@ -98,7 +98,15 @@ class Lock final : private internal::Holdable {
   bool locked() const { return holder() != nullptr; }
   // The id of the task holding the lock, or 0.
   uint64_t owner() const { return locked() ? holder()->id() : 0; }
-  size_t waiting() const { return waiters_.size(); }
+  // A snapshot for debugging and tests (Trio's statistics()).
+  struct Statistics {
+    bool locked = false;
+    uint64_t owner = 0;  // the holder's task id, 0 when free
+    size_t tasks_waiting = 0;
+  };
+  Statistics statistics() const {
+    return {.locked = locked(), .owner = owner(), .tasks_waiting = waiters_.size()};
+  }
   // True once a holder ended without releasing it (see the top of this file).
   bool broken() const { return !broken_by_.empty(); }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "giambio/cancel_scope.h"
+#include "giambio/condition.h"
 #include "giambio/pool.h"
 #include "giambio/test_util.h"
 #include "giambio/time.h"
@@ -162,7 +163,7 @@ TEST(LockTest, CancelledWaiterDoesNotTakeTheLock) {
       pool.spawn(
           [&]() -> Task<> { co_await scope.run([&]() -> Task<> { co_await lock.acquire(); }()); });
       co_await sleep(absl::Seconds(2));
-      EXPECT_EQ(lock.waiting(), 0u);
+      EXPECT_EQ(lock.statistics().tasks_waiting, 0u);
       lock.release();
       EXPECT_FALSE(lock.locked());
     });
@@ -283,6 +284,36 @@ TEST(LockTest, AHolderThatReleasesBeforeEndingLeavesTheLockWhole) {
     EXPECT_FALSE(lock.broken());
     EXPECT_TRUE(lock.try_acquire());
     lock.release();
+  };
+  run_virtual(body());
+}
+
+TEST(LockTest, StatisticsShowTheOwnerAndTheWaiters) {
+  auto body = []() -> Task<> {
+    Lock lock;
+    Condition changed(lock);
+    EXPECT_FALSE(lock.statistics().locked);
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      co_await lock.acquire();
+      const uint64_t me = lock.owner();
+      pool.spawn([&]() -> Task<> { LockGuard guard = co_await lock.guard(); });
+      pool.spawn([&]() -> Task<> {
+        LockGuard guard = co_await lock.guard();
+        co_await changed.wait();
+      });
+      co_await wait_all_tasks_blocked();
+      Lock::Statistics s = lock.statistics();
+      EXPECT_TRUE(s.locked);
+      EXPECT_EQ(s.owner, me);
+      EXPECT_EQ(s.tasks_waiting, 2u);
+      lock.release();
+      co_await wait_all_tasks_blocked();  // the first ran; the second waits on the condition
+      Condition::Statistics c = changed.statistics();
+      EXPECT_EQ(c.tasks_waiting, 1u);
+      EXPECT_FALSE(c.lock.locked);
+      EXPECT_EQ(c.lock.tasks_waiting, 0u);
+      changed.notify();
+    });
   };
   run_virtual(body());
 }

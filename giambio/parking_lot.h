@@ -72,6 +72,11 @@ class ParkingLot {
   Waiter* first() const { return waiters_.front(); }
   bool empty() const { return waiters_.empty(); }
   size_t size() const { return waiters_.size(); }
+  // A snapshot for debugging and tests (Trio's statistics()).
+  struct Statistics {
+    size_t tasks_waiting = 0;
+  };
+  Statistics statistics() const { return {.tasks_waiting = waiters_.size()}; }
 
   // The awaiter park() returns. It lives in the parked coroutine's frame.
   class Waiter final : public internal::Blocker {

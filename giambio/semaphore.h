@@ -35,7 +35,15 @@ class Semaphore {
 
   size_t value() const { return value_; }
   size_t max_value() const { return max_value_; }
-  size_t waiting() const { return waiters_.size(); }
+  // A snapshot for debugging and tests (Trio's statistics()).
+  struct Statistics {
+    size_t value = 0;
+    size_t max_value = 0;
+    size_t tasks_waiting = 0;
+  };
+  Statistics statistics() const {
+    return {.value = value_, .max_value = max_value_, .tasks_waiting = waiters_.size()};
+  }
 
  private:
   size_t value_;

@@ -82,9 +82,27 @@ TEST(SemaphoreTest, CancelledWaiterTakesNoPermit) {
     CancelScope scope;
     scope.set_relative_deadline(absl::Seconds(1));
     co_await scope.run([&]() -> Task<> { co_await sem.acquire(); }());
-    EXPECT_EQ(sem.waiting(), 0u);
+    EXPECT_EQ(sem.statistics().tasks_waiting, 0u);
     sem.release();
     EXPECT_EQ(sem.value(), 1u);
+  };
+  run_virtual(body());
+}
+
+TEST(SemaphoreTest, StatisticsShowValueAndWaiters) {
+  auto body = []() -> Task<> {
+    Semaphore sem(1, 3);
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      co_await sem.acquire();
+      pool.spawn([&]() -> Task<> { co_await sem.acquire(); });
+      co_await wait_all_tasks_blocked();
+      Semaphore::Statistics s = sem.statistics();
+      EXPECT_EQ(s.value, 0u);
+      EXPECT_EQ(s.max_value, 3u);
+      EXPECT_EQ(s.tasks_waiting, 1u);
+      sem.release();
+    });
+    EXPECT_EQ(sem.statistics().tasks_waiting, 0u);
   };
   run_virtual(body());
 }
