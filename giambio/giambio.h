@@ -11,6 +11,7 @@
 
 #include "giambio/byte_stream.h"
 #include "giambio/cancel_scope.h"
+#include "giambio/capacity_limiter.h"
 #include "giambio/channel.h"
 #include "giambio/condition.h"
 #include "giambio/errors.h"
