@@ -9,38 +9,64 @@ CancelScope::~CancelScope() { detach(); }
 
 void CancelScope::detach() {
   if (loop_ == nullptr) return;
-  if (deadline_) loop_->disarm_timer(*deadline_);
+  if (extra_) loop_->disarm_timer(*extra_);
   loop_->cancel_tree().detach(node_);
   loop_ = nullptr;
 }
 
-void CancelScope::cancel() {
+void CancelScope::cancel(std::string_view reason) {
+  if (node_.cancel_called()) return;
+  if (loop_ != nullptr) loop_->check_thread("CancelScope::cancel");
+  // Who cancels: the running task, if any (a timer or the driver may cancel between tasks).
+  Loop* loop = loop_ != nullptr ? loop_ : Loop::current_or_null();
+  const internal::TaskRecord* task = loop != nullptr ? loop->running_task() : nullptr;
+  std::string message =
+      task != nullptr ? absl::StrCat("cancelled by task ", task->id(), " '", task->name(), "'")
+                      : std::string("cancelled");
+  if (!reason.empty())
+    absl::StrAppend(&message, ": ", absl::string_view(reason.data(), reason.size()));
+  cancel_because(CancelReason{CancelReason::Source::kExplicit, std::move(message)});
+}
+
+void CancelScope::cancel_for_deadline() {
+  cancel_because(CancelReason{CancelReason::Source::kDeadline, "the deadline passed"});
+}
+
+void CancelScope::cancel_because(CancelReason reason) {
+  if (node_.cancel_called()) return;  // the first reason stays
+  if (loop_ != nullptr) loop_->check_thread("CancelScope::cancel");
+  extra().reason = std::make_shared<const CancelReason>(std::move(reason));
   if (loop_ == nullptr) {  // not entered (yet, or any more): counted if it is entered
     internal::CancelTree::cancel_before_entry(node_);
     return;
   }
-  loop_->check_thread("CancelScope::cancel");
-  if (!loop_->cancel_tree().cancel(node_)) return;
-  if (deadline_) loop_->disarm_timer(*deadline_);
+  loop_->cancel_tree().cancel(node_);
+  loop_->disarm_timer(*extra_);
   loop_->deliver_cancel(node_);
 }
 
+CancelScope& CancelScope::of(internal::CancelNode& node) {
+  // Every CancelNode is the node_ of a CancelScope (the tree never makes one of its own).
+  const auto offset = reinterpret_cast<size_t>(&(static_cast<CancelScope*>(nullptr)->node_));
+  return *reinterpret_cast<CancelScope*>(reinterpret_cast<char*>(&node) - offset);
+}
+
 bool CancelScope::cancel_called() {
-  if (!node_.cancel_called() && deadline_ && deadline_->time != absl::InfiniteFuture() &&
+  if (!node_.cancel_called() && extra_ && extra_->time != absl::InfiniteFuture() &&
       (loop_ != nullptr || !entered_once_)) {
     Loop* loop = loop_ != nullptr ? loop_ : Loop::current_or_null();
-    if (loop != nullptr && loop->now() >= deadline_->time) cancel();
+    if (loop != nullptr && loop->now() >= extra_->time) cancel_for_deadline();
   }
   return node_.cancel_called();
 }
 
-CancelScope::Deadline& CancelScope::deadline_state() {
-  if (!deadline_) deadline_ = std::make_unique<Deadline>(*this);
-  return *deadline_;
+CancelScope::Extra& CancelScope::extra() {
+  if (!extra_) extra_ = std::make_unique<Extra>(*this);
+  return *extra_;
 }
 
 void CancelScope::set_deadline(absl::Time deadline) {
-  Deadline& state = deadline_state();
+  Extra& state = extra();
   state.time = deadline;
   state.relative.reset();
   if (loop_ != nullptr) arm_deadline();
@@ -52,10 +78,22 @@ void CancelScope::set_relative_deadline(absl::Duration timeout) {
                                   absl::FormatDuration(timeout), "): must not be negative"));
   }
   if (loop_ == nullptr) {
-    deadline_state().relative = timeout;
+    extra().relative = timeout;
   } else {
     set_deadline(loop_->now() + timeout);
   }
+}
+
+absl::Duration CancelScope::relative_deadline() {
+  if (!extra_ || (!extra_->relative && extra_->time == absl::InfiniteFuture())) {
+    return absl::InfiniteDuration();
+  }
+  if (extra_->relative) return *extra_->relative;
+  Loop* loop = loop_ != nullptr ? loop_ : Loop::current_or_null();
+  if (loop == nullptr) {
+    throw UsageError("CancelScope::relative_deadline: no giambio loop runs on this thread");
+  }
+  return extra_->time - loop->now();
 }
 
 void CancelScope::set_shield(bool shield) {
@@ -64,11 +102,11 @@ void CancelScope::set_shield(bool shield) {
 }
 
 void CancelScope::arm_deadline() {
-  if (!deadline_) return;
-  if (node_.cancel_called() || deadline_->time == absl::InfiniteFuture()) {
-    loop_->disarm_timer(*deadline_);
+  if (!extra_) return;
+  if (node_.cancel_called() || extra_->time == absl::InfiniteFuture()) {
+    loop_->disarm_timer(*extra_);
   } else {
-    loop_->arm_timer(*deadline_, deadline_->time);
+    loop_->arm_timer(*extra_, extra_->time);
   }
 }
 
@@ -89,15 +127,15 @@ void CancelScope::enter(Loop& loop, internal::TaskRecord& task) {
   entered_once_ = true;
   loop_ = &loop;
   loop.cancel_tree().enter(node_, task);
-  if (deadline_ && deadline_->relative) {
-    deadline_->time = loop.now() + *std::exchange(deadline_->relative, std::nullopt);
+  if (extra_ && extra_->relative) {
+    extra_->time = loop.now() + *std::exchange(extra_->relative, std::nullopt);
   }
   arm_deadline();
 }
 
 bool CancelScope::exit(internal::TaskRecord& task, const std::exception_ptr& error) {
   Loop& loop = *loop_;
-  if (deadline_) loop.disarm_timer(*deadline_);
+  if (extra_) loop.disarm_timer(*extra_);
   loop.cancel_tree().exit(node_, task);
   loop_ = nullptr;
   if (error == nullptr) return false;

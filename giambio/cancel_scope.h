@@ -28,6 +28,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 
 #include "absl/time/time.h"
@@ -54,8 +55,12 @@ class CancelScope {
   ~CancelScope();
 
   // Cancels the scope. Idempotent. Tasks inside that are blocked are woken with Cancelled now;
-  // running ones see it at their next cancel point.
-  void cancel();
+  // running ones see it at their next cancel point. `reason` (optional) joins the scope's
+  // CancelReason: "cancelled by task 3 'client': <reason>". Only the first cancellation of a
+  // scope (or its deadline) sets the reason.
+  void cancel(std::string_view reason = {});
+  // Why the scope was cancelled, once cancel_called(); nullptr before.
+  const CancelReason* cancel_reason() const { return extra_ ? extra_->reason.get() : nullptr; }
   // True once cancel() was called or the deadline has passed (as soon as it has passed, even
   // before the scope is entered or its timer fires); never false again.
   bool cancel_called();
@@ -64,11 +69,15 @@ class CancelScope {
 
   // The absolute deadline (absl::InfiniteFuture() by default), on the loop's clock. A deadline
   // in the past cancels the scope at the loop's next turn. Deadlines can be moved at any time.
-  absl::Time deadline() const { return deadline_ ? deadline_->time : absl::InfiniteFuture(); }
+  absl::Time deadline() const { return extra_ ? extra_->time : absl::InfiniteFuture(); }
   void set_deadline(absl::Time deadline);
   // Sets the deadline to now + `timeout`; before the scope is entered, to `timeout` after the
   // moment it is entered. A negative timeout is a UsageError.
   void set_relative_deadline(absl::Duration timeout);
+  // How long until the deadline: before entry, a relative deadline not yet applied is returned
+  // as set; otherwise deadline() - now() (negative once passed; absl::InfiniteDuration() with no
+  // deadline). Trio's relative_deadline.
+  absl::Duration relative_deadline();
 
   bool shield() const { return node_.shield(); }
   void set_shield(bool shield);
@@ -84,6 +93,14 @@ class CancelScope {
   Task<ScopeResult<T>> run(Task<T> body);
 
   // ---- For giambio's runtime (pools, task handles); not part of the public API. ----
+  // cancel() with a reason of the runtime's own (a pool whose task failed). Idempotent.
+  void cancel_because(CancelReason reason);
+  // The scope a node belongs to (every CancelNode is a CancelScope's), and the reason to put in
+  // the Cancelled it owns.
+  static CancelScope& of(internal::CancelNode& node);
+  std::shared_ptr<const CancelReason> shared_reason() const {
+    return extra_ ? extra_->reason : nullptr;
+  }
   // `task` enters this scope, which becomes its innermost one; exit() leaves it again and
   // reports whether `error` is a Cancelled this scope owns, which it then catches. detach()
   // leaves the tree wherever the scope stands (loop teardown).
@@ -94,23 +111,26 @@ class CancelScope {
   internal::CancelNode& node() { return node_; }
 
  private:
-  // Deadline state lives out of line and only in scopes that have a deadline: every spawned
-  // task carries a scope of its own (for TaskHandle::cancel), and those never do.
-  struct Deadline final : internal::Timer {
-    explicit Deadline(CancelScope& scope) : scope(scope) {}
-    void fire() override { scope.cancel(); }
+  // The deadline and the cancel reason live out of line, only in scopes that have a deadline or
+  // were cancelled: every spawned task carries a scope of its own (for TaskHandle::cancel), and
+  // most of those never have either.
+  struct Extra final : internal::Timer {
+    explicit Extra(CancelScope& scope) : scope(scope) {}
+    void fire() override { scope.cancel_for_deadline(); }
     CancelScope& scope;
     absl::Time time = absl::InfiniteFuture();
     std::optional<absl::Duration> relative;  // applied when the scope is entered
+    std::shared_ptr<const CancelReason> reason;
   };
-  Deadline& deadline_state();
+  Extra& extra();
+  void cancel_for_deadline();
 
   void enter_current();
   bool exit_current(const std::exception_ptr& error);
   void arm_deadline();
 
   Loop* loop_ = nullptr;  // while entered
-  std::unique_ptr<Deadline> deadline_;
+  std::unique_ptr<Extra> extra_;
   // The flags below share the node's tail padding (every spawned task holds a scope).
   [[no_unique_address]] internal::CancelNode node_;
   bool cancelled_caught_ = false;

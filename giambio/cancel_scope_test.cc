@@ -2,7 +2,9 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "giambio/parking_lot.h"
 #include "giambio/pool.h"
 #include "giambio/test_util.h"
@@ -306,6 +308,106 @@ TEST(CancelScopeTest, CancelledWaitLeavesTheParkingLot) {
     EXPECT_EQ(lot.unpark(), 0u);
   };
   run_virtual(body());
+}
+
+// ---- Cancel reasons (Trio 0.31): every Cancelled says why its scope was cancelled ----
+
+// What a task sleeping forever inside the scope or pool catches, as "source: message".
+std::string reason_of(const Cancelled& cancelled) {
+  const CancelReason* reason = cancelled.reason();
+  if (reason == nullptr) return "no reason";
+  const char* source = reason->source == CancelReason::Source::kExplicit   ? "explicit"
+                       : reason->source == CancelReason::Source::kDeadline ? "deadline"
+                                                                           : "pool error";
+  return absl::StrCat(source, ": ", reason->message);
+}
+
+Task<> sleep_and_log(EventLog& log) {
+  try {
+    co_await sleep_forever();
+  } catch (const Cancelled& cancelled) {
+    log.add(reason_of(cancelled));
+    EXPECT_STREQ(cancelled.what(), cancelled.reason()->message.c_str());
+    throw;
+  }
+}
+
+TEST(CancelReasonTest, AnExplicitCancelNamesTheTaskAndTheReason) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    CancelScope scope;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { co_await scope.run(sleep_and_log(log)); });
+      pool.spawn(
+          [&]() -> Task<> {
+            co_await sleep(absl::Seconds(1));
+            scope.cancel("shutting down");
+            scope.cancel("a second reason is ignored");
+          },
+          "admin");
+      co_return;
+    });
+    EXPECT_EQ(scope.cancel_reason()->message, "cancelled by task 3 'admin': shutting down");
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()),
+              ElementsAre("explicit: cancelled by task 3 'admin': shutting down"));
+}
+
+TEST(CancelReasonTest, ADeadlineSaysSoAndAnEarlierCancelKeepsItsReason) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    CancelScope by_deadline;
+    by_deadline.set_relative_deadline(absl::Seconds(2));
+    co_await by_deadline.run(sleep_and_log(log));
+    CancelScope cancelled_first;
+    cancelled_first.set_relative_deadline(absl::Seconds(2));
+    cancelled_first.cancel();  // before entry, outside any other task: by main
+    co_await cancelled_first.run(sleep_and_log(log));
+    co_await sleep(absl::Seconds(5));
+    EXPECT_EQ(cancelled_first.cancel_reason()->source, CancelReason::Source::kExplicit);
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()),
+              ElementsAre("deadline: the deadline passed", "explicit: cancelled by task 1 'main'"));
+}
+
+TEST(CancelReasonTest, APoolCancelledByAFailingTaskNamesItAndItsError) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    try {
+      co_await with_pool([&](Pool& pool) -> Task<> {
+        pool.spawn([&]() -> Task<> { co_await sleep_and_log(log); });
+        pool.spawn(
+            []() -> Task<> {
+              co_await sleep(absl::Seconds(1));
+              throw std::runtime_error("disk full");
+            },
+            "writer");
+        co_await sleep_and_log(log);  // the body too
+      });
+    } catch (const std::runtime_error& e) {
+      log.add(e.what());
+    }
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()),
+              ElementsAre("pool error: task 3 'writer' failed: disk full",
+                          "pool error: task 3 'writer' failed: disk full", "disk full"));
+}
+
+TEST(CancelReasonTest, ATaskCancelledThroughItsHandleHearsWhy) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      TaskHandle<void> task = pool.spawn(sleep_and_log(log));
+      co_await sleep(absl::Seconds(1));
+      task.cancel("no longer needed");
+    });
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()),
+              ElementsAre("explicit: cancelled by task 1 'main': no longer needed"));
 }
 
 }  // namespace

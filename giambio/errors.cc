@@ -12,7 +12,8 @@ std::string describe(const std::exception_ptr& error) {
   } catch (const std::exception& e) {
     return e.what();
   } catch (const Cancelled& c) {
-    return absl::StrCat("giambio::Cancelled (owned by scope ", c.owner_scope_id(), ")");
+    return absl::StrCat("giambio::Cancelled (owned by scope ", c.owner_scope_id(), ")",
+                        c.reason() ? ": " : "", c.reason() ? c.reason()->message : "");
   } catch (...) {
     return "unknown exception";
   }

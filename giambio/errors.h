@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,18 +24,40 @@ namespace giambio {
 
 class CancelScope;
 
+// Why a cancel scope was cancelled (Trio 0.31's cancel reasons). The first cancellation of a
+// scope sets it; later ones do not change it.
+struct CancelReason {
+  enum class Source : uint8_t {
+    kExplicit,   // CancelScope::cancel(reason), Pool::cancel(), TaskHandle::cancel()
+    kDeadline,   // the scope's deadline passed
+    kPoolError,  // something in the pool raised, and the pool cancels the rest
+  };
+  Source source = Source::kExplicit;
+  // One line saying why: "cancelled by task 3 'client': shutting down", "the deadline passed",
+  // "task 5 'worker' failed: disk full", "the pool's body failed: ...".
+  std::string message;
+};
+
 // Thrown at a checkpoint inside a cancelled scope. It carries the scope that owns it (the
 // outermost cancelled scope around the checkpoint that is not cut off by a shield); that scope
-// catches it on exit and every other scope lets it pass.
+// catches it on exit and every other scope lets it pass. It also says why that scope was
+// cancelled.
 class Cancelled final {
  public:
-  explicit Cancelled(uint64_t owner_scope_id) : owner_scope_id_(owner_scope_id) {}
+  explicit Cancelled(uint64_t owner_scope_id, std::shared_ptr<const CancelReason> reason = nullptr)
+      : owner_scope_id_(owner_scope_id), reason_(std::move(reason)) {}
   // The id of the scope that will catch this cancellation (CancelScope::id()).
   uint64_t owner_scope_id() const { return owner_scope_id_; }
-  const char* what() const noexcept { return "giambio::Cancelled"; }
+  // Why the owner was cancelled; nullptr only for a Cancelled made by hand.
+  const CancelReason* reason() const { return reason_.get(); }
+  // The reason's message, or "giambio::Cancelled" without one.
+  const char* what() const noexcept {
+    return reason_ ? reason_->message.c_str() : "giambio::Cancelled";
+  }
 
  private:
   uint64_t owner_scope_id_;
+  std::shared_ptr<const CancelReason> reason_;
 };
 
 // A misuse of giambio's API. The message names the operation and the offending value.

@@ -131,10 +131,15 @@ void Loop::launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScop
 }
 
 void Loop::check_cancel(internal::TaskRecord& task) {
-  if (const uint64_t owner = cancel_tree_.pending(task); owner != 0) {
-    notify([&](Instrument& i) { i.before_cancel(task.info()); });
-    throw Cancelled(owner);
-  }
+  if (const uint64_t owner = cancel_tree_.pending(task); owner != 0) throw_cancelled(task, owner);
+}
+
+void Loop::throw_cancelled(internal::TaskRecord& task, uint64_t owner) {
+  notify([&](Instrument& i) { i.before_cancel(task.info()); });
+  internal::CancelNode* node = internal::CancelTree::find_around(task, owner);
+  GIAMBIO_CHECK(node != nullptr, "task ", task.id(), " cancelled by scope ", owner,
+                ", which is not around it");
+  throw Cancelled(owner, CancelScope::of(*node).shared_reason());
 }
 
 bool Loop::cancelled_before_wait(internal::TaskRecord& task) {
@@ -144,8 +149,7 @@ bool Loop::cancelled_before_wait(internal::TaskRecord& task) {
 
 void Loop::check_aborted(internal::TaskRecord& task) {
   if (const uint64_t owner = std::exchange(task.cancel_owner, 0); owner != 0) {
-    notify([&](Instrument& i) { i.before_cancel(task.info()); });
-    throw Cancelled(owner);
+    throw_cancelled(task, owner);
   }
 }
 

@@ -165,6 +165,8 @@ class Loop {
   void run_batch();
   void run_task(internal::TaskRecord& task);
   void finish_task(internal::TaskRecord& task);
+  // Throws the Cancelled owned by scope `owner` around `task`, with that scope's reason.
+  [[noreturn]] void throw_cancelled(internal::TaskRecord& task, uint64_t owner);
   void break_held_by(internal::TaskRecord& task);
   void fire_timers();
   [[noreturn]] void report_deadlock();

@@ -16,7 +16,7 @@ void PoolState::check_open(const char* operation) const {
 
 void PoolState::open() { scope_.enter(loop_, loop_.current_task("giambio::with_pool")); }
 
-void PoolState::record(std::exception_ptr error) {
+void PoolState::record(std::exception_ptr error, const TaskRecord* from) {
   try {
     std::rethrow_exception(error);
   } catch (const Cancelled& cancelled) {
@@ -25,8 +25,11 @@ void PoolState::record(std::exception_ptr error) {
     return;
   } catch (...) {
   }
+  std::string message = from != nullptr ? absl::StrCat("task ", from->id(), " '", from->name(),
+                                                       "' failed: ", describe(error))
+                                        : absl::StrCat("the pool's body failed: ", describe(error));
   errors_.push_back(std::move(error));
-  scope_.cancel();
+  scope_.cancel_because(CancelReason{CancelReason::Source::kPoolError, std::move(message)});
 }
 
 void PoolState::wake_close_if_done() {
@@ -34,7 +37,7 @@ void PoolState::wake_close_if_done() {
 }
 
 void PoolState::child_exited(ChildTaskBase& child) {
-  if (child.error()) record(child.error());
+  if (child.error()) record(child.error(), &child);
   --live_children_;
   wake_close_if_done();
 }
@@ -58,7 +61,7 @@ void PoolState::adopt(ChildTaskBase& child) {
 }
 
 Task<> PoolState::close(std::exception_ptr body_error) {
-  if (body_error) record(std::move(body_error));
+  if (body_error) record(std::move(body_error), nullptr);
   // Closing a pool is a schedule point, even when nothing is left to wait for (as in Trio), but
   // never a cancel point: a pool in a cancelled scope closes without raising.
   if (live_children_ == 0 && pending_starts_ == 0) co_await internal::schedule_point();

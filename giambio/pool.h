@@ -56,6 +56,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -116,7 +117,8 @@ class PoolState {
   bool closed() const { return closed_; }
 
  private:
-  void record(std::exception_ptr error);
+  // Keeps `error` (raised by task `from`, or by the body when it is null) and cancels the pool.
+  void record(std::exception_ptr error, const TaskRecord* from);
   void check_open(const char* operation) const;
   // Wakes close() once nothing keeps the pool open: no child, no start() waiting for started().
   void wake_close_if_done();
@@ -159,8 +161,9 @@ class Pool {
     return state_->start<V>(std::move(fn), std::move(name));
   }
 
-  // Cancels the pool: the body and every child.
-  void cancel() { state_->scope().cancel(); }
+  // Cancels the pool: the body and every child. `reason` joins the Cancelled they see
+  // (CancelScope::cancel).
+  void cancel(std::string_view reason = {}) { state_->scope().cancel(reason); }
   CancelScope& cancel_scope() { return state_->scope(); }
   size_t live_children() const { return state_->live_children(); }
   bool closed() const { return state_->closed(); }

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -144,10 +145,11 @@ class TaskHandle {
   // For the runtime: the task's record.
   internal::ChildTask<T>& record() const { return checked("TaskHandle::record"); }
 
-  // Cancels the task (only it, not its pool). Does nothing once it has ended.
-  void cancel() {
+  // Cancels the task (only it, not its pool). Does nothing once it has ended. `reason` joins
+  // the Cancelled the task sees (CancelScope::cancel).
+  void cancel(std::string_view reason = {}) {
     internal::ChildTask<T>& task = checked("TaskHandle::cancel");
-    if (!task.done()) task.own_scope().cancel();
+    if (!task.done()) task.own_scope().cancel(reason);
   }
 
   // The value of an ended task (copied). Rethrows its exception; throws TaskCancelledError if it

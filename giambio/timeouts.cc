@@ -5,9 +5,15 @@
 
 namespace giambio::internal {
 
-absl::Status deadline_exceeded(const char* operation, absl::Duration timeout) {
-  return absl::DeadlineExceededError(absl::StrCat(operation, "(", absl::FormatDuration(timeout),
-                                                  "): the deadline passed before the body ended"));
+absl::Status timeout_cancelled(const char* operation, absl::Duration timeout,
+                               const CancelReason* reason) {
+  if (reason == nullptr || reason->source == CancelReason::Source::kDeadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(operation, "(", absl::FormatDuration(timeout),
+                     "): the deadline passed before the body ended"));
+  }
+  return absl::CancelledError(
+      absl::StrCat(operation, "(", absl::FormatDuration(timeout), "): ", reason->message));
 }
 
 void check_timeout(const char* operation, absl::Duration timeout) {

@@ -22,6 +22,18 @@
 // true when the body completed.
 //
 // A negative timeout is a UsageError. Cancellations of outer scopes pass through unchanged.
+//
+// The scope, when the caller wants to reach it (Trio's `with fail_after(d) as scope`): pass a
+// CancelScope that was never entered as the last argument. The timeout becomes its relative
+// deadline; configure anything else first (set_shield(true) for a shielded timeout), and read,
+// move or cancel it while the body runs (from the body or another task). Afterwards
+// cancelled_caught() says whether it fired. If the scope was cancelled by something other than
+// its deadline (scope.cancel()), with_timeout reports Cancelled naming the reason instead of
+// DeadlineExceeded:
+//
+//   CancelScope scope;
+//   scope.set_shield(true);            // outer cancellations wait for the flush
+//   absl::Status s = co_await giambio::with_timeout(absl::Seconds(2), flush(log), scope);
 #ifndef GIAMBIO_TIMEOUTS_H_
 #define GIAMBIO_TIMEOUTS_H_
 
@@ -56,7 +68,10 @@ struct TimeoutResultOf<absl::StatusOr<U>> {
   using type = absl::StatusOr<U>;
 };
 
-absl::Status deadline_exceeded(const char* operation, absl::Duration timeout);
+// What a caught cancellation of with_timeout's scope reports: DeadlineExceeded when the deadline
+// fired, Cancelled naming the reason when something else cancelled the scope.
+absl::Status timeout_cancelled(const char* operation, absl::Duration timeout,
+                               const CancelReason* reason);
 // Throws UsageError "operation(-1s): the timeout must not be negative".
 void check_timeout(const char* operation, absl::Duration timeout);
 
@@ -65,27 +80,37 @@ void check_timeout(const char* operation, absl::Duration timeout);
 template <typename T>
 using TimeoutResult = typename internal::TimeoutResultOf<T>::type;
 
+namespace internal {
+
+// The two functions below, in the caller's scope or (scope == nullptr) in one of their own.
 template <typename T>
-Task<TimeoutResult<T>> with_timeout(absl::Duration timeout, Task<T> body) {
-  internal::check_timeout("with_timeout", timeout);
-  CancelScope scope;
+Task<TimeoutResult<T>> with_timeout_in(absl::Duration timeout, Task<T> body, CancelScope* given) {
+  check_timeout("with_timeout", timeout);
+  CancelScope own;
+  CancelScope& scope = given != nullptr ? *given : own;
   scope.set_relative_deadline(timeout);
+  std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> value{};
   if constexpr (std::is_void_v<T>) {
     co_await scope.run(std::move(body));
-    if (scope.cancelled_caught()) co_return internal::deadline_exceeded("with_timeout", timeout);
+  } else {
+    value = co_await scope.run(std::move(body));
+  }
+  if (scope.cancelled_caught()) {
+    co_return timeout_cancelled("with_timeout", timeout, scope.cancel_reason());
+  }
+  if constexpr (std::is_void_v<T>) {
     co_return absl::OkStatus();
   } else {
-    std::optional<T> value = co_await scope.run(std::move(body));
-    if (scope.cancelled_caught()) co_return internal::deadline_exceeded("with_timeout", timeout);
     co_return std::move(*value);
   }
 }
 
 template <typename T>
-Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> skip_after(
-    absl::Duration timeout, Task<T> body) {
-  internal::check_timeout("skip_after", timeout);
-  CancelScope scope;
+Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> skip_after_in(
+    absl::Duration timeout, Task<T> body, CancelScope* given) {
+  check_timeout("skip_after", timeout);
+  CancelScope own;
+  CancelScope& scope = given != nullptr ? *given : own;
   scope.set_relative_deadline(timeout);
   if constexpr (std::is_void_v<T>) {
     co_await scope.run(std::move(body));
@@ -93,6 +118,28 @@ Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> skip_after(
   } else {
     co_return co_await scope.run(std::move(body));
   }
+}
+
+}  // namespace internal
+
+template <typename T>
+Task<TimeoutResult<T>> with_timeout(absl::Duration timeout, Task<T> body) {
+  return internal::with_timeout_in(timeout, std::move(body), nullptr);
+}
+template <typename T>
+Task<TimeoutResult<T>> with_timeout(absl::Duration timeout, Task<T> body, CancelScope& scope) {
+  return internal::with_timeout_in(timeout, std::move(body), &scope);
+}
+
+template <typename T>
+Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> skip_after(
+    absl::Duration timeout, Task<T> body) {
+  return internal::skip_after_in(timeout, std::move(body), nullptr);
+}
+template <typename T>
+Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> skip_after(
+    absl::Duration timeout, Task<T> body, CancelScope& scope) {
+  return internal::skip_after_in(timeout, std::move(body), &scope);
 }
 
 }  // namespace giambio

@@ -93,6 +93,13 @@ bool CancelTree::set_shield(CancelNode& node, bool shield) {
   return !shield && node.entered();
 }
 
+CancelNode* CancelTree::find_around(const TaskRecord& task, uint64_t id) {
+  for (CancelNode* node = task.scope; node != nullptr; node = node->parent_) {
+    if (node->id_ == id) return node;
+  }
+  return nullptr;
+}
+
 uint64_t CancelTree::walk_to_owner(const TaskRecord& task) const {
   uint64_t owner = 0;
   for (const CancelNode* node = task.scope; node != nullptr; node = node->parent_) {

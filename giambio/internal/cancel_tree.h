@@ -91,6 +91,8 @@ class CancelTree {
   uint64_t pending(const TaskRecord& task) const {
     return cancelled_entered_ == 0 ? 0 : walk_to_owner(task);
   }
+  // The entered node with id `id` around `task` (the owner pending() named), or nullptr.
+  static CancelNode* find_around(const TaskRecord& task, uint64_t id);
   // For each task blocked inside `node` (in it, or in a node below it not behind a shield) that
   // a cancellation now reaches and whose wait can be withdrawn: records the owner in
   // task.cancel_owner and calls wake(task).
