@@ -17,6 +17,7 @@
 #include "giambio/errors.h"
 #include "giambio/event.h"
 #include "giambio/file.h"
+#include "giambio/first_of.h"
 #include "giambio/instrument.h"
 #include "giambio/io_wait.h"
 #include "giambio/lock.h"
