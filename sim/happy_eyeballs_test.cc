@@ -26,6 +26,17 @@ Task<> listen_forever(int port) {
   }
 }
 
+Task<> listen_forever6(int port) {  // on [::]: both families
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("::", port));
+  if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+  std::vector<SocketStream> accepted;
+  while (true) {
+    absl::StatusOr<SocketStream> stream = co_await listener->accept();
+    if (stream.ok()) accepted.push_back(*std::move(stream));
+  }
+}
+
 struct Outcome {
   absl::StatusOr<SocketStream> stream = absl::UnknownError("not run");
   absl::Duration took;
@@ -136,6 +147,65 @@ TEST(HappyEyeballs, BadArgumentsAreInvalidArgument) {
     return open_tcp_stream(std::vector<SocketAddress>{});
   });
   EXPECT_EQ(b.stream.status().message(), "open_tcp_stream(addresses): no address to connect to");
+}
+
+// ---- Both families (RFC 8305's reason to exist) ----
+
+// A host whose name resolves to [fd00::2, 10.0.0.2] (IPv6 first), reached from "client".
+template <typename Setup>
+Outcome dual_stack(uint64_t seed, Setup setup, OpenTcpOptions options = {}) {
+  World world({.seed = seed});
+  Host& client = world.add_host("client");
+  Host& dual = world.add_host("dual", [] { return listen_forever6(7); });
+  dual.publish_ipv6(true);
+  Outcome outcome;
+  world.run([&]() -> Task<> {
+    setup(world);
+    co_await world.on(client, [&]() -> Task<> {
+      const absl::Time start = giambio::now();
+      outcome.stream = co_await open_tcp_stream("dual", 7, options);
+      outcome.took = giambio::now() - start;
+      if (outcome.stream.ok()) outcome.peer = outcome.stream->peer_address()->to_string();
+    }());
+    outcome.client_sockets_after = world.network().open_sockets(client);
+  });
+  return outcome;
+}
+
+TEST(HappyEyeballs, IPv6IsTriedFirstWhenTheNameHasBoth) {
+  const Outcome outcome = dual_stack(10, [](World&) {});
+  ASSERT_TRUE(outcome.stream.ok()) << outcome.stream.status();
+  EXPECT_EQ(outcome.peer, "[fd00::2]:7");
+  EXPECT_EQ(outcome.took, absl::Milliseconds(2));
+}
+
+// IPv6 broken on the path (its SYNs vanish): IPv4 starts one delay later and wins; the IPv6
+// attempt is cancelled and its socket closed.
+TEST(HappyEyeballs, ABrokenIpv6PathCostsOneDelayThenIpv4Wins) {
+  const Outcome outcome =
+      dual_stack(11, [](World& world) { world.network().set_ipv6_broken(true); });
+  ASSERT_TRUE(outcome.stream.ok()) << outcome.stream.status();
+  EXPECT_EQ(outcome.peer, "10.0.0.2:7");
+  EXPECT_EQ(outcome.took, absl::Milliseconds(250 + 2));
+  EXPECT_EQ(outcome.client_sockets_after, 1u);
+}
+
+TEST(HappyEyeballs, AskingForOneFamilyGetsOnlyThatFamily) {
+  OpenTcpOptions only4;
+  only4.family = AF_INET;
+  const Outcome four = dual_stack(
+      12, [](World&) {}, only4);
+  ASSERT_TRUE(four.stream.ok()) << four.stream.status();
+  EXPECT_EQ(four.peer, "10.0.0.2:7");
+  OpenTcpOptions only6;
+  only6.family = AF_INET6;
+  const Outcome six = dual_stack(
+      13, [](World& world) { world.network().set_ipv6_broken(true); }, only6);
+  EXPECT_EQ(six.stream.status().ToString(),
+            "DEADLINE_EXCEEDED: open_tcp_stream(dual:7): connect([fd00::2]:7): Connection timed "
+            "out");
+  EXPECT_EQ(six.took, absl::Seconds(127))
+      << "Linux's connect timeout, with nothing to fall back to";
 }
 
 }  // namespace

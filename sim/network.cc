@@ -1,5 +1,6 @@
 #include "sim/network.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
 #include "sim/network_parts.h"
 #include "sim/world.h"
 
@@ -28,31 +30,100 @@ Network::~Network() = default;
 
 // ---- Addresses and routing ----
 
-Network::Addr Network::to_addr(const sockaddr* address, socklen_t length, int* error) {
-  *error = 0;
-  if (address == nullptr || length < static_cast<socklen_t>(sizeof(sockaddr_in)) ||
-      address->sa_family != AF_INET) {
-    *error = EAFNOSUPPORT;
-    return {};
-  }
-  const auto* in = reinterpret_cast<const sockaddr_in*>(address);
-  return Addr{ntohl(in->sin_addr.s_addr), ntohs(in->sin_port)};
+Network::Addr Network::Addr::v4(uint32_t ip, uint16_t port) {
+  Addr a;
+  a.ip[10] = a.ip[11] = 0xff;
+  a.ip[12] = static_cast<uint8_t>(ip >> 24);
+  a.ip[13] = static_cast<uint8_t>(ip >> 16);
+  a.ip[14] = static_cast<uint8_t>(ip >> 8);
+  a.ip[15] = static_cast<uint8_t>(ip);
+  a.port = port;
+  return a;
 }
 
-void Network::fill(Addr address, sockaddr* out, socklen_t* length) {
+bool Network::Addr::is_v4() const {
+  for (int i = 0; i < 10; ++i) {
+    if (ip[i] != 0) return false;
+  }
+  return ip[10] == 0xff && ip[11] == 0xff;
+}
+
+uint32_t Network::Addr::v4_ip() const {
+  return (uint32_t{ip[12]} << 24) | (uint32_t{ip[13]} << 16) | (uint32_t{ip[14]} << 8) | ip[15];
+}
+
+bool Network::Addr::is_any() const {
+  if (is_v4()) return v4_ip() == 0;
+  for (uint8_t byte : ip) {
+    if (byte != 0) return false;
+  }
+  return true;
+}
+
+bool Network::Addr::is_loopback() const {
+  if (is_v4()) return v4_ip() == kLoopback;
+  for (int i = 0; i < 15; ++i) {
+    if (ip[i] != 0) return false;
+  }
+  return ip[15] == 1;
+}
+
+Network::Addr Network::to_addr(int family, const sockaddr* address, socklen_t length, int* error) {
+  *error = 0;
+  if (address == nullptr || address->sa_family != family) {
+    *error = family == AF_INET6 ? EINVAL : EAFNOSUPPORT;  // what Linux says for each
+    return {};
+  }
+  if (family == AF_INET) {
+    if (length < static_cast<socklen_t>(sizeof(sockaddr_in))) {
+      *error = EINVAL;
+      return {};
+    }
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address);
+    return Addr::v4(ntohl(in->sin_addr.s_addr), ntohs(in->sin_port));
+  }
+  if (length < static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    *error = EINVAL;
+    return {};
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+  Addr a;
+  std::memcpy(a.ip, &in6->sin6_addr, 16);
+  a.port = ntohs(in6->sin6_port);
+  return a;
+}
+
+void Network::fill(int family, Addr address, sockaddr* out, socklen_t* length) {
   if (out == nullptr || length == nullptr) return;
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_addr.s_addr = htonl(address.ip);
-  in.sin_port = htons(address.port);
-  const socklen_t size = std::min<socklen_t>(*length, sizeof(in));
-  std::memcpy(out, &in, size);
-  *length = sizeof(in);
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+  if (family == AF_INET) {
+    GIAMBIO_CHECK(address.is_v4(), "simulator: an IPv4 socket has the IPv6 address ", address.port);
+    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(address.v4_ip());
+    in->sin_port = htons(address.port);
+    size = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, address.ip, 16);
+    in6->sin6_port = htons(address.port);
+    size = sizeof(sockaddr_in6);
+  }
+  std::memcpy(out, &storage, std::min(*length, size));
+  *length = size;
 }
 
 std::string Network::text(Addr a) const {
-  return absl::StrCat(a.ip >> 24, ".", (a.ip >> 16) & 0xff, ".", (a.ip >> 8) & 0xff, ".",
-                      a.ip & 0xff, ":", a.port);
+  if (a.is_v4()) {
+    const uint32_t ip = a.v4_ip();
+    return absl::StrCat(ip >> 24, ".", (ip >> 16) & 0xff, ".", (ip >> 8) & 0xff, ".", ip & 0xff,
+                        ":", a.port);
+  }
+  char buffer[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, a.ip, buffer, sizeof(buffer));
+  return absl::StrCat("[", buffer, "]:", a.port);
 }
 
 Network::Socket* Network::find(int fd) {
@@ -60,10 +131,28 @@ Network::Socket* Network::find(int fd) {
   return it == sockets_.end() ? nullptr : it->second.get();
 }
 
-uint32_t Network::route(uint32_t from, uint32_t ip) {
-  if (ip == kLoopback) return from;
-  Host* host = world_.host_by_ip(ip);
+uint32_t Network::route(uint32_t from, const Addr& to) {
+  if (to.is_loopback()) return from;
+  Host* host = to.is_v4() ? world_.host_by_ip(to.v4_ip()) : world_.host_by_ipv6(to.ip);
   return host == nullptr ? 0 : host->id();
+}
+
+Network::Addr Network::host_address(uint32_t host, int family) {
+  if (family == AF_INET) return Addr::v4(0x0a000000u + host, 0);  // Host::ipv4()
+  Addr own;
+  own.ip[0] = 0xfd;  // Host::ipv6(): fd00::<id>
+  own.ip[12] = static_cast<uint8_t>(host >> 24);
+  own.ip[13] = static_cast<uint8_t>(host >> 16);
+  own.ip[14] = static_cast<uint8_t>(host >> 8);
+  own.ip[15] = static_cast<uint8_t>(host);
+  return own;
+}
+
+Network::Addr Network::own_address(uint32_t host, const Addr& to) {
+  if (!to.is_loopback()) return host_address(host, to.is_v4() ? AF_INET : AF_INET6);
+  Addr loopback = to;
+  loopback.port = 0;
+  return loopback;
 }
 
 Network::Socket* Network::bound(uint32_t host, int type, uint16_t port) {
@@ -91,22 +180,20 @@ void Network::set_delay(uint32_t from, uint32_t to, absl::Duration latency, absl
 // ---- Synchronous calls ----
 
 int Network::socket(Host& host, int family, int type) {
-  if (family != AF_INET) return -EAFNOSUPPORT;
+  if (family != AF_INET && family != AF_INET6) return -EAFNOSUPPORT;
   if (type != SOCK_STREAM && type != SOCK_DGRAM) return -EPROTONOSUPPORT;
   auto socket = std::make_unique<Socket>();
   socket->fd = world_.next_fd();
   socket->host = host.id();
   socket->type = type;
+  socket->family = family;
   const int fd = socket->fd;
   sockets_[fd] = std::move(socket);
   return fd;
 }
 
 int Network::bind_port(Socket& socket, Addr address) {
-  Host* host = world_.host_by_id(socket.host);
-  if (address.ip != 0 && address.ip != kLoopback && world_.host_by_ip(address.ip) != host) {
-    return -EADDRNOTAVAIL;
-  }
+  if (!address.is_any() && route(socket.host, address) != socket.host) return -EADDRNOTAVAIL;
   if (address.port == 0) {
     uint16_t& next = next_port_.try_emplace(socket.host, kFirstEphemeralPort).first->second;
     for (int tries = 0; tries < 65536 - kFirstEphemeralPort; ++tries) {
@@ -122,7 +209,11 @@ int Network::bind_port(Socket& socket, Addr address) {
     return -EADDRINUSE;
   }
   bindings_[{socket.host, socket.type, address.port}] = socket.fd;
-  socket.local = Addr{address.ip == 0 ? host->ipv4() : address.ip, address.port};
+  // Bound to "any", the socket's address is the host's of its family until it talks to a peer
+  // (connect, sendto), which picks the family of that peer.
+  socket.bound_any = address.is_any();
+  socket.local = address.is_any() ? host_address(socket.host, socket.family) : address;
+  socket.local.port = address.port;
   if (socket.state == Socket::kNew) socket.state = Socket::kBound;
   return 0;
 }
@@ -133,7 +224,7 @@ int Network::bind(int fd, const sockaddr* address, socklen_t length) {
   if (socket->dead) return -ENETDOWN;
   if (socket->state != Socket::kNew) return -EINVAL;
   int error = 0;
-  const Addr addr = to_addr(address, length, &error);
+  const Addr addr = to_addr(socket->family, address, length, &error);
   if (error != 0) return -error;
   return bind_port(*socket, addr);
 }
@@ -166,9 +257,9 @@ int Network::socket_name(int fd, bool peer, sockaddr* address, socklen_t* length
   if (socket == nullptr) return -EBADF;
   if (peer) {
     if (socket->state != Socket::kConnected) return -ENOTCONN;
-    fill(socket->peer, address, length);
+    fill(socket->family, socket->peer, address, length);
   } else {
-    fill(socket->local, address, length);
+    fill(socket->family, socket->local, address, length);
   }
   return 0;
 }
@@ -234,7 +325,8 @@ void Network::submit(Operation& op) {
   switch (kind) {
     case OpKind::kConnect: {
       int error = 0;
-      const Addr to = to_addr(op.address, op.address_length ? *op.address_length : 0, &error);
+      const Addr to =
+          to_addr(socket->family, op.address, op.address_length ? *op.address_length : 0, &error);
       if (error != 0) {
         op.complete(-error);
       } else {

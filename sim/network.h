@@ -10,8 +10,11 @@
 //   - UDP: datagrams with loss, duplication, reordering and delay, dropped across partitions.
 //   - Links between hosts (each direction on its own): partitions (data waits and flows on
 //     heal, as TCP retransmission would deliver it), clogging (stalled until a time), delays.
-// Only IPv4 exists in the simulation. A port is bound per host and protocol whatever the
-// address (0.0.0.0, the host's address or 127.0.0.1).
+// IPv4 and IPv6: each host has 10.0.0.<id> and fd00::<id> (World's Host). A port is bound per
+// host and protocol whatever the address or family (0.0.0.0, [::], the host's addresses, the
+// loopbacks); an IPv4 socket reaches and is reached by IPv4 only, an IPv6 one by both (IPv4
+// peers appear as ::ffff:a.b.c.d), as with Linux's default dual-stack sockets. The network can
+// also drop every IPv6 packet (set_ipv6_broken), the failure happy eyeballs exists for.
 //
 // Three rooms: network.cc keeps the socket table and answers the driver's calls; network_tcp.cc
 // runs connections (handshake, segments, window, FIN and RST); network_udp.cc carries datagrams.
@@ -80,14 +83,24 @@ class Network {
   void heal_all();
   void clog(uint32_t from, uint32_t to, absl::Time until);
   void set_delay(uint32_t from, uint32_t to, absl::Duration latency, absl::Duration jitter);
+  // Every IPv6 packet vanishes (SYNs go unanswered, datagrams are cut), as on a network whose
+  // IPv6 route is broken; IPv4 is untouched.
+  void set_ipv6_broken(bool broken) { ipv6_broken_ = broken; }
 
   const Stats& stats() const { return stats_; }
 
  private:
+  // An address as a dual-stack kernel keeps it: 16 bytes, IPv4 as ::ffff:a.b.c.d.
   struct Addr {
-    uint32_t ip = 0;  // host byte order
+    uint8_t ip[16] = {};
     uint16_t port = 0;
     auto operator<=>(const Addr&) const = default;
+
+    static Addr v4(uint32_t ip, uint16_t port);  // ip in host byte order
+    bool is_v4() const;                          // IPv4-mapped
+    uint32_t v4_ip() const;                      // host byte order; for is_v4()
+    bool is_any() const;                         // 0.0.0.0 or ::
+    bool is_loopback() const;                    // 127.0.0.1 or ::1
   };
   // Defined in network_parts.h.
   struct Segment;
@@ -98,16 +111,22 @@ class Network {
 
   // ---- Sockets (network.cc) ----
   Socket* find(int fd);
-  // The host an address reaches from `from` (127.0.0.1 is `from` itself), or 0.
-  uint32_t route(uint32_t from, uint32_t ip);
+  // The host an address reaches from `from` (a loopback is `from` itself), or 0.
+  uint32_t route(uint32_t from, const Addr& to);
+  // `host`'s address of `family` (port 0), and its own address of the kind that talks to `to`
+  // (its IPv4 one for an IPv4 peer, the loopback for a loopback).
+  static Addr host_address(uint32_t host, int family);
+  static Addr own_address(uint32_t host, const Addr& to);
   int bind_port(Socket& socket, Addr address);
   // Gives up the socket's port, if the binding is still its own.
   void unbind(Socket& socket);
   Socket* bound(uint32_t host, int type, uint16_t port);
   // Completes the socket's parked reader and writer, if any, with -error.
   static void fail_parked(Socket& socket, int error);
-  static Addr to_addr(const sockaddr* address, socklen_t length, int* error);
-  static void fill(Addr address, sockaddr* out, socklen_t* length);
+  // A sockaddr given to a socket of `family` (AF_INET takes sockaddr_in, AF_INET6 sockaddr_in6).
+  static Addr to_addr(int family, const sockaddr* address, socklen_t length, int* error);
+  // Writes `address` as a socket of `family` reports it.
+  static void fill(int family, Addr address, sockaddr* out, socklen_t* length);
   std::string text(Addr address) const;
   // Completes what the socket's parked operations can do now; soon(): at the next poll.
   void wake(int fd);
@@ -148,6 +167,7 @@ class Network {
   std::map<uint32_t, uint16_t> next_port_;
   std::map<uint64_t, std::shared_ptr<Connection>> connections_;
   uint64_t last_connection_ = 0;
+  bool ipv6_broken_ = false;
   Stats stats_;
 };
 

@@ -20,6 +20,7 @@ namespace giambio::sim {
 
 inline constexpr size_t kWindow = 256 * 1024;   // per direction: in flight + unread
 inline constexpr size_t kMaxDatagram = 65507;   // IPv4: 65535 - 20 (IP header) - 8 (UDP header)
+inline constexpr size_t kMaxDatagram6 = 65527;  // IPv6: 65535 - 8 (UDP header; no jumbograms)
 inline constexpr size_t kDatagramQueue = 1024;  // datagrams waiting in one socket
 inline constexpr absl::Duration kConnectGiveUp = absl::Seconds(127);  // tcp_syn_retries=6
 inline constexpr uint32_t kLoopback = 0x7f000001;
@@ -67,8 +68,10 @@ struct Network::Socket {
   int fd = -1;
   uint32_t host = 0;
   int type = SOCK_STREAM;
+  int family = AF_INET;
   State state = kNew;
-  bool dead = false;  // its host crashed: every call fails until it is closed
+  bool bound_any = false;  // bound to 0.0.0.0 or [::]: `local` follows the peer's family
+  bool dead = false;       // its host crashed: every call fails until it is closed
   Addr local;
   Addr peer;
   std::shared_ptr<Connection> conn;

@@ -34,6 +34,11 @@ void Network::start_connect(Socket& socket, Addr to, Operation& op) {
       return;
     }
   }
+  if (socket.bound_any) {  // the source address follows the peer's family
+    const uint16_t port = socket.local.port;
+    socket.local = own_address(socket.host, to);
+    socket.local.port = port;
+  }
   socket.state = Socket::kConnecting;
   socket.peer = to;
   socket.writer = &op;
@@ -60,8 +65,9 @@ void Network::send_syn(int fd, uint64_t attempt, absl::Time started, int tries) 
     return;
   }
   const uint32_t from = socket->host;
-  const uint32_t to_host = route(from, socket->peer.ip);
-  if (to_host != 0 && !links_.blocked(from, to_host)) {
+  const uint32_t to_host = route(from, socket->peer);
+  const bool vanishes = ipv6_broken_ && !socket->peer.is_v4() && !socket->peer.is_loopback();
+  if (to_host != 0 && !links_.blocked(from, to_host) && !vanishes) {
     const Addr client = socket->local;
     const Addr to = socket->peer;
     world_.at(world_.now() + links_.delay(from, to_host), [this, fd, attempt, from, client, to] {
@@ -78,11 +84,14 @@ void Network::send_syn(int fd, uint64_t attempt, absl::Time started, int tries) 
 void Network::syn_arrives(int fd, uint64_t attempt, uint32_t from, Addr client, Addr to) {
   Socket* socket = connecting(fd, attempt);
   if (socket == nullptr) return;
-  const uint32_t to_host = route(from, to.ip);
+  const uint32_t to_host = route(from, to);
   Host* host = world_.host_by_id(to_host);
   if (host == nullptr || !host->alive() || links_.blocked(from, to_host)) return;  // lost; retried
   Socket* listener = bound(to_host, SOCK_STREAM, to.port);
-  if (listener == nullptr || listener->state != Socket::kListening) {
+  // An IPv4 listener does not hear IPv6 (an IPv6 one hears both).
+  const bool hears = listener != nullptr && listener->state == Socket::kListening &&
+                     (listener->family == AF_INET6 || to.is_v4());
+  if (!hears) {
     // A reset answers: refused, one latency later.
     world_.at(world_.now() + links_.delay(to_host, from), [this, fd, attempt] {
       Socket* s = connecting(fd, attempt);
@@ -124,6 +133,7 @@ void Network::try_accept(Socket& listener) {
   auto socket = std::make_unique<Socket>();
   socket->fd = world_.next_fd();
   socket->host = listener.host;
+  socket->family = listener.family;
   socket->state = Socket::kConnected;
   socket->local = conn->addr[1];
   socket->peer = conn->addr[0];
@@ -131,7 +141,7 @@ void Network::try_accept(Socket& listener) {
   socket->side = 1;
   conn->end[1].fd = socket->fd;
   const int fd = socket->fd;
-  fill(socket->peer, op->address, op->address_length);
+  fill(socket->family, socket->peer, op->address, op->address_length);
   sockets_[fd] = std::move(socket);
   listener.reader = nullptr;
   op->complete(fd);

@@ -25,8 +25,8 @@ void Network::send_datagram(Socket& socket, Operation& op) {
     return;
   }
   int error = 0;
-  const Addr to =
-      to_addr(static_cast<const sockaddr*>(message->msg_name), message->msg_namelen, &error);
+  const Addr to = to_addr(socket.family, static_cast<const sockaddr*>(message->msg_name),
+                          message->msg_namelen, &error);
   if (error != 0) {
     op.complete(-error);
     return;
@@ -42,7 +42,7 @@ void Network::send_datagram(Socket& socket, Operation& op) {
     data.append(static_cast<const char*>(message->msg_iov[i].iov_base),
                 message->msg_iov[i].iov_len);
   }
-  if (data.size() > kMaxDatagram) {  // what Linux says for IPv4
+  if (data.size() > (to.is_v4() ? kMaxDatagram : kMaxDatagram6)) {  // what Linux says
     op.complete(-EMSGSIZE);
     return;
   }
@@ -52,11 +52,12 @@ void Network::send_datagram(Socket& socket, Operation& op) {
   const bool lost = datagram_prng_.chance(faults.loss);
   const bool duplicated = datagram_prng_.chance(faults.duplication);
   const uint32_t from = socket.host;
-  const uint32_t to_host = route(from, to.ip);
+  const uint32_t to_host = route(from, to);
+  const bool vanishes = ipv6_broken_ && !to.is_v4() && !to.is_loopback();
   const uint64_t flow = world_.mutable_trace().new_flow();
   world_.record("sendto", absl::StrCat(data.size(), " bytes to ", text(to)), {.flow_out = flow});
   const int64_t sent = static_cast<int64_t>(data.size());
-  if (to_host == 0 || links_.cut(from, to_host)) {
+  if (to_host == 0 || links_.cut(from, to_host) || vanishes) {
     ++stats_.datagrams_cut;
     world_.record("datagram cut", text(to), {.host = from, .flow_in = flow});
   } else if (lost) {
@@ -64,7 +65,8 @@ void Network::send_datagram(Socket& socket, Operation& op) {
     world_.record("datagram lost", text(to), {.host = from, .flow_in = flow});
   } else {
     if (duplicated) ++stats_.datagrams_duplicated;
-    const Addr source = Addr{socket.local.ip, socket.local.port};
+    Addr source = socket.bound_any ? own_address(from, to) : socket.local;
+    source.port = socket.local.port;
     for (int copy = 0; copy < (duplicated ? 2 : 1); ++copy) {
       absl::Time at = world_.now() + links_.delay(from, to_host);
       if (datagram_prng_.chance(faults.reorder)) {
@@ -84,13 +86,14 @@ void Network::send_datagram(Socket& socket, Operation& op) {
 void Network::deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::string& data,
                                uint64_t flow) {
   Host* host = world_.host_by_id(to_host);
-  const uint32_t from_host = route(to_host, from.ip);
+  const uint32_t from_host = route(to_host, from);
   if (host == nullptr || !host->alive() || (from_host != 0 && links_.cut(from_host, to_host))) {
     ++stats_.datagrams_cut;
     return;
   }
   Socket* socket = bound(to_host, SOCK_DGRAM, to.port);
   if (socket == nullptr || socket->datagrams.size() >= kDatagramQueue) return;
+  if (socket->family == AF_INET && !to.is_v4()) return;  // an IPv4 socket hears no IPv6
   ++stats_.datagrams_delivered;
   world_.record("recvfrom", absl::StrCat(data.size(), " bytes from ", text(from)),
                 {.host = to_host, .flow_in = flow});
@@ -116,7 +119,8 @@ void Network::try_receive_datagram(Socket& socket) {
     copied += n;
   }
   message->msg_flags = copied < datagram.data.size() ? MSG_TRUNC : 0;
-  fill(datagram.from, static_cast<sockaddr*>(message->msg_name), &message->msg_namelen);
+  fill(socket.family, datagram.from, static_cast<sockaddr*>(message->msg_name),
+       &message->msg_namelen);
   op->complete(static_cast<int64_t>(copied));
 }
 

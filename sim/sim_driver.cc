@@ -1,8 +1,12 @@
 #include "sim/sim_driver.h"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "giambio/errors.h"
@@ -46,10 +50,19 @@ void SimDriver::finish_lookup(uint64_t id) {
   Operation& op = *it->second;
   lookups_.erase(it);
   for (const std::unique_ptr<Host>& host : world_.hosts()) {
-    if (host->name() != op.path || op.flags == AF_INET6 || op.length == 0) continue;
-    const SocketAddress address = host->address(0);
-    std::memcpy(op.buffer, address.get(), address.length());
-    op.complete(1);
+    if (host->name() != op.path) continue;
+    // Its IPv6 address first when it publishes one, as getaddrinfo orders them (RFC 6724).
+    std::vector<SocketAddress> addresses;
+    if (host->publishes_ipv6() && op.flags != AF_INET) addresses.push_back(host->address6(0));
+    if (op.flags != AF_INET6) addresses.push_back(host->address(0));
+    if (addresses.empty()) break;  // no address of the family asked for
+    const size_t count = std::min(addresses.size(), op.length);
+    auto* out = static_cast<sockaddr_storage*>(op.buffer);
+    for (size_t i = 0; i < count; ++i) {
+      out[i] = sockaddr_storage{};
+      std::memcpy(&out[i], addresses[i].get(), addresses[i].length());
+    }
+    op.complete(static_cast<int64_t>(count));
     return;
   }
   op.complete(-ENOENT);

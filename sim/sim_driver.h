@@ -4,8 +4,9 @@
 // is the world's virtual clock (it jumps to the next event or timer when every task waits),
 // sockets go to the simulated network, files to the simulated disk, the wall clock to the
 // running task's host, name lookups to the world's table of host names (a host's name resolves
-// to its IPv4 address; anything else is "no such host"). A descriptor the simulation did not create
-// is the real world: using it throws UsageError naming the call and the seed.
+// to its IPv4 address, and first to its IPv6 one if it publishes that; anything else is "no
+// such host"). A descriptor the simulation did not create is the real world: using it throws
+// UsageError naming the call and the seed.
 #ifndef SIM_SIM_DRIVER_H_
 #define SIM_SIM_DRIVER_H_
 

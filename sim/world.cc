@@ -91,6 +91,10 @@ Host::Host(uint32_t id, std::string name, Program program)
 
 SocketAddress Host::address(int port) const { return *SocketAddress::parse(ip_, port); }
 
+std::string Host::ipv6() const { return absl::StrCat("fd00::", absl::Hex(id_)); }
+
+SocketAddress Host::address6(int port) const { return *SocketAddress::parse(ipv6(), port); }
+
 absl::Time Host::wall_time(absl::Time now) const {
   return absl::UnixEpoch() + clock_offset_ + (now - absl::UnixEpoch()) * (1.0 + clock_drift_);
 }
@@ -156,6 +160,16 @@ Host* World::host_by_id(uint32_t id) {
 
 Host* World::host_by_ip(uint32_t ip) {
   return ip > 0x0a000000u ? host_by_id(ip - 0x0a000000u) : nullptr;
+}
+
+Host* World::host_by_ipv6(const uint8_t (&ip)[16]) {
+  // fd00::<id>: the first byte 0xfd, the id in the last four, zeros between.
+  if (ip[0] != 0xfd) return nullptr;
+  for (int i = 1; i < 12; ++i) {
+    if (ip[i] != 0) return nullptr;
+  }
+  return host_by_id((uint32_t{ip[12]} << 24) | (uint32_t{ip[13]} << 16) | (uint32_t{ip[14]} << 8) |
+                    ip[15]);
 }
 
 Host* World::current_host() {

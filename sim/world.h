@@ -82,6 +82,14 @@ class Host {
   const std::string& ip() const { return ip_; }
   uint32_t ipv4() const { return 0x0a000000u + id_; }  // host byte order
   SocketAddress address(int port) const;
+  // Every host also has an IPv6 address, "fd00::<id>" (a unique local address); a listener bound
+  // to [::] takes both families, one bound to 0.0.0.0 only IPv4, as on Linux.
+  std::string ipv6() const;
+  SocketAddress address6(int port) const;
+  // Whether the host's name resolves to its IPv6 address as well (listed first, as getaddrinfo
+  // orders them); off by default, so a name gives its IPv4 address only.
+  void publish_ipv6(bool publish) { publish_ipv6_ = publish; }
+  bool publishes_ipv6() const { return publish_ipv6_; }
   bool alive() const { return alive_; }
   // Incremented by every crash.
   uint32_t incarnation() const { return incarnation_; }
@@ -102,6 +110,7 @@ class Host {
   Program program_;
   bool alive_ = true;
   bool crashable_ = false;
+  bool publish_ipv6_ = false;
   uint32_t incarnation_ = 0;
   absl::Duration clock_offset_;
   double clock_drift_ = 0;            // fraction: 1e-6 per ppm
@@ -180,6 +189,7 @@ class World {
   Host* current_host();
   Host* host_by_id(uint32_t id);
   Host* host_by_ip(uint32_t ip);  // ip in host byte order
+  Host* host_by_ipv6(const uint8_t (&ip)[16]);
   // A generator for one subsystem; the same name gives the same stream for a seed.
   Prng stream(std::string_view subsystem) const;
   // Descriptors the simulator hands out, never reused in a run and beyond any real one.

@@ -89,6 +89,107 @@ TEST(WorldTest, WaitAllTasksBlockedCountsTasksWaitingOnTheNetworkAsBlocked) {
   });
 }
 
+// ---- IPv6 ----
+
+// giambio's echo server on [::]:port, which hears both families.
+Task<> echo_server6(int port) {
+  absl::StatusOr<SocketListener> listener =
+      SocketListener::listen(*SocketAddress::parse("::", port));
+  if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+  const absl::Status ended = co_await examples::serve_echo(*listener);
+  throw std::runtime_error(ended.ToString());
+}
+
+TEST(WorldIpv6Test, AStreamOverIpv6AndAnIpv4PeerOfADualStackListener) {
+  World world({.seed = 1});
+  Host& server = world.add_host("server", [] { return echo_server6(7); });
+  Host& client = world.add_host("client");
+  absl::StatusOr<std::string> over6;
+  absl::StatusOr<std::string> over4;
+  std::string client6_local;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    co_await world.on(client, [&]() -> Task<> {
+      EXPECT_EQ(server.address6(7).to_string(), "[fd00::1]:7");
+      absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server.address6(7));
+      EXPECT_TRUE(stream.ok()) << stream.status();
+      if (!stream.ok()) co_return;
+      client6_local = stream->local_address()->to_string();
+      EXPECT_EQ(stream->peer_address()->to_string(), "[fd00::1]:7");
+      over6 = co_await echo_once(server.address6(7), "over six");
+      over4 = co_await echo_once(server.address(7), "over four");  // reaches the [::] listener
+    }());
+  });
+  EXPECT_THAT(client6_local, HasSubstr("[fd00::2]:"));
+  EXPECT_EQ(over6.value_or("error"), "over six");
+  EXPECT_EQ(over4.value_or("error"), "over four");
+}
+
+TEST(WorldIpv6Test, AnIpv4ListenerDoesNotHearIpv6AndSocketsKeepTheirFamily) {
+  World world({.seed = 2});
+  Host& server = world.add_host("server", [] { return echo_server(7); });  // 0.0.0.0
+  Host& client = world.add_host("client");
+  absl::StatusOr<SocketStream> refused = absl::UnknownError("not run");
+  std::string mapped_peer;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    co_await world.on(client, [&]() -> Task<> {
+      refused = co_await SocketStream::connect(server.address6(7));
+    }());
+    co_await world.on(server, [&]() -> Task<> {
+      // An IPv6 listener on another port, reached over IPv4: the peer is IPv4-mapped.
+      absl::StatusOr<SocketListener> listener =
+          SocketListener::listen(*SocketAddress::parse("::", 8));
+      co_await with_pool([&](Pool& pool) -> Task<> {
+        pool.spawn([&]() -> Task<> {
+          co_await world.on(client, [&]() -> Task<> {
+            absl::StatusOr<SocketStream> s = co_await SocketStream::connect(server.address(8));
+            EXPECT_TRUE(s.ok()) << s.status();
+          }());
+        });
+        absl::StatusOr<SocketStream> accepted = co_await listener->accept();
+        if (accepted.ok()) mapped_peer = accepted->peer_address()->to_string();
+      });
+    }());
+  });
+  EXPECT_THAT(refused.status().message(), HasSubstr("Connection refused")) << refused.status();
+  EXPECT_THAT(mapped_peer, HasSubstr("[::ffff:10.0.0.2]:"));
+}
+
+TEST(WorldIpv6Test, DatagramsOverIpv6AndTheirSizeLimit) {
+  World world({.seed = 3});
+  Host& a = world.add_host("a");
+  Host& b = world.add_host("b");
+  std::string from;
+  size_t heard = 0;
+  absl::Status too_long;
+  world.run([&]() -> Task<> {
+    absl::StatusOr<UdpSocket> receiver;
+    co_await world.on(b, [&]() -> Task<> {
+      receiver = UdpSocket::bind(*SocketAddress::parse("::", 9));
+      co_return;
+    }());
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        co_await world.on(b, [&]() -> Task<> {
+          absl::StatusOr<Datagram> got = co_await receiver->receive_from();
+          if (!got.ok()) co_return;
+          heard = got->data.size();
+          from = got->from.to_string();
+        }());
+      });
+      co_await world.on(a, [&]() -> Task<> {
+        absl::StatusOr<UdpSocket> socket = UdpSocket::bind(*SocketAddress::parse("::", 0));
+        EXPECT_TRUE((co_await socket->send_to(std::string(65527, 'x'), b.address6(9))).ok());
+        too_long = co_await socket->send_to(std::string(65528, 'x'), b.address6(9));
+      }());
+    });
+  });
+  EXPECT_EQ(heard, 65527u);
+  EXPECT_THAT(from, HasSubstr("[fd00::1]:"));
+  EXPECT_THAT(too_long.message(), HasSubstr("Message too long")) << too_long;
+}
+
 TEST(WorldTest, ConnectToAPortNobodyListensOnIsRefused) {
   World world({.seed = 1});
   Host& server = world.add_host("server");
