@@ -1,5 +1,7 @@
 #include "giambio/cancel_scope.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "giambio/loop.h"
 
@@ -149,6 +151,24 @@ bool CancelScope::exit(internal::TaskRecord& task, const std::exception_ptr& err
   } catch (...) {
   }
   return false;
+}
+
+absl::Time current_effective_deadline() {
+  Loop& loop = Loop::current("giambio::current_effective_deadline");
+  internal::TaskRecord& task = loop.current_task("giambio::current_effective_deadline");
+  absl::Time deadline = absl::InfiniteFuture();
+  for (internal::CancelNode* node = task.scope; node != nullptr; node = node->parent()) {
+    CancelScope& scope = CancelScope::of(*node);
+    if (scope.cancel_called()) return absl::InfinitePast();
+    deadline = std::min(deadline, scope.deadline());
+    if (node->shield()) break;
+  }
+  return deadline;
+}
+
+void checkpoint_if_cancelled() {
+  Loop& loop = Loop::current("giambio::checkpoint_if_cancelled");
+  loop.check_cancel(loop.current_task("giambio::checkpoint_if_cancelled"));
 }
 
 }  // namespace giambio

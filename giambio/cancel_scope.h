@@ -78,6 +78,8 @@ class CancelScope {
   // as set; otherwise deadline() - now() (negative once passed; absl::InfiniteDuration() with no
   // deadline). Trio's relative_deadline.
   absl::Duration relative_deadline();
+  // True while a relative deadline waits to be applied at entry (Trio's is_relative()).
+  bool is_relative() const { return extra_ && extra_->relative.has_value(); }
 
   bool shield() const { return node_.shield(); }
   void set_shield(bool shield);
@@ -136,6 +138,16 @@ class CancelScope {
   bool cancelled_caught_ = false;
   bool entered_once_ = false;
 };
+
+// The deadline that applies to the running task now: the earliest deadline of the scopes around
+// it, up to and including the innermost shielded one; absl::InfinitePast() if one of those is
+// already cancelled, absl::InfiniteFuture() if none has a deadline (Trio's
+// current_effective_deadline). Throws UsageError outside a task.
+absl::Time current_effective_deadline();
+
+// A cancel point that is not a schedule point: throws Cancelled if a cancellation reaches the
+// running task, else returns at once without yielding (Trio's checkpoint_if_cancelled).
+void checkpoint_if_cancelled();
 
 template <typename T>
 Task<ScopeResult<T>> CancelScope::run(Task<T> body) {

@@ -410,5 +410,64 @@ TEST(CancelReasonTest, ATaskCancelledThroughItsHandleHearsWhy) {
               ElementsAre("explicit: cancelled by task 1 'main': no longer needed"));
 }
 
+// ---- The rest of Trio's cancel-scope reference ----
+
+TEST(CancelScopeTest, CurrentEffectiveDeadlineIsTheEarliestUpToTheShield) {
+  auto body = []() -> Task<> {
+    EXPECT_EQ(current_effective_deadline(), absl::InfiniteFuture());
+    CancelScope outer;
+    outer.set_relative_deadline(absl::Seconds(5));
+    EXPECT_TRUE(outer.is_relative());
+    co_await outer.run([&]() -> Task<> {
+      EXPECT_FALSE(outer.is_relative());
+      CancelScope inner;
+      inner.set_relative_deadline(absl::Seconds(3));
+      co_await inner.run([&]() -> Task<> {
+        EXPECT_EQ(current_effective_deadline(), absl::UnixEpoch() + absl::Seconds(3));
+        CancelScope shielded;
+        shielded.set_shield(true);
+        shielded.set_relative_deadline(absl::Seconds(10));
+        co_await shielded.run([&]() -> Task<> {
+          EXPECT_EQ(current_effective_deadline(), absl::UnixEpoch() + absl::Seconds(10));
+          co_return;
+        }());
+        inner.cancel();
+        EXPECT_EQ(current_effective_deadline(), absl::InfinitePast());
+      }());
+    }());
+  };
+  run_virtual(body());
+}
+
+TEST(CancelScopeTest, CheckpointIfCancelledNeverYields) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        for (int i = 0; i < 3; ++i) {
+          checkpoint_if_cancelled();
+          log.add(absl::StrCat("a", i));
+        }
+        co_return;
+      });
+      pool.spawn([&]() -> Task<> {
+        log.add("b");
+        co_return;
+      });
+      co_return;
+    });
+    CancelScope scope;
+    scope.cancel();
+    co_await scope.run([&]() -> Task<> {
+      checkpoint_if_cancelled();
+      log.add("not reached");
+      co_return;
+    }());
+    EXPECT_TRUE(scope.cancelled_caught());
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()), ElementsAre("a0", "a1", "a2", "b"));
+}
+
 }  // namespace
 }  // namespace giambio

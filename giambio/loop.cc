@@ -323,6 +323,20 @@ void Loop::break_held_by(internal::TaskRecord& task) {
   }
 }
 
+Loop::Statistics Loop::statistics() {
+  Statistics s;
+  s.tasks_living = live_tasks_count_;
+  for (internal::TaskRecord* task = ready_head_; task != nullptr; task = task->ready_next) {
+    ++s.tasks_runnable;
+  }
+  const absl::Time next = timers_.next_deadline();
+  if (next != absl::InfiniteFuture()) {
+    s.time_to_next_deadline = std::max(next - now(), absl::ZeroDuration());
+  }
+  s.io_operations_pending = driver_->pending();
+  return s;
+}
+
 void Loop::fire_timers() {
   if (timers_.empty()) return;
   const absl::Time time = now();

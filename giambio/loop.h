@@ -88,6 +88,16 @@ class Loop {
   Driver& driver() { return *driver_; }
   size_t live_tasks() const { return live_tasks_count_; }
 
+  // A snapshot for monitoring and tests (Trio's current_statistics()).
+  struct Statistics {
+    size_t tasks_living = 0;
+    size_t tasks_runnable = 0;
+    // Until the next timer fires (zero if it is due; absl::InfiniteDuration() without one).
+    absl::Duration time_to_next_deadline = absl::InfiniteDuration();
+    size_t io_operations_pending = 0;  // submitted to the driver, not completed
+  };
+  Statistics statistics();
+
   // The task running now (id, name, domain), or nothing between tasks.
   std::optional<TaskInfo> running_task_info() const;
   // A task's domain says which part of a simulated world it belongs to (the simulator's host id;

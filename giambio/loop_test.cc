@@ -333,5 +333,27 @@ TEST(LoopTest, StartingAnEmptyTaskIsAUsageError) {
   EXPECT_THROW(loop.start(Task<int>()), UsageError);
 }
 
+// Trio's current_statistics().
+TEST(LoopTest, StatisticsCountTasksAndTheNextDeadline) {
+  auto body = []() -> Task<> {
+    Loop& loop = Loop::current("test");
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (int i = 0; i < 3; ++i) {
+        pool.spawn([]() -> Task<> { co_await sleep(absl::Seconds(2)); });
+      }
+      Loop::Statistics s = loop.statistics();
+      EXPECT_EQ(s.tasks_living, 4u);
+      EXPECT_EQ(s.tasks_runnable, 3u) << "spawned, not run yet";
+      co_await wait_all_tasks_blocked();
+      s = loop.statistics();
+      EXPECT_EQ(s.tasks_runnable, 0u);
+      EXPECT_EQ(s.time_to_next_deadline, absl::Seconds(2));
+      EXPECT_EQ(s.io_operations_pending, 0u);
+    });
+    EXPECT_EQ(loop.statistics().time_to_next_deadline, absl::InfiniteDuration());
+  };
+  run_virtual(body());
+}
+
 }  // namespace
 }  // namespace giambio

@@ -218,15 +218,19 @@ Task<> run_start_child(F fn, std::shared_ptr<StartState<V>> state) {
 }  // namespace internal
 
 // Given to a task started with Pool::start; call started() once, when it is ready.
+// TaskStatus<V>::ignored() is one nobody waits on (Trio's TASK_STATUS_IGNORED): the same task
+// function can then be spawned without start(), and its started() does nothing.
 template <typename V>
 class TaskStatus {
  public:
   explicit TaskStatus(std::shared_ptr<internal::StartState<V>> state) : state_(std::move(state)) {}
+  static TaskStatus ignored() { return TaskStatus(nullptr); }
 
   template <typename... Args>
   void started(Args&&... value) {
     static_assert(sizeof...(Args) == (std::is_void_v<V> ? 0 : 1),
                   "started() takes the value for TaskStatus<V>, nothing for TaskStatus<void>");
+    if (state_ == nullptr) return;  // ignored()
     if (state_->started) throw UsageError("TaskStatus::started: called twice");
     if constexpr (!std::is_void_v<V>) state_->value.emplace(std::forward<Args>(value)...);
     state_->started = true;

@@ -510,5 +510,23 @@ TEST(PoolTest, ClosingAPoolInACancelledScopeIsASchedulePointThatDoesNotRaise) {
                                                "child ran", "other", "closed with a child"));
 }
 
+// Trio's TASK_STATUS_IGNORED: a task written for start() can also be spawned.
+TEST(PoolStartTest, AnIgnoredStatusLetsAStartableTaskBeSpawned) {
+  auto body = []() -> Task<std::vector<std::string>> {
+    EventLog log;
+    auto server = [&](TaskStatus<int> status) -> Task<> {
+      status.started(8080);
+      log.add("serving");
+      co_return;
+    };
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { co_await server(TaskStatus<int>::ignored()); });
+      co_return;
+    });
+    co_return log.events();
+  };
+  EXPECT_THAT(run_virtual(body()), ElementsAre("serving"));
+}
+
 }  // namespace
 }  // namespace giambio
