@@ -37,6 +37,7 @@
 #include "giambio/task_handle.h"
 #include "giambio/time.h"
 #include "giambio/timeouts.h"
+#include "giambio/tls.h"
 #include "giambio/udp.h"
 
 #endif  // GIAMBIO_GIAMBIO_H_

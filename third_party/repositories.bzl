@@ -70,7 +70,7 @@ filegroup(name = "lcov_merger")
 _local_coverage_tools = repository_rule(implementation = _local_coverage_tools_impl)
 
 def giambio_dependencies():
-    """Defines rules_cc, rules_java, abseil, GoogleTest, liburing, Google Benchmark and Asio."""
+    """Defines rules_cc, rules_java, abseil, GoogleTest, liburing, OpenSSL, Google Benchmark, Asio."""
     existing = native.existing_rules()
     if "rules_cc" not in existing:
         _local_rules_cc(name = "rules_cc")
@@ -96,6 +96,12 @@ def giambio_dependencies():
             name = "liburing",
             path = "/usr/include/liburing",
             build_file = "@giambio//third_party:liburing.BUILD",
+        )
+    if "openssl" not in existing:
+        native.new_local_repository(
+            name = "openssl",
+            path = "/usr/include/openssl",
+            build_file = "@giambio//third_party:openssl.BUILD",
         )
     if "asio" not in existing:
         native.new_local_repository(
