@@ -22,6 +22,7 @@
 #include "giambio/io_wait.h"
 #include "giambio/lock.h"
 #include "giambio/loop.h"
+#include "giambio/memory_stream.h"
 #include "giambio/open_tcp_stream.h"
 #include "giambio/parking_lot.h"
 #include "giambio/pool.h"

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "giambio/drivers_test_util.h"
 #include "giambio/giambio.h"
+#include "giambio/test_util.h"
 #include "giambio/tls_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,8 +17,10 @@
 namespace giambio {
 namespace {
 
+using ::giambio::testing::elapsed;
 using ::giambio::testing::make_test_pki;
 using ::giambio::testing::Pem;
+using ::giambio::testing::run_virtual;
 using ::giambio::testing::TestPki;
 using ::testing::HasSubstr;
 
@@ -255,6 +258,120 @@ TEST_P(TlsTest, AnAbruptCloseIsReportedAsTruncation) {
 }
 
 GIAMBIO_ON_EVERY_DRIVER(TlsTest);
+
+// ---- Cancellation, on the virtual clock over memory streams (exact times) ----
+
+using MemoryTls = TlsStream<MemoryStream>;
+
+struct MemoryPair {
+  MemoryTls client;
+  MemoryTls server;
+};
+
+MemoryPair memory_tls(MemoryStreamOptions options) {
+  auto [a, b] = memory_stream_pair(options);
+  absl::StatusOr<MemoryTls> client = MemoryTls::client(std::move(a), client_context(), "localhost");
+  absl::StatusOr<MemoryTls> server = MemoryTls::server(std::move(b), server_context());
+  return MemoryPair{*std::move(client), *std::move(server)};
+}
+
+Task<> handshake_both(MemoryPair& p) {
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    pool.spawn([&]() -> Task<> { EXPECT_TRUE((co_await p.server.handshake()).ok()); });
+    EXPECT_TRUE((co_await p.client.handshake()).ok());
+  });
+}
+
+// Part of a record has arrived when the read is cancelled: no plaintext is lost, the next read
+// gets it all. A relay between the two ends lets the test hold the record after 10 bytes.
+TEST(TlsCancellationTest, ACancelledReadConsumesNoPlaintext) {
+  auto body = []() -> Task<> {
+    auto [client_end, relay_near] = memory_stream_pair();
+    auto [relay_far, server_end] = memory_stream_pair();
+    absl::StatusOr<MemoryTls> client =
+        MemoryTls::client(std::move(client_end), client_context(), "localhost");
+    absl::StatusOr<MemoryTls> server = MemoryTls::server(std::move(server_end), server_context());
+    bool hold = false;  // once set, the relay forwards 10 bytes of the next chunk, then waits
+    Event release;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {  // client -> server
+        while (true) {
+          absl::StatusOr<std::string> got = co_await relay_near.read_some(1 << 16);
+          if (!got.ok() || got->empty() || !(co_await relay_far.write_all(*got)).ok()) co_return;
+        }
+      });
+      pool.spawn([&]() -> Task<> {  // server -> client
+        while (true) {
+          absl::StatusOr<std::string> got = co_await relay_far.read_some(1 << 16);
+          if (!got.ok() || got->empty()) co_return;
+          std::string_view rest = *got;
+          if (hold) {
+            hold = false;
+            if (!(co_await relay_near.write_all(rest.substr(0, 10))).ok()) co_return;
+            rest.remove_prefix(10);
+            co_await release.wait();
+          }
+          if (!(co_await relay_near.write_all(rest)).ok()) co_return;
+        }
+      });
+      pool.spawn([&]() -> Task<> { EXPECT_TRUE((co_await server->handshake()).ok()); });
+      EXPECT_TRUE((co_await client->handshake()).ok());
+      co_await wait_all_tasks_blocked();  // the session tickets have crossed too
+      hold = true;
+      EXPECT_TRUE((co_await server->write_all("abc")).ok());
+      std::optional<absl::StatusOr<std::string>> first =
+          co_await skip_after(absl::Seconds(1), client->read_some(100));
+      EXPECT_FALSE(first.has_value()) << "10 bytes of the record came, not all of it";
+      EXPECT_EQ(elapsed(), absl::Seconds(1));
+      release.set();
+      EXPECT_EQ((co_await client->read_some(100)).value_or("?"), "abc");
+      EXPECT_EQ(elapsed(), absl::Seconds(1));
+      pool.cancel();
+    });
+  };
+  run_virtual(body());
+}
+
+// A cancelled write_all says how much plaintext TLS took; exactly that reaches the peer, sent
+// before the close_notify of a later shutdown().
+TEST(TlsCancellationTest, ACancelledWriteSaysHowMuchPlaintextGoesOut) {
+  auto body = []() -> Task<> {
+    MemoryPair p = memory_tls({.capacity = 1000});
+    co_await handshake_both(p);
+    size_t written = 0;
+    std::optional<absl::Status> done = co_await skip_after(
+        absl::Seconds(1), p.client.write_all(std::string(40 * 1024, 'x'), &written));
+    EXPECT_FALSE(done.has_value());
+    EXPECT_EQ(written, 16384u) << "one record accepted; its ciphertext waits for room";
+    std::string heard;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { EXPECT_TRUE((co_await p.client.shutdown()).ok()); });
+      co_await sleep(absl::Seconds(5));  // the peer reads only now
+      while (true) {
+        absl::StatusOr<std::string> part = co_await p.server.read_some(64 * 1024);
+        if (!part.ok() || part->empty()) break;
+        heard += *part;
+      }
+      EXPECT_TRUE((co_await p.server.shutdown()).ok());
+    });
+    EXPECT_EQ(heard, std::string(written, 'x'));
+  };
+  run_virtual(body());
+}
+
+TEST(TlsCancellationTest, ACancelledHandshakeLeavesTheStreamUnusableAndSaysSo) {
+  auto body = []() -> Task<> {
+    MemoryPair p = memory_tls({});  // the server never answers
+    std::optional<absl::Status> done = co_await skip_after(absl::Seconds(1), p.client.handshake());
+    EXPECT_FALSE(done.has_value());
+    absl::StatusOr<std::string> after = co_await p.client.read_some(10);
+    EXPECT_TRUE(absl::IsFailedPrecondition(after.status())) << after.status();
+    EXPECT_EQ(std::string(after.status().message()),
+              "TLS handshake with localhost was cancelled: the stream is unusable");
+    EXPECT_EQ(co_await p.client.write_all("x"), after.status());
+  };
+  run_virtual(body());
+}
 
 TEST(TlsContextTest, BadConfigurationsAreInvalidArgumentNamingTheField) {
   TlsConfig no_certificate;

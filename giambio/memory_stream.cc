@@ -1,0 +1,153 @@
+#include "giambio/memory_stream.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/errors.h"
+
+namespace giambio {
+namespace {
+
+// Clears a busy flag when an operation ends, however it ends.
+class Busy {
+ public:
+  explicit Busy(bool& flag) : flag_(flag) { flag_ = true; }
+  ~Busy() { flag_ = false; }
+
+ private:
+  bool& flag_;
+};
+
+}  // namespace
+
+std::pair<MemoryStream, MemoryStream> memory_stream_pair(MemoryStreamOptions options) {
+  if (options.capacity == 0 || options.max_read == 0) {
+    throw UsageError(absl::StrCat("memory_stream_pair: capacity ", options.capacity,
+                                  " and max_read ", options.max_read, " must be at least 1"));
+  }
+  auto state = std::make_shared<internal::MemoryStreamState>(options);
+  return {MemoryStream(state, 0), MemoryStream(state, 1)};
+}
+
+absl::Status MemoryStream::usable(const char* operation) const {
+  if (state_ == nullptr || state_->closed[side_]) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("MemoryStream::", operation, ": the stream is closed"));
+  }
+  return absl::OkStatus();
+}
+
+Task<absl::StatusOr<size_t>> MemoryStream::read(std::span<char> buffer) {
+  if (absl::Status s = usable("read"); !s.ok()) co_return s;
+  if (buffer.empty()) co_return absl::InvalidArgumentError("MemoryStream::read: empty buffer");
+  internal::MemoryPipe& in = incoming();
+  if (in.reading) {
+    co_return absl::FailedPreconditionError(
+        "MemoryStream::read: another task is already reading this stream");
+  }
+  Busy busy(in.reading);
+  // A cancel point that consumes nothing when cancelled: data is taken only after the wait.
+  auto ready = [](void* pipe, internal::TaskRecord&) {
+    auto& p = *static_cast<internal::MemoryPipe*>(pipe);
+    return p.unread() > 0 || p.eof;
+  };
+  co_await in.readers.park_unless(ready, &in);
+  while (true) {
+    if (state_->closed[side_]) {
+      co_return absl::FailedPreconditionError("MemoryStream::read: the stream was closed");
+    }
+    if (in.unread() > 0 || in.eof) break;
+    co_await in.readers.park();
+  }
+  const size_t n = std::min({buffer.size(), in.unread(), state_->options.max_read});
+  std::memcpy(buffer.data(), in.buffer.data() + in.head, n);
+  in.head += n;
+  if (in.head == in.buffer.size()) {
+    in.buffer.clear();
+    in.head = 0;
+  }
+  in.writers.unpark_all();  // room again
+  co_return n;
+}
+
+Task<absl::StatusOr<std::string>> MemoryStream::read_some(int64_t max_bytes) {
+  if (max_bytes <= 0) {
+    co_return absl::InvalidArgumentError(
+        absl::StrCat("MemoryStream::read_some(", max_bytes, "): max_bytes must be positive"));
+  }
+  std::string data(static_cast<size_t>(std::min<int64_t>(max_bytes, 1 << 20)), '\0');
+  absl::StatusOr<size_t> n = co_await read(std::span<char>(data.data(), data.size()));
+  if (!n.ok()) co_return n.status();
+  data.resize(*n);
+  co_return data;
+}
+
+size_t MemoryStream::put(std::string_view data) {
+  internal::MemoryPipe& out = outgoing();
+  const size_t room = state_->options.capacity - std::min(state_->options.capacity, out.unread());
+  const size_t n = std::min(room, data.size());
+  out.buffer.append(data.data(), n);
+  if (n > 0) out.readers.unpark_all();
+  return n;
+}
+
+Task<absl::Status> MemoryStream::write_all(std::string_view data, size_t* bytes_written) {
+  if (bytes_written != nullptr) *bytes_written = 0;
+  if (absl::Status s = usable("write_all"); !s.ok()) co_return s;
+  internal::MemoryPipe& out = outgoing();
+  if (out.writing) {
+    co_return absl::FailedPreconditionError(
+        "MemoryStream::write_all: another task is already writing this stream");
+  }
+  if (out.eof) co_return absl::FailedPreconditionError("MemoryStream::write_all: after send_eof");
+  Busy busy(out.writing);
+  size_t done = 0;
+  while (true) {
+    if (out.reader_gone) {
+      co_return absl::FailedPreconditionError("MemoryStream::write_all: the peer closed");
+    }
+    done += put(data.substr(done));
+    if (bytes_written != nullptr) *bytes_written = done;
+    if (done == data.size()) co_return absl::OkStatus();
+    co_await out.writers.park();  // until the reader makes room (a cancel point)
+    if (state_->closed[side_]) {
+      co_return absl::FailedPreconditionError("MemoryStream::write_all: the stream was closed");
+    }
+  }
+}
+
+Task<absl::StatusOr<size_t>> MemoryStream::write(std::span<const char> data) {
+  if (data.empty()) co_return absl::InvalidArgumentError("MemoryStream::write: nothing to write");
+  size_t written = 0;
+  // At most what fits now, waiting only while nothing fits.
+  const size_t fits = std::max<size_t>(
+      1, state_ == nullptr
+             ? 1
+             : state_->options.capacity - std::min(state_->options.capacity, outgoing().unread()));
+  const std::string_view part(data.data(), std::min(data.size(), fits));
+  absl::Status s = co_await write_all(part, &written);
+  if (!s.ok() && written == 0) co_return s;
+  co_return written;
+}
+
+absl::Status MemoryStream::send_eof() {
+  if (absl::Status s = usable("send_eof"); !s.ok()) return s;
+  outgoing().eof = true;
+  outgoing().readers.unpark_all();
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStream::close() {
+  if (absl::Status s = usable("close"); !s.ok()) return s;
+  state_->closed[side_] = true;
+  outgoing().eof = true;
+  outgoing().readers.unpark_all();
+  incoming().reader_gone = true;
+  incoming().writers.unpark_all();  // the peer's writer learns it
+  incoming().readers.unpark_all();  // and our own reader, if any, sees the close
+  outgoing().writers.unpark_all();
+  return absl::OkStatus();
+}
+
+}  // namespace giambio
