@@ -18,6 +18,17 @@
 #include "absl/strings/str_join.h"
 
 namespace giambio {
+
+namespace {
+thread_local TlsEnvironment* tls_environment = nullptr;
+}  // namespace
+
+TlsEnvironment* set_tls_environment(TlsEnvironment* environment) {
+  return std::exchange(tls_environment, environment);
+}
+
+TlsEnvironment* current_tls_environment() { return tls_environment; }
+
 namespace {
 
 SSL_CTX* ctx_of(const TlsContext& context) { return static_cast<SSL_CTX*>(context.native()); }
@@ -183,9 +194,14 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::make(const TlsConf
   if (config.min_version > config.max_version) {
     return absl::InvalidArgumentError("TlsContext: min_version is above max_version");
   }
-  SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  TlsEnvironment* environment = current_tls_environment();
+  OSSL_LIB_CTX* library =
+      environment != nullptr ? static_cast<OSSL_LIB_CTX*>(environment->library_context()) : nullptr;
+  SSL_CTX* ctx =
+      SSL_CTX_new_ex(library, nullptr, server ? TLS_server_method() : TLS_client_method());
   if (ctx == nullptr) return config_error("SSL_CTX_new");
-  std::shared_ptr<const TlsContext> context(new TlsContext(ctx, server));
+  if (environment != nullptr) SSL_CTX_set_num_tickets(ctx, 0);
+  std::shared_ptr<const TlsContext> context(new TlsContext(ctx, server, environment));
   SSL_CTX_set_min_proto_version(ctx, version_of(config.min_version));
   SSL_CTX_set_max_proto_version(ctx, version_of(config.max_version));
   // A write never has to read: no renegotiation (TLS 1.2; TLS 1.3 has none).
@@ -224,7 +240,15 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::make(const TlsConf
   return context;
 }
 
-TlsContext::~TlsContext() { SSL_CTX_free(static_cast<SSL_CTX*>(ctx_)); }
+TlsContext::TlsContext(void* ctx, bool server, TlsEnvironment* environment)
+    : ctx_(ctx), server_(server), environment_(environment) {
+  if (environment_ != nullptr) environment_->context_made();
+}
+
+TlsContext::~TlsContext() {
+  SSL_CTX_free(static_cast<SSL_CTX*>(ctx_));
+  if (environment_ != nullptr) environment_->context_gone();
+}
 
 namespace internal {
 namespace {
@@ -249,6 +273,10 @@ absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::create(const TlsContext& c
   SSL_set_bio(ssl, input, output);    // the SSL object owns both from here
   engine->input_ = input;
   engine->output_ = output;
+  if (TlsEnvironment* environment = current_tls_environment()) {
+    X509_VERIFY_PARAM_set_time(SSL_get0_param(ssl),
+                               absl::ToTimeT(environment->verification_time()));
+  }
   if (context.is_server()) {
     SSL_set_accept_state(ssl);
     return engine;

@@ -49,9 +49,11 @@
 //   - a cancelled handshake leaves the stream unusable, and every later call says so.
 // Nothing leaks: OpenSSL's objects belong to the stream and go with it.
 //
-// Works in the simulator: TLS runs over the simulated network as over the kernel. (Making
-// OpenSSL's randomness and clock come from the world's seed is a later step of issue #16;
-// until then handshakes differ from run to run there, although what the program sees does not.)
+// Works in the simulator, deterministically: while a simulation runs on a thread it installs a
+// TlsEnvironment there (below), and TLS contexts made on that thread draw OpenSSL's randomness
+// from the world's seed (an OpenSSL library context of the world's own whose random generator
+// is the simulator's) and check certificates at the host's simulated time, so the same seed
+// gives byte-identical handshakes. Outside a simulation none of this is active.
 #ifndef GIAMBIO_TLS_H_
 #define GIAMBIO_TLS_H_
 
@@ -68,6 +70,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "giambio/byte_stream.h"
 #include "giambio/errors.h"
 #include "giambio/lock.h"
@@ -76,6 +79,27 @@
 namespace giambio {
 
 enum class TlsVersion { kTls12, kTls13 };
+
+// The simulator's hold on OpenSSL (a public hook for simulators, like RealWorldGuard in
+// driver.h; programs never need it). While one is installed on a thread, TlsContexts made there
+// use its OpenSSL library context (and so its random generator), servers issue no session
+// tickets (their contents carry OpenSSL's own clock, which no library context replaces), and
+// each connection checks certificates as of verification_time().
+class TlsEnvironment {
+ public:
+  virtual void* library_context() = 0;  // an OSSL_LIB_CTX*
+  virtual absl::Time verification_time() = 0;
+  // A TlsContext made in this environment came into being or went away: the environment must
+  // outlive them all (the simulator checks it).
+  virtual void context_made() = 0;
+  virtual void context_gone() = 0;
+
+ protected:
+  ~TlsEnvironment() = default;
+};
+// Installs `environment` (nullptr: none) on this thread and returns the one it replaces.
+TlsEnvironment* set_tls_environment(TlsEnvironment* environment);
+TlsEnvironment* current_tls_environment();
 enum class ClientCertificates {
   kNone,      // the server does not ask for one
   kOptional,  // asked for, verified if sent
@@ -120,11 +144,12 @@ class TlsContext {
   void* native() const { return ctx_; }
 
  private:
-  TlsContext(void* ctx, bool server) : ctx_(ctx), server_(server) {}
+  TlsContext(void* ctx, bool server, TlsEnvironment* environment);
   static absl::StatusOr<std::shared_ptr<const TlsContext>> make(const TlsConfig& config,
                                                                 bool server);
   void* ctx_;
   bool server_;
+  TlsEnvironment* environment_;  // the simulation it was made in, if any
 };
 
 namespace internal {

@@ -34,11 +34,11 @@ void add_extension(X509* certificate, X509* issuer, int nid, const char* value) 
 
 // A certificate for `common_name`, valid from `from` to `until`, signed by `issuer` (itself
 // when null: a CA).
-Issued issue(const char* common_name, const Issued* issuer, absl::Time from, absl::Time until,
-             const char* subject_alt_names, uint64_t serial) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
+Issued issue(OSSL_LIB_CTX* library, const char* common_name, const Issued* issuer, absl::Time from,
+             absl::Time until, const char* subject_alt_names, uint64_t serial) {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(library, nullptr, "EC", "P-256");
   check(key != nullptr, "key");
-  X509* certificate = X509_new();
+  X509* certificate = X509_new_ex(library, nullptr);
   X509_set_version(certificate, 2);
   ASN1_INTEGER_set_uint64(X509_get_serialNumber(certificate), serial);
   ASN1_TIME_set(X509_getm_notBefore(certificate), absl::ToTimeT(from));
@@ -59,7 +59,12 @@ Issued issue(const char* common_name, const Issued* issuer, absl::Time from, abs
     }
   }
   add_extension(certificate, signer, NID_subject_key_identifier, "hash");
-  check(X509_sign(certificate, issuer != nullptr ? issuer->key : key, EVP_sha256()) > 0, "sign");
+  EVP_MD_CTX* signing = EVP_MD_CTX_new();
+  check(EVP_DigestSignInit_ex(signing, nullptr, "SHA256", library, nullptr,
+                              issuer != nullptr ? issuer->key : key, nullptr) == 1 &&
+            X509_sign_ctx(certificate, signing) > 0,
+        "sign");
+  EVP_MD_CTX_free(signing);
   return Issued{certificate, key};
 }
 
@@ -90,16 +95,17 @@ void release(Issued issued) {
 
 }  // namespace
 
-TestPki make_test_pki(absl::Time now) {
+TestPki make_test_pki(absl::Time now, void* library_context) {
+  auto* library = static_cast<OSSL_LIB_CTX*>(library_context);
   const absl::Time from = now - absl::Hours(24 * 2);
   const absl::Time until = now + absl::Hours(24 * 365);
   constexpr const char* kNames = "DNS:localhost,IP:127.0.0.1,IP:::1";
-  Issued ca = issue("giambio test CA", nullptr, from, until, nullptr, 1);
-  Issued other_ca = issue("giambio other CA", nullptr, from, until, nullptr, 2);
-  Issued server = issue("localhost", &ca, from, until, kNames, 3);
-  Issued expired = issue("localhost", &ca, from, now - absl::Hours(24), kNames, 4);
-  Issued client = issue("client", &ca, from, until, nullptr, 5);
-  Issued stranger = issue("localhost", &other_ca, from, until, kNames, 6);
+  Issued ca = issue(library, "giambio test CA", nullptr, from, until, nullptr, 1);
+  Issued other_ca = issue(library, "giambio other CA", nullptr, from, until, nullptr, 2);
+  Issued server = issue(library, "localhost", &ca, from, until, kNames, 3);
+  Issued expired = issue(library, "localhost", &ca, from, now - absl::Hours(24), kNames, 4);
+  Issued client = issue(library, "client", &ca, from, until, nullptr, 5);
+  Issued stranger = issue(library, "localhost", &other_ca, from, until, kNames, 6);
   TestPki pki;
   pki.ca = pem_of(ca.certificate);
   pki.other_ca = pem_of(other_ca.certificate);

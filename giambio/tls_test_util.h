@@ -27,8 +27,10 @@ struct TestPki {
   Pem stranger;          // "localhost" again, signed by other_ca
 };
 
-// Makes the whole set; `now` is the time validity is counted from.
-TestPki make_test_pki(absl::Time now = absl::Now());
+// Makes the whole set; `now` is the time validity is counted from. With `library_context` (an
+// OSSL_LIB_CTX*, such as a simulated world's) keys and signatures draw from its generator, so a
+// world makes the same set from the same seed.
+TestPki make_test_pki(absl::Time now = absl::Now(), void* library_context = nullptr);
 
 }  // namespace giambio::testing
 

@@ -11,9 +11,11 @@
 #include "giambio/pool.h"
 #include "giambio/run.h"
 #include "giambio/time.h"
+#include "giambio/tls.h"
 #include "sim/disk.h"
 #include "sim/network.h"
 #include "sim/sim_driver.h"
+#include "sim/tls_environment.h"
 
 namespace giambio::sim {
 namespace {
@@ -226,6 +228,16 @@ void World::run(std::function<Task<>()> control) {
   ran_ = true;
   Recorder recorder(*this);
   Tripwire tripwire(*this);
+  // OpenSSL's randomness and clock come from the world while it runs (sim/tls_environment.h).
+  SimTlsEnvironment tls(stream("tls"), [this] {
+    Host* host = current_host();
+    return host != nullptr ? host->wall_time(now_) : now_;
+  });
+  TlsEnvironment* const previous_tls = set_tls_environment(&tls);
+  struct RestoreTls {
+    TlsEnvironment* previous;
+    ~RestoreTls() { set_tls_environment(previous); }
+  } restore_tls{previous_tls};
   // A failed invariant check names the run, so it can be replayed.
   const std::string check_context = absl::StrCat("simulation ", describe());
   CheckContext context(check_context);
