@@ -39,6 +39,7 @@
 #include "giambio/time.h"
 #include "giambio/timeouts.h"
 #include "giambio/tls.h"
+#include "giambio/tls_serve.h"
 #include "giambio/udp.h"
 
 #endif  // GIAMBIO_GIAMBIO_H_

@@ -257,6 +257,49 @@ TEST_P(TlsTest, AnAbruptCloseIsReportedAsTruncation) {
             "data may be truncated");
 }
 
+// serve_tls goes on after a client that fails its handshake (an untrusting one) and one that
+// never speaks (the handshake timeout); open_tls_stream connects by name.
+TEST_P(TlsTest, ServeTlsSurvivesFailedHandshakesAndOpenTlsStreamConnectsByName) {
+  auto body = []() -> Task<std::string> {
+    absl::StatusOr<SocketListener> listener = SocketListener::listen(loopback());
+    const int port = listener->local_address().port();
+    std::string reply;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        // Named, not temporaries in the co_await (GCC 12 mishandles class temporaries there).
+        std::shared_ptr<const TlsContext> context = server_context();
+        ServeTlsOptions options;
+        options.handshake_timeout = absl::Milliseconds(100);
+        auto echo_once = [](Tls& stream) -> Task<> {
+          absl::StatusOr<std::string> got = co_await stream.read_some(100);
+          if (got.ok()) (void)co_await stream.write_all("echo: " + *got);
+          (void)co_await stream.shutdown();
+        };
+        (void)co_await serve_tls(*listener, context, echo_once, options);
+      });
+      TlsConfig untrusting;
+      untrusting.ca_pem = pki().other_ca;
+      absl::StatusOr<Tls> refused =
+          co_await open_tls_stream("localhost", port, client_context(untrusting));
+      EXPECT_TRUE(absl::IsUnauthenticated(refused.status())) << refused.status();
+      absl::StatusOr<SocketStream> silent =
+          co_await SocketStream::connect(listener->local_address());
+      co_await sleep(absl::Milliseconds(300));  // its handshake times out meanwhile
+      std::shared_ptr<const TlsContext> trusting_context = client_context();
+      absl::StatusOr<Tls> good = co_await open_tls_stream("localhost", port, trusting_context);
+      EXPECT_TRUE(good.ok()) << good.status();
+      if (good.ok()) {
+        EXPECT_TRUE((co_await good->write_all("hi")).ok());
+        reply = (co_await good->read_some(100)).value_or("?");
+        (void)co_await good->shutdown();
+      }
+      pool.cancel();
+    });
+    co_return reply;
+  };
+  EXPECT_EQ(run_here(body()), "echo: hi");
+}
+
 GIAMBIO_ON_EVERY_DRIVER(TlsTest);
 
 // ---- Cancellation, on the virtual clock over memory streams (exact times) ----
