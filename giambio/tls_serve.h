@@ -12,7 +12,7 @@
 //
 // serve_tls is serve_tcp (serve.h) with TLS: each connection runs in its own task, where the
 // handshake runs first under `handshake_timeout`; a connection whose handshake fails or times
-// out is logged on stderr ("serve_tls: TLS handshake with 10.0.0.2:51234: ...") and closed,
+// out is logged on stderr (naming the client and the reason) and closed,
 // and the server goes on. Then handler(stream) runs; the stream closes when it returns (call
 // stream.shutdown() in the handler for a clean close_notify). Cancelling serve_tls ends every
 // connection. In the simulator both run as everywhere else (tls.h).
@@ -60,9 +60,13 @@ requires std::invocable < Handler&, TlsStream<SocketStream>
       co_return;
     }
     absl::Status handshake = co_await with_timeout(options.handshake_timeout, tls->handshake());
-    if (!handshake.ok()) {
-      std::fprintf(stderr, "serve_tls: TLS handshake with %s: %s\n", peer.c_str(),
-                   handshake.ToString().c_str());
+    if (absl::IsDeadlineExceeded(handshake)) {
+      std::fprintf(stderr, "serve_tls: TLS handshake with %s: timed out after %s\n", peer.c_str(),
+                   absl::FormatDuration(options.handshake_timeout).c_str());
+      co_return;
+    }
+    if (!handshake.ok()) {  // the status names the peer and the reason
+      std::fprintf(stderr, "serve_tls: %s\n", handshake.ToString().c_str());
       co_return;
     }
     co_await std::invoke(handler, *tls);
