@@ -4,12 +4,13 @@
 //   co_await giambio::examples::serve_echo(listener);   // until cancelled or accept fails
 //
 // echo() is written against the byte-stream surface (giambio/byte_stream.h), so it runs over a
-// socket, a pipe or (later) a TLS stream alike; serve_echo runs it for every connection a
+// socket, a pipe or a TLS stream alike; serve_echo runs it for every connection a
 // listener accepts, on any driver and in the simulator.
 #ifndef EXAMPLES_ECHO_H_
 #define EXAMPLES_ECHO_H_
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -17,6 +18,7 @@
 #include "giambio/byte_stream.h"
 #include "giambio/socket_stream.h"
 #include "giambio/task.h"
+#include "giambio/tls.h"
 
 namespace giambio::examples {
 
@@ -35,6 +37,11 @@ Task<> echo(S& stream) {
 // Runs echo for every connection `listener` accepts (serve_tcp: a cancel ends them all). Returns
 // the accept error that ended it (serve_tcp rides out descriptor exhaustion).
 Task<absl::Status> serve_echo(SocketListener& listener);
+
+// The same over TLS (serve_tls): the handshake in each connection's task, then echo, then a
+// clean close_notify.
+Task<absl::Status> serve_tls_echo(SocketListener& listener,
+                                  std::shared_ptr<const TlsContext> context);
 
 }  // namespace giambio::examples
 

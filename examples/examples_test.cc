@@ -6,10 +6,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "giambio/giambio.h"
+#include "giambio/tls_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -124,6 +127,38 @@ TEST(ExamplesTest, BadFlagsExitWithStatus2) {
   const std::string command = path + " --port=70000 2>/dev/null";
   const int status = std::system(command.c_str());
   EXPECT_EQ(WEXITSTATUS(status), 2);
+}
+
+// The TLS echo server with certificates made by the test; a giambio TLS client verifies it.
+TEST(ExamplesTest, TlsEchoServer) {
+  const testing::TestPki pki = testing::make_test_pki();
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  std::ofstream(dir + "/chain.pem") << pki.server.chain;
+  std::ofstream(dir + "/key.pem") << pki.server.key;
+  Server server("tls_echo_server", {"--cert=" + dir + "/chain.pem", "--key=" + dir + "/key.pem"});
+  auto body = [&]() -> Task<std::string> {
+    TlsConfig config;
+    config.ca_pem = pki.ca;
+    std::shared_ptr<const TlsContext> context = *TlsContext::client(config);
+    absl::StatusOr<TlsStream<SocketStream>> tls =
+        co_await open_tls_stream("127.0.0.1", server.port(), context);
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    if (!tls.ok()) co_return "";
+    EXPECT_TRUE((co_await tls->write_all("hello over TLS")).ok());
+    std::string got;
+    while (got.size() < 14) {
+      absl::StatusOr<std::string> part = co_await tls->read_some(100);
+      if (!part.ok() || part->empty()) break;
+      got += *part;
+    }
+    EXPECT_TRUE((co_await tls->shutdown()).ok());
+    co_return got;
+  };
+  EXPECT_EQ(run(body()), "hello over TLS");
+  const std::string bad = std::string(std::getenv("TEST_SRCDIR")) +
+                          "/giambio/examples/tls_echo_server --port=0 --cert=/nonexistent "
+                          "--key=/nonexistent 2>/dev/null";
+  EXPECT_EQ(WEXITSTATUS(std::system(bad.c_str())), 2);
 }
 
 }  // namespace
