@@ -1,10 +1,12 @@
-// Cancels the echo server (examples/echo.h) at every await point a client's session
-// reaches, on both real drivers, and checks that nothing is left behind: no descriptor, no heap
-// allocation (counted by this binary's operator new/delete), and under ASan no leak that
-// LeakSanitizer finds. Await points are counted with an instrument: run k cancels the server
-// right after its k-th step, i.e. while it is suspended in whatever it awaits then (accept, read,
-// write, the connection pool's join), for k = 1 .. the steps an uncancelled session takes.
+// Cancels the echo server (examples/echo.h), plain and over TLS, at every await point a
+// client's session reaches, on both real drivers, and checks that nothing is left behind: no
+// descriptor, no heap allocation (counted by this binary's operator new/delete, and OpenSSL's
+// through CRYPTO_set_mem_functions), and under ASan no leak that LeakSanitizer finds. Await points
+// are counted with an instrument: run k cancels the server right after its k-th step, i.e. while it
+// is suspended in whatever it awaits then (accept, read, write, the connection pool's join), for k
+// = 1 .. the steps an uncancelled session takes.
 #include <dirent.h>
+#include <openssl/crypto.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include "examples/echo.h"
 #include "giambio/drivers_test_util.h"
 #include "giambio/giambio.h"
+#include "giambio/tls_test_util.h"
 #include "gtest/gtest.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -22,6 +25,25 @@
 
 namespace {
 std::atomic<int64_t> live_allocations{0};
+std::atomic<int64_t> openssl_allocations{0};
+
+// OpenSSL's allocations, counted (installed before OpenSSL allocates anything).
+void* openssl_malloc(size_t size, const char*, int) {
+  void* p = std::malloc(size == 0 ? 1 : size);
+  if (p != nullptr) openssl_allocations.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+void* openssl_realloc(void* p, size_t size, const char*, int) {
+  if (p == nullptr) return openssl_malloc(size, nullptr, 0);
+  return std::realloc(p, size == 0 ? 1 : size);
+}
+void openssl_free(void* p, const char*, int) {
+  if (p == nullptr) return;
+  openssl_allocations.fetch_sub(1, std::memory_order_relaxed);
+  std::free(p);
+}
+const bool openssl_counted =
+    CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc, openssl_free) == 1;
 }  // namespace
 
 void* operator new(size_t size) {
@@ -66,28 +88,51 @@ struct Session {
   absl::Status client;      // the client's last error, if any
 };
 
-// Sends 100 KiB twice, each time reading it all back, then closes.
-Task<absl::Status> talk(SocketAddress server, Session& result) {
+const testing::TestPki& pki() {
+  static const testing::TestPki* const made = new testing::TestPki(testing::make_test_pki());
+  return *made;
+}
+
+// Sends 100 KiB twice over `stream`, each time reading it all back.
+template <ByteStream S>
+Task<absl::Status> exchange(S& stream, Session& result) {
   const std::string big(100 * 1024, 'e');
-  absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server);
-  if (!stream.ok()) co_return stream.status();
   std::string got;
   for (int round = 0; round < 2; ++round) {
-    if (absl::Status s = co_await stream->write_all(big); !s.ok()) co_return s;
+    if (absl::Status s = co_await stream.write_all(big); !s.ok()) co_return s;
     const size_t want = got.size() + big.size();
     while (got.size() < want) {
-      absl::StatusOr<std::string> data = co_await stream->read_some(65536);
+      absl::StatusOr<std::string> data = co_await stream.read_some(65536);
       if (!data.ok()) co_return data.status();
       if (data->empty()) co_return absl::UnavailableError("end of stream");
       got += *data;
     }
   }
   result.echoed_all = got == big + big;
-  co_return stream->close();
+  co_return absl::OkStatus();
+}
+
+// Talks to the echo server at `server`, in plain TCP or over TLS, then closes.
+Task<absl::Status> talk(SocketAddress server, bool tls, Session& result) {
+  absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server);
+  if (!stream.ok()) co_return stream.status();
+  if (!tls) {
+    if (absl::Status s = co_await exchange(*stream, result); !s.ok()) co_return s;
+    co_return stream->close();
+  }
+  TlsConfig config;
+  config.ca_pem = pki().ca;
+  absl::StatusOr<std::shared_ptr<const TlsContext>> context = TlsContext::client(config);
+  if (!context.ok()) co_return context.status();
+  absl::StatusOr<TlsStream<SocketStream>> secure =
+      TlsStream<SocketStream>::client(*std::move(stream), *context, "localhost");
+  if (!secure.ok()) co_return secure.status();
+  if (absl::Status s = co_await exchange(*secure, result); !s.ok()) co_return s;
+  co_return co_await secure->shutdown();
 }
 
 // One client session against the echo server; cancels the server after `cancel_after` steps.
-Task<Session> session(ServerSteps& counter, int64_t cancel_after) {
+Task<Session> session(ServerSteps& counter, int64_t cancel_after, bool tls) {
   absl::StatusOr<SocketListener> listener =
       SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
   if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
@@ -97,16 +142,25 @@ Task<Session> session(ServerSteps& counter, int64_t cancel_after) {
   co_await with_pool([&](Pool& pool) -> Task<> {
     pool.spawn(
         [&]() -> Task<> {
+          TlsConfig config;
+          config.certificate_chain_pem = pki().server.chain;
+          config.private_key_pem = pki().server.key;
+          std::shared_ptr<const TlsContext> context;
+          if (tls) context = *TlsContext::server(config);
           co_await with_pool([&](Pool& p) -> Task<> {
             server = p;
-            (void)co_await examples::serve_echo(*listener);
+            if (tls) {
+              (void)co_await examples::serve_tls_echo(*listener, context);
+            } else {
+              (void)co_await examples::serve_echo(*listener);
+            }
           });
         },
         "echo server");
     pool.spawn(
         [&]() -> Task<> {
-          const absl::Status status =
-              co_await with_timeout(absl::Seconds(10), talk(listener->local_address(), result));
+          const absl::Status status = co_await with_timeout(
+              absl::Seconds(10), talk(listener->local_address(), tls, result));
           result.client = status;
           client_done = true;
         },
@@ -134,55 +188,70 @@ struct Outcome {
   bool echoed_all = false;
   bool hung = false;             // the client's 10 s deadline fired
   int64_t heap_blocks_left = 0;  // by the run and everything it returned, once all is gone
+  int64_t openssl_blocks_left = 0;
   int descriptors_left = 0;
 };
 
-Outcome run_session(DriverKind driver, int64_t cancel_after) {
+Outcome run_session(DriverKind driver, int64_t cancel_after, bool tls) {
   Outcome outcome;
   const int64_t allocations = live_allocations.load();
+  const int64_t openssl = openssl_allocations.load();
   const int descriptors = open_descriptors();
   {
     ServerSteps counter;
     RunOptions options;
     options.driver = driver;
     options.instruments = {&counter};
-    const Session s = run(session(counter, cancel_after), std::move(options));
+    const Session s = run(session(counter, cancel_after, tls), std::move(options));
     outcome.server_steps = counter.steps;
     outcome.cancelled = s.cancelled;
     outcome.echoed_all = s.echoed_all;
     outcome.hung = absl::IsDeadlineExceeded(s.client);
   }
   outcome.heap_blocks_left = live_allocations.load() - allocations;
+  outcome.openssl_blocks_left = openssl_allocations.load() - openssl;
   outcome.descriptors_left = open_descriptors() - descriptors;
   return outcome;
 }
 
-class EchoCancellationTest : public testing::OnEveryDriver {};
-
-TEST_P(EchoCancellationTest, CancellingAtEveryAwaitPointLeaksNothing) {
-  // An uncancelled session: how many steps the server takes. It and one cancelled session also
-  // warm up what is allocated once per process (not a leak: it does not grow per run).
-  const Outcome whole = run_session(GetParam(), INT64_MAX);
-  ASSERT_TRUE(whole.echoed_all);
-  ASSERT_GT(whole.server_steps, 4);
-  (void)run_session(GetParam(), 1);
-  int cancelled = 0;
-  for (int64_t k = 1; k <= whole.server_steps; ++k) {
-    const Outcome o = run_session(GetParam(), k);
-    // A cancelled server ends the client's session with an error or a short echo, never a hang.
-    EXPECT_FALSE(o.hung) << "k=" << k;
-    EXPECT_TRUE(o.cancelled || o.echoed_all) << "k=" << k;
-    EXPECT_EQ(o.descriptors_left, 0) << "k=" << k;
-    EXPECT_EQ(o.heap_blocks_left, 0) << "k=" << k;
+class EchoCancellationTest : public testing::OnEveryDriver {
+ protected:
+  // Cancels at every step of a session, plain or over TLS; returns how many were cancelled.
+  void cancel_everywhere(bool tls) {
+    (void)pki();  // made once, before anything is counted
+    // An uncancelled session: how many steps the server takes. It and one cancelled session
+    // also warm up what is allocated once per process (not a leak: it does not grow per run).
+    const Outcome whole = run_session(GetParam(), INT64_MAX, tls);
+    ASSERT_TRUE(whole.echoed_all);
+    ASSERT_GT(whole.server_steps, 4);
+    (void)run_session(GetParam(), 1, tls);
+    int cancelled = 0;
+    for (int64_t k = 1; k <= whole.server_steps; ++k) {
+      const Outcome o = run_session(GetParam(), k, tls);
+      // A cancelled server ends the client's session with an error or a short echo, never a
+      // hang.
+      EXPECT_FALSE(o.hung) << "k=" << k;
+      EXPECT_TRUE(o.cancelled || o.echoed_all) << "k=" << k;
+      EXPECT_EQ(o.descriptors_left, 0) << "k=" << k;
+      EXPECT_EQ(o.heap_blocks_left, 0) << "k=" << k;
+      EXPECT_EQ(o.openssl_blocks_left, 0) << "k=" << k;
 #if defined(__SANITIZE_ADDRESS__)
-    EXPECT_EQ(__lsan_do_recoverable_leak_check(), 0) << "k=" << k;
+      EXPECT_EQ(__lsan_do_recoverable_leak_check(), 0) << "k=" << k;
 #endif
-    if (o.cancelled) ++cancelled;
+      if (o.cancelled) ++cancelled;
+    }
+    std::printf("%s%s: %lld server steps, cancelled at %d of them\n",
+                testing::driver_test_name({GetParam(), 0}).c_str(), tls ? " TLS" : "",
+                static_cast<long long>(whole.server_steps), cancelled);
+    EXPECT_GE(cancelled, whole.server_steps / 2);
   }
-  std::printf("%s: %lld server steps, cancelled at %d of them\n",
-              testing::driver_test_name({GetParam(), 0}).c_str(),
-              static_cast<long long>(whole.server_steps), cancelled);
-  EXPECT_GE(cancelled, whole.server_steps / 2);
+};
+
+TEST_P(EchoCancellationTest, CancellingAtEveryAwaitPointLeaksNothing) { cancel_everywhere(false); }
+
+TEST_P(EchoCancellationTest, CancellingATlsSessionAtEveryAwaitPointLeaksNothing) {
+  ASSERT_TRUE(openssl_counted) << "OpenSSL allocated before its allocations could be counted";
+  cancel_everywhere(true);
 }
 
 GIAMBIO_ON_EVERY_DRIVER(EchoCancellationTest);
