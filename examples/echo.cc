@@ -22,8 +22,10 @@ Task<absl::Status> serve_echo(SocketListener& listener) {
 }
 
 Task<absl::Status> serve_tls_echo(SocketListener& listener,
-                                  std::shared_ptr<const TlsContext> context) {
-  co_return co_await serve_tls(listener, std::move(context), echo_tls_connection);
+                                  std::shared_ptr<const TlsContext> context,
+                                  ServeTlsOptions options) {
+  co_return co_await serve_tls(listener, std::move(context), echo_tls_connection,
+                               std::move(options));
 }
 
 }  // namespace giambio::examples

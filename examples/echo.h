@@ -19,6 +19,7 @@
 #include "giambio/socket_stream.h"
 #include "giambio/task.h"
 #include "giambio/tls.h"
+#include "giambio/tls_serve.h"
 
 namespace giambio::examples {
 
@@ -41,7 +42,8 @@ Task<absl::Status> serve_echo(SocketListener& listener);
 // The same over TLS (serve_tls): the handshake in each connection's task, then echo, then a
 // clean close_notify.
 Task<absl::Status> serve_tls_echo(SocketListener& listener,
-                                  std::shared_ptr<const TlsContext> context);
+                                  std::shared_ptr<const TlsContext> context,
+                                  ServeTlsOptions options = {});
 
 }  // namespace giambio::examples
 

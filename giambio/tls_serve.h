@@ -12,7 +12,7 @@
 //
 // serve_tls is serve_tcp (serve.h) with TLS: each connection runs in its own task, where the
 // handshake runs first under `handshake_timeout`; a connection whose handshake fails or times
-// out is logged on stderr (naming the client and the reason) and closed,
+// out is reported (on stderr, or to options.on_failed_handshake) and closed,
 // and the server goes on. Then handler(stream) runs; the stream closes when it returns (call
 // stream.shutdown() in the handler for a clean close_notify). Cancelling serve_tls ends every
 // connection. In the simulator both run as everywhere else (tls.h).
@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "giambio/open_tcp_stream.h"
 #include "giambio/serve.h"
@@ -43,34 +44,42 @@ Task<absl::StatusOr<TlsStream<SocketStream>>> open_tls_stream(
 
 struct ServeTlsOptions {
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // Told about every handshake that failed or timed out (the connection is then closed); by
+  // default a line on stderr.
+  std::function<void(const absl::Status&)> on_failed_handshake = nullptr;
 };
 
+// `handler` is called as handler(TlsStream<SocketStream>&) and returns a Task<>.
 template <typename Handler>
-requires std::invocable < Handler&, TlsStream<SocketStream>
-& > Task<absl::Status> serve_tls(SocketListener& listener,
-                                 std::shared_ptr<const TlsContext> context, Handler handler,
-                                 ServeTlsOptions options = {}) {
-  co_return co_await serve_tcp(listener, [&handler, &context, options](SocketStream tcp) -> Task<> {
+Task<absl::Status> serve_tls(SocketListener& listener, std::shared_ptr<const TlsContext> context,
+                             Handler handler, ServeTlsOptions options = {}) {
+  static_assert(std::invocable<Handler&, TlsStream<SocketStream>&>,
+                "serve_tls: the handler takes a TlsStream<SocketStream>&");
+  auto connection = [&handler, &context, &options](SocketStream tcp) -> Task<> {
     absl::StatusOr<SocketAddress> peer_address = tcp.peer_address();
     const std::string peer = peer_address.ok() ? peer_address->to_string() : "a client";
     absl::StatusOr<TlsStream<SocketStream>> tls =
         TlsStream<SocketStream>::server(std::move(tcp), context, peer);
-    if (!tls.ok()) {
-      std::fprintf(stderr, "serve_tls: %s\n", tls.status().ToString().c_str());
-      co_return;
-    }
-    absl::Status handshake = co_await with_timeout(options.handshake_timeout, tls->handshake());
-    if (absl::IsDeadlineExceeded(handshake)) {
-      std::fprintf(stderr, "serve_tls: TLS handshake with %s: timed out after %s\n", peer.c_str(),
-                   absl::FormatDuration(options.handshake_timeout).c_str());
-      co_return;
-    }
-    if (!handshake.ok()) {  // the status names the peer and the reason
-      std::fprintf(stderr, "serve_tls: %s\n", handshake.ToString().c_str());
+    absl::Status handshake = tls.status();
+    if (tls.ok()) handshake = co_await with_timeout(options.handshake_timeout, tls->handshake());
+    if (!handshake.ok()) {
+      // A timeout's status comes from with_timeout: name the peer. The others name it already.
+      const absl::Status failure =
+          absl::IsDeadlineExceeded(handshake)
+              ? absl::DeadlineExceededError(
+                    absl::StrCat("TLS handshake with ", peer, ": timed out after ",
+                                 absl::FormatDuration(options.handshake_timeout)))
+              : handshake;
+      if (options.on_failed_handshake) {
+        options.on_failed_handshake(failure);
+      } else {
+        std::fprintf(stderr, "serve_tls: %s\n", failure.ToString().c_str());
+      }
       co_return;
     }
     co_await std::invoke(handler, *tls);
-  });
+  };
+  co_return co_await serve_tcp(listener, connection);
 }
 
 }  // namespace giambio
