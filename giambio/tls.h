@@ -27,10 +27,10 @@
 // Full duplex: one reader task and one writer task may use a stream at once. The OpenSSL state
 // stays consistent because no OpenSSL call spans an await: each runs to completion on the loop
 // thread, and between them the stream only moves bytes. After the handshake only the reader
-// reads the transport; every task that produced ciphertext sends it under one send lock, in
+// reads the transport; every task that produced ciphertext sends it, one sender at a time, in
 // the order OpenSSL produced it. Renegotiation (TLS 1.2) is refused, so a write never has to
 // read; TLS 1.3's post-handshake messages (session tickets, key updates) are handled inside
-// reads, and a key update's answer goes out under the send lock like any other record.
+// reads, and a key update's answer goes out the same way as any other record.
 //
 // Errors are statuses naming the operation and the peer, with OpenSSL's reason:
 //   - the peer's certificate is not trusted, has expired, or is not for the name:
@@ -255,8 +255,10 @@ class TlsStream {
     S transport;
     std::shared_ptr<const TlsContext> context;  // outlives the engine's SSL object
     std::unique_ptr<internal::TlsEngine> engine;
-    std::string output;  // ciphertext taken from OpenSSL, not yet on the transport
-    Lock send_lock;
+    std::string output;    // ciphertext taken from OpenSSL, not yet on the transport
+    std::string input;     // the buffer ciphertext is read into (only the reader uses it)
+    bool sending = false;  // a task is sending ciphertext; others wait in send_waiters
+    ParkingLot send_waiters{"TlsStream: sending"};
     Lock handshake_lock;
     bool handshake_done = false;
     bool reading = false;
@@ -281,7 +283,7 @@ class TlsStream {
     if (state_->broken.ok()) state_->broken = status;
     return status;
   }
-  // Sends whatever ciphertext OpenSSL produced, in order, under the send lock.
+  // Sends whatever ciphertext OpenSSL produced, in order, one sender at a time.
   Task<absl::Status> flush();
   // Reads ciphertext from the transport into OpenSSL.
   Task<absl::Status> fill();
@@ -327,7 +329,14 @@ template <ByteStream S>
 Task<absl::Status> TlsStream<S>::flush() {
   State& s = *state_;
   if (!s.engine->has_output() && s.output.empty()) co_return absl::OkStatus();
-  LockGuard guard = co_await s.send_lock.guard();
+  // One sender at a time, in the order OpenSSL produced the records. Not a Lock: an uncontended
+  // send must not cost a schedule point per record (the transport's write is one already).
+  while (s.sending) co_await s.send_waiters.park();
+  Busy sending(s.sending);
+  struct WakeNext {
+    ParkingLot& waiters;
+    ~WakeNext() { waiters.unpark(); }
+  } wake_next{s.send_waiters};
   s.engine->take_output(s.output);
   if (s.output.empty()) co_return absl::OkStatus();
   size_t sent = 0;
@@ -345,12 +354,13 @@ Task<absl::Status> TlsStream<S>::flush() {
 template <ByteStream S>
 Task<absl::Status> TlsStream<S>::fill() {
   State& s = *state_;
-  absl::StatusOr<std::string> got = co_await s.transport.read_some(internal::kTlsTransportRead);
+  if (s.input.empty()) s.input.resize(internal::kTlsTransportRead);  // once per stream
+  absl::StatusOr<size_t> got = co_await s.transport.read(std::span<char>(s.input));
   if (!got.ok()) co_return got.status();
-  if (got->empty()) {
+  if (*got == 0) {
     s.engine->feed_end();
   } else {
-    s.engine->feed(*got);
+    s.engine->feed(std::string_view(s.input.data(), *got));
   }
   co_return absl::OkStatus();
 }

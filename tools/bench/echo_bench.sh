@@ -10,7 +10,15 @@
 # of 64 B and 4 KiB; PIPELINE messages in flight per connection (default 1). With two cores, the
 # server is pinned to one and the load to the other. Each cell is the median of REPETITIONS
 # (default 3) runs, taken round-robin over the servers so that noise spreads over all of them.
+#
+#   bazel run --config=opt //tools/bench:echo_bench -- --tls [SECONDS [REPETITIONS]]
+#
+# --tls: TLS 1.3 echo instead, 64 connections x 4 KiB, giambio's tls_echo_server on io_uring
+# against Asio's ssl::stream (the same OpenSSL), both driven by tls_echo_load (giambio's TLS
+# client; the same for both). The certificate is a throwaway self-signed one.
 set -euo pipefail
+tls=false
+if [ "${1:-}" == "--tls" ]; then tls=true; shift; fi
 seconds="${1:-2}"
 repetitions="${2:-3}"
 pipeline="${3:-1}"
@@ -51,6 +59,52 @@ measure() {
 }
 
 median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+if $tls; then
+  dir=$(mktemp -d)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$dir/key.pem" -out "$dir/chain.pem" 2>/dev/null
+  tls_command() {
+    case "$1" in
+      giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/examples/tls_echo_server" ;;
+      asio) echo "$runfiles/tools/bench/asio_tls_echo" ;;
+    esac
+  }
+  tls_measure() {
+    local out pid port rate before after
+    out=$(mktemp)
+    pin 0 $(tls_command "$1") --port=0 --cert="$dir/chain.pem" --key="$dir/key.pem" >"$out" 2>/dev/null &
+    pid=$!
+    for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
+    port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" | head -1)
+    before=$(user_ticks "$pid")
+    rate=$(pin 1 "$runfiles/tools/bench/tls_echo_load" --port="$port" --ca="$dir/chain.pem" \
+           --connections=64 --message_bytes=4096 --seconds="$seconds" |
+           sed -n 's/messages_per_second=//p')
+    after=$(user_ticks "$pid")
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    rm -f "$out"
+    echo "${rate:-0} $((after - before))"
+  }
+  echo "TLS 1.3 echo, 64 connections x 4 KiB: messages per second (median of $repetitions x" \
+       "${seconds}s); server user CPU in microseconds per message (includes the warm-up)"
+  declare -A rates=() users=()
+  for _ in $(seq "$repetitions"); do
+    for s in giambio_uring asio; do
+      read -r rate ticks < <(tls_measure "$s")
+      rates[$s]="${rates[$s]:-} $rate"
+      users[$s]="${users[$s]:-} $(awk -v t="$ticks" -v hz="$ticks_per_second" -v r="$rate" \
+        -v s="$seconds" 'BEGIN { printf "%.3f", (r > 0 ? t / hz * 1e6 / (r * (s + 0.5)) : 0) }')"
+    done
+  done
+  for s in giambio_uring asio; do
+    printf "%-14s rate=%s user_us_per_msg=%s   (runs: %s)\n" "$s" \
+      "$(echo "${rates[$s]}" | median)" "$(echo "${users[$s]}" | median)" "${rates[$s]# }"
+  done
+  rm -rf "$dir"
+  exit 0
+fi
 
 echo "messages per second (median of $repetitions x ${seconds}s, pipeline $pipeline);" \
      "server user CPU in microseconds per message (includes the warm-up)"
