@@ -386,6 +386,10 @@ std::string TlsEngine::alpn_protocol() const {
   return protocol == nullptr ? "" : std::string(reinterpret_cast<const char*>(protocol), length);
 }
 
+std::string TlsEngine::verify_result() const {
+  return X509_verify_cert_error_string(SSL_get_verify_result(ssl_of(ssl_)));
+}
+
 std::string TlsEngine::protocol_version() const { return SSL_get_version(ssl_of(ssl_)); }
 
 std::optional<std::string> TlsEngine::peer_certificate_subject() const {

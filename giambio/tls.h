@@ -186,6 +186,7 @@ class TlsEngine {
   std::string alpn_protocol() const;
   std::string protocol_version() const;
   std::optional<std::string> peer_certificate_subject() const;
+  std::string verify_result() const;
 
  private:
   TlsEngine() = default;
@@ -245,6 +246,9 @@ class TlsStream {
   std::optional<std::string> peer_certificate_subject() const {
     return state_->engine->peer_certificate_subject();
   }
+  // OpenSSL's verdict on the peer's certificate: "ok", or why not ("certificate has expired");
+  // "ok" also when nothing was verified (verification off, or no certificate asked for).
+  std::string verify_result() const { return state_->engine->verify_result(); }
   S& transport() { return state_->transport; }
 
  private:

@@ -64,12 +64,11 @@ Task<absl::Status> serve_tls(SocketListener& listener, std::shared_ptr<const Tls
     if (tls.ok()) handshake = co_await with_timeout(options.handshake_timeout, tls->handshake());
     if (!handshake.ok()) {
       // A timeout's status comes from with_timeout: name the peer. The others name it already.
-      const absl::Status failure =
-          absl::IsDeadlineExceeded(handshake)
-              ? absl::DeadlineExceededError(
-                    absl::StrCat("TLS handshake with ", peer, ": timed out after ",
-                                 absl::FormatDuration(options.handshake_timeout)))
-              : handshake;
+      const absl::Status failure = absl::IsDeadlineExceeded(handshake)
+                                       ? absl::DeadlineExceededError(absl::StrCat(
+                                             "TLS handshake with ", peer, ": timed out after ",
+                                             absl::FormatDuration(options.handshake_timeout)))
+                                       : handshake;
       if (options.on_failed_handshake) {
         options.on_failed_handshake(failure);
       } else {

@@ -59,6 +59,8 @@ struct Exchange {
   std::string version;
   std::string alpn;
   std::optional<std::string> client_subject;  // the server's view of the client's certificate
+  std::string client_verified;                // the server's verify_result()
+  std::string server_verified;                // the client's
 };
 
 // A server that echoes everything it reads until end of stream, then shuts down; a client that
@@ -85,6 +87,7 @@ Task<Exchange> echo_exchange(std::shared_ptr<const TlsContext> server_ctx,
       out.server = co_await tls->handshake();
       if (!out.server.ok()) co_return;
       out.client_subject = tls->peer_certificate_subject();
+      out.client_verified = tls->verify_result();
       while (true) {
         absl::StatusOr<std::string> got = co_await tls->read_some(64 * 1024);
         if (!got.ok()) {
@@ -117,6 +120,7 @@ Task<Exchange> echo_exchange(std::shared_ptr<const TlsContext> server_ctx,
     }
     out.version = tls->protocol_version();
     out.alpn = tls->alpn_protocol();
+    out.server_verified = tls->verify_result();
     absl::Status reading = absl::OkStatus();
     co_await with_pool([&](Pool& both) -> Task<> {
       both.spawn([&]() -> Task<> {  // the reader, while the body writes
@@ -222,12 +226,38 @@ TEST_P(TlsTest, MutualTlsAcceptedAndRejected) {
   ASSERT_TRUE(accepted.client.ok()) << accepted.client;
   ASSERT_TRUE(accepted.server.ok()) << accepted.server;
   EXPECT_EQ(accepted.client_subject, "/CN=client");
+  EXPECT_EQ(accepted.client_verified, "ok");
+  EXPECT_EQ(accepted.server_verified, "ok");
 
   Exchange rejected =
       run_here(echo_exchange(server_context(server), client_context(), "localhost", "mtls"));
   EXPECT_TRUE(absl::IsUnauthenticated(rejected.server)) << rejected.server;
   EXPECT_THAT(rejected.server.message(), HasSubstr("the peer sent no certificate"));
   EXPECT_FALSE(rejected.client.ok());
+}
+
+TEST_P(TlsTest, OptionalClientCertificatesAreVerifiedWhenSent) {
+  TlsConfig server;
+  server.client_certificates = ClientCertificates::kOptional;
+  server.ca_pem = pki().ca;
+  Exchange without =
+      run_here(echo_exchange(server_context(server), client_context(), "localhost", "x"));
+  ASSERT_TRUE(without.server.ok()) << without.server;
+  EXPECT_EQ(without.client_subject, std::nullopt);
+  TlsConfig with_certificate;
+  with_certificate.certificate_chain_pem = pki().client.chain;
+  with_certificate.private_key_pem = pki().client.key;
+  Exchange with = run_here(
+      echo_exchange(server_context(server), client_context(with_certificate), "localhost", "x"));
+  ASSERT_TRUE(with.server.ok()) << with.server;
+  EXPECT_EQ(with.client_subject, "/CN=client");
+  EXPECT_EQ(with.client_verified, "ok");
+  TlsConfig stranger;  // a certificate the server's CA did not sign
+  stranger.certificate_chain_pem = pki().stranger.chain;
+  stranger.private_key_pem = pki().stranger.key;
+  Exchange rejected =
+      run_here(echo_exchange(server_context(server), client_context(stranger), "localhost", "x"));
+  EXPECT_TRUE(absl::IsUnauthenticated(rejected.server)) << rejected.server;
 }
 
 // The transport ends without close_notify: the reader is told the data may be truncated.
