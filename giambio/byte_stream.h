@@ -34,6 +34,7 @@
 #ifndef GIAMBIO_BYTE_STREAM_H_
 #define GIAMBIO_BYTE_STREAM_H_
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "giambio/task.h"
 
 namespace giambio {
@@ -63,6 +65,27 @@ template <typename S>
 concept HalfCloseableStream = ByteStream<S> && requires(S& stream) {
   { stream.send_eof() } -> std::same_as<absl::Status>;
 };
+
+namespace internal {
+
+// read_some on top of a stream's own read(span), for the streams layered over others (TLS,
+// memory streams): `max_bytes` must be positive (InvalidArgument naming `operation`), and at
+// most 1 MiB is read at once.
+template <typename S>
+Task<absl::StatusOr<std::string>> read_some_by_read(S& stream, int64_t max_bytes,
+                                                    const char* operation) {
+  if (max_bytes <= 0) {
+    co_return absl::InvalidArgumentError(
+        absl::StrCat(operation, "(", max_bytes, "): max_bytes must be positive"));
+  }
+  std::string data(static_cast<size_t>(std::min<int64_t>(max_bytes, int64_t{1} << 20)), '\0');
+  absl::StatusOr<size_t> n = co_await stream.read(std::span<char>(data.data(), data.size()));
+  if (!n.ok()) co_return n.status();
+  data.resize(*n);
+  co_return data;
+}
+
+}  // namespace internal
 
 }  // namespace giambio
 

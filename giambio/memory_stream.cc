@@ -72,15 +72,7 @@ Task<absl::StatusOr<size_t>> MemoryStream::read(std::span<char> buffer) {
 }
 
 Task<absl::StatusOr<std::string>> MemoryStream::read_some(int64_t max_bytes) {
-  if (max_bytes <= 0) {
-    co_return absl::InvalidArgumentError(
-        absl::StrCat("MemoryStream::read_some(", max_bytes, "): max_bytes must be positive"));
-  }
-  std::string data(static_cast<size_t>(std::min<int64_t>(max_bytes, 1 << 20)), '\0');
-  absl::StatusOr<size_t> n = co_await read(std::span<char>(data.data(), data.size()));
-  if (!n.ok()) co_return n.status();
-  data.resize(*n);
-  co_return data;
+  return internal::read_some_by_read(*this, max_bytes, "MemoryStream::read_some");
 }
 
 size_t MemoryStream::put(std::string_view data) {

@@ -28,9 +28,11 @@
 // stays consistent because no OpenSSL call spans an await: each runs to completion on the loop
 // thread, and between them the stream only moves bytes. After the handshake only the reader
 // reads the transport; every task that produced ciphertext sends it, one sender at a time, in
-// the order OpenSSL produced it. Renegotiation (TLS 1.2) is refused, so a write never has to
-// read; TLS 1.3's post-handshake messages (session tickets, key updates) are handled inside
-// reads, and a key update's answer goes out the same way as any other record.
+// the order OpenSSL produced it (a reader never waits behind a sender: that sender sends the
+// reader's records too, since the sender's peer may be waiting for the reader). Renegotiation
+// (TLS 1.2) is refused, so a write never has to read; TLS 1.3's post-handshake messages (session
+// tickets, key updates) are handled inside reads, and a key update's answer goes out the same way
+// as any other record.
 //
 // Errors are statuses naming the operation and the peer, with OpenSSL's reason:
 //   - the peer's certificate is not trusted, has expired, or is not for the name:
@@ -289,6 +291,8 @@ class TlsStream {
   }
   // Sends whatever ciphertext OpenSSL produced, in order, one sender at a time.
   Task<absl::Status> flush();
+  // The same from a read, which leaves the records to a sender already at work.
+  Task<absl::Status> flush_from_reader();
   // Reads ciphertext from the transport into OpenSSL.
   Task<absl::Status> fill();
   Task<absl::Status> drive_handshake();
@@ -341,18 +345,29 @@ Task<absl::Status> TlsStream<S>::flush() {
     ParkingLot& waiters;
     ~WakeNext() { waiters.unpark(); }
   } wake_next{s.send_waiters};
-  s.engine->take_output(s.output);
-  if (s.output.empty()) co_return absl::OkStatus();
-  size_t sent = 0;
-  absl::Status status;
-  try {
-    status = co_await s.transport.write_all(s.output, &sent);
-  } catch (...) {
-    s.output.erase(0, sent);  // what went out is gone; the rest goes first next time
-    throw;
+  // Until nothing is left: a reader that produced records meanwhile left them to this sender.
+  while (true) {
+    s.engine->take_output(s.output);
+    if (s.output.empty()) co_return absl::OkStatus();
+    size_t sent = 0;
+    absl::Status status;
+    try {
+      status = co_await s.transport.write_all(s.output, &sent);
+    } catch (...) {
+      s.output.erase(0, sent);  // what went out is gone; the rest goes first next time
+      throw;
+    }
+    s.output.erase(0, sent);
+    if (!status.ok()) co_return status;
   }
-  s.output.erase(0, sent);
-  co_return status;
+}
+
+template <ByteStream S>
+Task<absl::Status> TlsStream<S>::flush_from_reader() {
+  // A reader never waits behind a sender: that sender's peer may be waiting for this very
+  // reader to read (both directions full), and the sender sends the reader's records anyway.
+  if (state_->sending) co_return absl::OkStatus();
+  co_return co_await flush();
 }
 
 template <ByteStream S>
@@ -419,7 +434,7 @@ Task<absl::StatusOr<size_t>> TlsStream<S>::read(std::span<char> buffer) {
     size_t n = 0;
     const Result result = s.engine->read(buffer, &n);
     // Post-handshake messages may need an answer (a key update): it goes out now.
-    if (absl::Status sent = co_await flush(); !sent.ok()) co_return fail(sent);
+    if (absl::Status sent = co_await flush_from_reader(); !sent.ok()) co_return fail(sent);
     switch (result) {
       case Result::kDone:
         co_return n;
@@ -436,15 +451,7 @@ Task<absl::StatusOr<size_t>> TlsStream<S>::read(std::span<char> buffer) {
 
 template <ByteStream S>
 Task<absl::StatusOr<std::string>> TlsStream<S>::read_some(int64_t max_bytes) {
-  if (max_bytes <= 0) {
-    co_return absl::InvalidArgumentError(
-        absl::StrCat("TlsStream::read_some(", max_bytes, "): max_bytes must be positive"));
-  }
-  std::string data(static_cast<size_t>(std::min<int64_t>(max_bytes, 1 << 20)), '\0');
-  absl::StatusOr<size_t> n = co_await read(std::span<char>(data.data(), data.size()));
-  if (!n.ok()) co_return n.status();
-  data.resize(*n);
-  co_return data;
+  return internal::read_some_by_read(*this, max_bytes, "TlsStream::read_some");
 }
 
 template <ByteStream S>

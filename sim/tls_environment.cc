@@ -135,7 +135,10 @@ SimTlsEnvironment::~SimTlsEnvironment() {
   GIAMBIO_CHECK(contexts_ == 0, "simulator: ", contexts_,
                 " TlsContext(s) made in the world outlive it (keep them inside the world's "
                 "tasks: they use the world's OpenSSL library context)");
-  if (library_ != nullptr) OSSL_LIB_CTX_free(static_cast<OSSL_LIB_CTX*>(library_));
+  if (library_ == nullptr) return;
+  // Loaded providers hold a reference of their own: unload them, then free the context.
+  for (void* provider : providers_) OSSL_PROVIDER_unload(static_cast<OSSL_PROVIDER*>(provider));
+  OSSL_LIB_CTX_free(static_cast<OSSL_LIB_CTX*>(library_));
 }
 
 void* SimTlsEnvironment::library_context() {
@@ -143,14 +146,19 @@ void* SimTlsEnvironment::library_context() {
   OSSL_LIB_CTX* library = OSSL_LIB_CTX_new();
   GIAMBIO_CHECK(library != nullptr, "simulator: OSSL_LIB_CTX_new failed");
   loading = this;
-  const bool ours = OSSL_PROVIDER_add_builtin(library, "giambio-sim", provider_init) == 1 &&
-                    OSSL_PROVIDER_load(library, "giambio-sim") != nullptr;
+  OSSL_PROVIDER* ours = nullptr;
+  if (OSSL_PROVIDER_add_builtin(library, "giambio-sim", provider_init) == 1) {
+    ours = OSSL_PROVIDER_load(library, "giambio-sim");
+  }
   loading = nullptr;
-  const bool rest = OSSL_PROVIDER_load(library, "default") != nullptr;
+  OSSL_PROVIDER* rest = OSSL_PROVIDER_load(library, "default");
+  for (OSSL_PROVIDER* provider : {ours, rest}) {
+    if (provider != nullptr) providers_.push_back(provider);
+  }
   const bool typed =
       RAND_set_seed_source_type(library, "GIAMBIO-SIM", "provider=giambio-sim") == 1 &&
       RAND_set_DRBG_type(library, "GIAMBIO-SIM", "provider=giambio-sim", nullptr, nullptr) == 1;
-  GIAMBIO_CHECK(ours && rest && typed,
+  GIAMBIO_CHECK(ours != nullptr && rest != nullptr && typed,
                 "simulator: could not give OpenSSL the world's random generator");
   library_ = library;
   return library_;

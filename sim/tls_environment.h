@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "giambio/prng.h"
@@ -48,7 +49,8 @@ class SimTlsEnvironment final : public TlsEnvironment {
  private:
   Prng random_;
   std::function<absl::Time()> wall_time_;
-  void* library_ = nullptr;  // OSSL_LIB_CTX*, made on first use
+  void* library_ = nullptr;       // OSSL_LIB_CTX*, made on first use
+  std::vector<void*> providers_;  // OSSL_PROVIDER*s loaded into it
   int64_t contexts_ = 0;
   uint64_t bytes_drawn_ = 0;
 };

@@ -67,13 +67,19 @@ EchoRun tls_echo(uint64_t seed, std::string payload) {
         co_await sleep(absl::Milliseconds(1));  // the server listens by now
         absl::StatusOr<SocketStream> tcp = co_await SocketStream::connect(server.address(443));
         absl::StatusOr<Tls> tls = Tls::client(*std::move(tcp), *context, "localhost");
-        out.client = co_await tls->write_all(payload);
-        while (out.client.ok() && out.echoed.size() < payload.size()) {
-          absl::StatusOr<std::string> got = co_await tls->read_some(1 << 16);
-          if (!got.ok()) out.client = got.status();
-          if (!got.ok() || got->empty()) break;
-          out.echoed += *got;
-        }
+        absl::Status reading;
+        co_await with_pool([&](Pool& both) -> Task<> {
+          both.spawn([&]() -> Task<> {  // reads while the body writes: both ways at once
+            while (out.echoed.size() < payload.size()) {
+              absl::StatusOr<std::string> got = co_await tls->read_some(1 << 16);
+              if (!got.ok()) reading = got.status();
+              if (!got.ok() || got->empty()) break;
+              out.echoed += *got;
+            }
+          });
+          out.client = co_await tls->write_all(payload);
+        });
+        if (out.client.ok()) out.client = reading;
         out.version = tls->protocol_version();
         if (out.client.ok()) out.client = co_await tls->shutdown();
       }());
@@ -85,7 +91,7 @@ EchoRun tls_echo(uint64_t seed, std::string payload) {
 }
 
 TEST(SimTlsTest, TheRealTlsCodeRunsOverTheSimulatedNetwork) {
-  std::string payload(300 * 1024, '\0');
+  std::string payload(2 << 20, '\0');
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i % 253);
   const EchoRun run = tls_echo(1, payload);
   ASSERT_TRUE(run.client.ok()) << run.client;
@@ -117,7 +123,7 @@ TEST(SimTlsTest, AGoldenFingerprintHoldsAcrossProcesses) {
   std::printf("fingerprint %016llx, %llu random bytes\n",
               static_cast<unsigned long long>(run.fingerprint),
               static_cast<unsigned long long>(run.random_bytes));
-  EXPECT_EQ(run.fingerprint, 0xc7cb335a0773f92dULL);
+  EXPECT_EQ(run.fingerprint, 0x3194bef5f7a9efacULL);
 }
 
 }  // namespace
