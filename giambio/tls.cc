@@ -390,6 +390,11 @@ std::string TlsEngine::verify_result() const {
   return X509_verify_cert_error_string(SSL_get_verify_result(ssl_of(ssl_)));
 }
 
+std::string TlsEngine::requested_server_name() const {
+  const char* name = SSL_get_servername(ssl_of(ssl_), TLSEXT_NAMETYPE_host_name);
+  return name == nullptr ? "" : name;
+}
+
 std::string TlsEngine::protocol_version() const { return SSL_get_version(ssl_of(ssl_)); }
 
 std::optional<std::string> TlsEngine::peer_certificate_subject() const {

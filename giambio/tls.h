@@ -189,6 +189,7 @@ class TlsEngine {
   std::string protocol_version() const;
   std::optional<std::string> peer_certificate_subject() const;
   std::string verify_result() const;
+  std::string requested_server_name() const;
 
  private:
   TlsEngine() = default;
@@ -251,6 +252,8 @@ class TlsStream {
   // OpenSSL's verdict on the peer's certificate: "ok", or why not ("certificate has expired");
   // "ok" also when nothing was verified (verification off, or no certificate asked for).
   std::string verify_result() const { return state_->engine->verify_result(); }
+  // Servers: the name the client asked for (SNI), "" if it sent none.
+  std::string requested_server_name() const { return state_->engine->requested_server_name(); }
   S& transport() { return state_->transport; }
 
  private:

@@ -61,6 +61,7 @@ struct Exchange {
   std::optional<std::string> client_subject;  // the server's view of the client's certificate
   std::string client_verified;                // the server's verify_result()
   std::string server_verified;                // the client's
+  std::string sni;                            // the name the server was asked for
 };
 
 // A server that echoes everything it reads until end of stream, then shuts down; a client that
@@ -88,6 +89,7 @@ Task<Exchange> echo_exchange(std::shared_ptr<const TlsContext> server_ctx,
       if (!out.server.ok()) co_return;
       out.client_subject = tls->peer_certificate_subject();
       out.client_verified = tls->verify_result();
+      out.sni = tls->requested_server_name();
       while (true) {
         absl::StatusOr<std::string> got = co_await tls->read_some(64 * 1024);
         if (!got.ok()) {
@@ -155,6 +157,7 @@ TEST_P(TlsTest, SmallAndLargePayloadsRoundTripBothWaysAtOnce) {
     EXPECT_TRUE(e.client_got == payload);
     EXPECT_TRUE(e.server_got == payload);
     EXPECT_EQ(e.version, "TLSv1.3");
+    EXPECT_EQ(e.sni, "localhost");
   }
 }
 
@@ -169,6 +172,20 @@ TEST_P(TlsTest, Tls12AndAlpn) {
   ASSERT_TRUE(e.client.ok()) << e.client;
   EXPECT_EQ(e.version, "TLSv1.2");
   EXPECT_EQ(e.alpn, "h2") << "the server's preference";
+}
+
+TEST_P(TlsTest, NoCommonProtocolVersionFailsTheHandshake) {
+  TlsConfig server;
+  server.min_version = TlsVersion::kTls13;
+  TlsConfig client;
+  client.max_version = TlsVersion::kTls12;
+  Exchange e =
+      run_here(echo_exchange(server_context(server), client_context(client), "127.0.0.1", "x"));
+  EXPECT_TRUE(absl::IsUnavailable(e.client)) << e.client;
+  EXPECT_THAT(std::string(e.client.message()),
+              HasSubstr("TLS handshake with 127.0.0.1: tlsv1 alert protocol version"));
+  EXPECT_EQ(e.sni, "") << "no SNI for an IP address";
+  EXPECT_TRUE(absl::IsUnavailable(e.server)) << e.server;
 }
 
 TEST_P(TlsTest, NoCommonAlpnProtocolFailsTheHandshake) {
