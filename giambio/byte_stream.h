@@ -68,6 +68,18 @@ concept HalfCloseableStream = ByteStream<S> && requires(S& stream) {
 
 namespace internal {
 
+// Marks one direction of a stream busy for the life of an operation (one reader, one writer),
+// however the operation ends; for the streams that keep a flag (TLS, memory streams).
+class BusyFlag {
+ public:
+  explicit BusyFlag(bool& flag) : flag_(flag) { flag_ = true; }
+  BusyFlag(const BusyFlag&) = delete;
+  ~BusyFlag() { flag_ = false; }
+
+ private:
+  bool& flag_;
+};
+
 // read_some on top of a stream's own read(span), for the streams layered over others (TLS,
 // memory streams): `max_bytes` must be positive (InvalidArgument naming `operation`), and at
 // most 1 MiB is read at once.

@@ -7,19 +7,7 @@
 #include "giambio/errors.h"
 
 namespace giambio {
-namespace {
-
-// Clears a busy flag when an operation ends, however it ends.
-class Busy {
- public:
-  explicit Busy(bool& flag) : flag_(flag) { flag_ = true; }
-  ~Busy() { flag_ = false; }
-
- private:
-  bool& flag_;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 std::pair<MemoryStream, MemoryStream> memory_stream_pair(MemoryStreamOptions options) {
   if (options.capacity == 0 || options.max_read == 0) {
@@ -46,7 +34,7 @@ Task<absl::StatusOr<size_t>> MemoryStream::read(std::span<char> buffer) {
     co_return absl::FailedPreconditionError(
         "MemoryStream::read: another task is already reading this stream");
   }
-  Busy busy(in.reading);
+  internal::BusyFlag busy(in.reading);
   // A cancel point that consumes nothing when cancelled: data is taken only after the wait.
   auto ready = [](void* pipe, internal::TaskRecord&) {
     auto& p = *static_cast<internal::MemoryPipe*>(pipe);
@@ -75,10 +63,13 @@ Task<absl::StatusOr<std::string>> MemoryStream::read_some(int64_t max_bytes) {
   return internal::read_some_by_read(*this, max_bytes, "MemoryStream::read_some");
 }
 
+size_t MemoryStream::room() {
+  return state_->options.capacity - std::min(state_->options.capacity, outgoing().unread());
+}
+
 size_t MemoryStream::put(std::string_view data) {
   internal::MemoryPipe& out = outgoing();
-  const size_t room = state_->options.capacity - std::min(state_->options.capacity, out.unread());
-  const size_t n = std::min(room, data.size());
+  const size_t n = std::min(room(), data.size());
   out.buffer.append(data.data(), n);
   if (n > 0) out.readers.unpark_all();
   return n;
@@ -93,7 +84,7 @@ Task<absl::Status> MemoryStream::write_all(std::string_view data, size_t* bytes_
         "MemoryStream::write_all: another task is already writing this stream");
   }
   if (out.eof) co_return absl::FailedPreconditionError("MemoryStream::write_all: after send_eof");
-  Busy busy(out.writing);
+  internal::BusyFlag busy(out.writing);
   size_t done = 0;
   while (true) {
     if (out.reader_gone) {
@@ -111,13 +102,10 @@ Task<absl::Status> MemoryStream::write_all(std::string_view data, size_t* bytes_
 
 Task<absl::StatusOr<size_t>> MemoryStream::write(std::span<const char> data) {
   if (data.empty()) co_return absl::InvalidArgumentError("MemoryStream::write: nothing to write");
+  if (absl::Status s = usable("write"); !s.ok()) co_return s;
+  // What fits now; while nothing fits, one byte (write_all waits for room for it).
+  const std::string_view part(data.data(), std::min(data.size(), std::max<size_t>(room(), 1)));
   size_t written = 0;
-  // At most what fits now, waiting only while nothing fits.
-  const size_t fits = std::max<size_t>(
-      1, state_ == nullptr
-             ? 1
-             : state_->options.capacity - std::min(state_->options.capacity, outgoing().unread()));
-  const std::string_view part(data.data(), std::min(data.size(), fits));
   absl::Status s = co_await write_all(part, &written);
   if (!s.ok() && written == 0) co_return s;
   co_return written;

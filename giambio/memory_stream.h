@@ -82,7 +82,9 @@ class MemoryStream {
   internal::MemoryPipe& incoming() { return state_->pipe[1 - side_]; }
   internal::MemoryPipe& outgoing() { return state_->pipe[side_]; }
   absl::Status usable(const char* operation) const;
-  // Copies up to `room` bytes of `data` into the outgoing buffer and wakes the reader.
+  // Free space in the outgoing buffer.
+  size_t room();
+  // Copies what fits of `data` into the outgoing buffer and wakes the reader.
   size_t put(std::string_view data);
 
   std::shared_ptr<internal::MemoryStreamState> state_;

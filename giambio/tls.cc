@@ -194,6 +194,10 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::make(const TlsConf
   if (config.min_version > config.max_version) {
     return absl::InvalidArgumentError("TlsContext: min_version is above max_version");
   }
+  if (server && config.certificate_chain_pem.empty() && config.certificate_chain_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TlsContext::server: a server needs a certificate chain and its private key");
+  }
   TlsEnvironment* environment = current_tls_environment();
   OSSL_LIB_CTX* library =
       environment != nullptr ? static_cast<OSSL_LIB_CTX*>(environment->library_context()) : nullptr;
@@ -208,11 +212,6 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::make(const TlsConf
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (absl::Status s = use_identity(ctx, config); !s.ok()) return s;
-  if (server && !SSL_CTX_check_private_key(ctx)) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError(
-        "TlsContext::server: a server needs a certificate chain and its private key");
-  }
   const bool verify =
       server ? config.client_certificates != ClientCertificates::kNone : config.verify_peer;
   if (verify) {

@@ -274,16 +274,6 @@ class TlsStream {
     bool writing = false;
     absl::Status broken;  // set once an operation failed: every later call returns it
   };
-  // Marks one direction busy for the life of an operation (one reader, one writer).
-  class Busy {
-   public:
-    explicit Busy(bool& flag) : flag_(flag) { flag_ = true; }
-    ~Busy() { flag_ = false; }
-
-   private:
-    bool& flag_;
-  };
-
   explicit TlsStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
   static absl::StatusOr<TlsStream> make(S transport, std::shared_ptr<const TlsContext> context,
                                         bool server, std::string server_name, std::string peer);
@@ -343,7 +333,7 @@ Task<absl::Status> TlsStream<S>::flush() {
   // One sender at a time, in the order OpenSSL produced the records. Not a Lock: an uncontended
   // send must not cost a schedule point per record (the transport's write is one already).
   while (s.sending) co_await s.send_waiters.park();
-  Busy sending(s.sending);
+  internal::BusyFlag sending(s.sending);
   struct WakeNext {
     ParkingLot& waiters;
     ~WakeNext() { waiters.unpark(); }
@@ -431,7 +421,7 @@ Task<absl::StatusOr<size_t>> TlsStream<S>::read(std::span<char> buffer) {
     co_return absl::FailedPreconditionError(absl::StrCat("TlsStream::read from ", s.engine->peer(),
                                                          ": another task is reading this stream"));
   }
-  Busy busy(s.reading);
+  internal::BusyFlag busy(s.reading);
   if (absl::Status h = co_await handshake(); !h.ok()) co_return h;
   while (true) {
     size_t n = 0;
@@ -466,7 +456,7 @@ Task<absl::Status> TlsStream<S>::write_all(std::string_view data, size_t* bytes_
     co_return absl::FailedPreconditionError(absl::StrCat(
         "TlsStream::write_all to ", s.engine->peer(), ": another task is writing this stream"));
   }
-  Busy busy(s.writing);
+  internal::BusyFlag busy(s.writing);
   if (absl::Status h = co_await handshake(); !h.ok()) co_return h;
   size_t done = 0;
   while (done < data.size()) {
@@ -501,8 +491,8 @@ Task<absl::Status> TlsStream<S>::shutdown() {
     co_return absl::FailedPreconditionError(absl::StrCat(
         "TlsStream::shutdown with ", s.engine->peer(), ": another task is using this stream"));
   }
-  Busy reading(s.reading);
-  Busy writing(s.writing);
+  internal::BusyFlag reading(s.reading);
+  internal::BusyFlag writing(s.writing);
   if (!s.handshake_done) {  // nothing was said: there is nothing to close
     (void)s.transport.close();
     co_return absl::OkStatus();

@@ -1,6 +1,8 @@
 // TLS round trips on io_uring and epoll, over loopback TCP, with certificates made by the test.
 #include "giambio/tls.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -167,6 +169,8 @@ TEST_P(TlsTest, Tls12AndAlpn) {
   server.alpn = {"h2", "http/1.1"};
   TlsConfig client;
   client.alpn = {"http/1.1", "h2"};
+  client.ca_file = absl::StrCat(std::getenv("TEST_TMPDIR"), "/ca.pem");  // trust from a file
+  std::ofstream(client.ca_file) << pki().ca;
   Exchange e =
       run_here(echo_exchange(server_context(server), client_context(client), "127.0.0.1", "x"));
   ASSERT_TRUE(e.client.ok()) << e.client;
