@@ -36,6 +36,10 @@
 
 namespace giambio {
 
+namespace internal {
+class SignalHub;
+}
+
 // What an operation does: one system call (or one readiness wait), described by the fields of
 // Operation that its comment names. `result` is what complete() receives on success.
 enum class OpKind : uint8_t {
@@ -147,6 +151,11 @@ class Driver : public SystemCalls {
   // False for a clock that moves only through jump() (the virtual clock with autojump off):
   // tasks that wait only for timers then wait forever, and the loop reports a deadlock.
   virtual bool clock_moves_by_itself() const { return true; }
+
+  // Where signal receivers (signals.h) on this loop get their signals: nullptr (the default) for
+  // the real process's; the simulator gives each host its own. A driver without signals throws
+  // UsageError.
+  virtual internal::SignalHub* signal_hub() { return nullptr; }
 };
 
 // The simulator's tripwire (a public hook for simulators; programs never need it). While a

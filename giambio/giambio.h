@@ -31,6 +31,7 @@
 #include "giambio/run.h"
 #include "giambio/semaphore.h"
 #include "giambio/serve.h"
+#include "giambio/signals.h"
 #include "giambio/socket_address.h"
 #include "giambio/socket_stream.h"
 #include "giambio/stream.h"

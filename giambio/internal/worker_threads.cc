@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -154,7 +156,14 @@ void WorkerThreads::submit(Operation& op) {
     // One more thread while all are busy, up to the bound.
     if (state.threads < kThreadsMax && state.running.size() + state.queue.size() > state.threads) {
       ++state.threads;
+      // Born with every signal blocked, so a signal meant for the loop (signals.h) is never
+      // handed to a worker thread; the mask is the only state a thread inherits here.
+      sigset_t all;
+      sigset_t previous;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &previous);
       std::thread(State::work, state_).detach();
+      pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     }
   }
   state.work_available.notify_one();

@@ -3,7 +3,8 @@
 // regular files: they are always "ready" and then block in read), and name lookups
 // (getaddrinfo) under every real driver.
 //
-// Threads start on the first operation, so programs that never block start none. The loop
+// Threads start on the first operation, so programs that never block start none. They block
+// every signal, so signals (signals.h) reach the loop's thread only. The loop
 // thread learns of completions through an eventfd that its driver watches (epoll, or an io_uring
 // poll); results are handed back under a mutex and delivered (Operation::complete) on the loop
 // thread only.

@@ -20,6 +20,12 @@ void VirtualDriver::submit(Operation& op) {
                                 "(run I/O on the epoll driver or in the simulator)"));
 }
 
+internal::SignalHub* VirtualDriver::signal_hub() {
+  throw UsageError(
+      "open_signal_receiver: the virtual-clock driver performs no I/O, and signals arrive through "
+      "a descriptor (use the epoll or io_uring driver, or the simulator's World::signal)");
+}
+
 void VirtualDriver::cancel(Operation& op) {
   throw UsageError(absl::StrCat(op.name(), ": the virtual-clock driver has no I/O to cancel"));
 }

@@ -45,6 +45,8 @@ class VirtualDriver final : public Driver {
   bool clock_moves_by_itself() const override {
     return options_.autojump_threshold != absl::InfiniteDuration();
   }
+  // UsageError: signals arrive through a descriptor, and this driver performs no I/O.
+  internal::SignalHub* signal_hub() override;
 
  private:
   VirtualClockOptions options_;

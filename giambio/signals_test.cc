@@ -1,0 +1,257 @@
+// Signal receivers on both real drivers. Every test that sends a signal runs in a child process
+// (a gtest death test), since a test must not signal the test runner: the child prints what went
+// wrong and exits 1, or exits 0.
+#include "giambio/signals.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "giambio/drivers_test_util.h"
+#include "giambio/giambio.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace giambio {
+namespace {
+
+using ::testing::HasSubstr;
+
+// In the child: report a failed expectation and end the child with status 1.
+#define CHILD_EXPECT(condition)                                                     \
+  do {                                                                              \
+    if (!(condition)) {                                                             \
+      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #condition); \
+      std::_Exit(1);                                                                \
+    }                                                                               \
+  } while (0)
+
+bool blocked(int signal) {
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  return sigismember(&mask, signal) == 1;
+}
+
+class SignalsTest : public testing::OnEveryDriver {
+ protected:
+  // Runs `main` on this test's driver in a child process, which must exit 0.
+  void in_child(std::function<Task<>()> main) {
+    EXPECT_EXIT(
+        {
+          run_here(main());
+          std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+  }
+};
+
+TEST_P(SignalsTest, ASignalSentToTheProcessIsReceived) {
+  in_child([]() -> Task<> {
+    absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGUSR1, SIGHUP});
+    CHILD_EXPECT(receiver.ok());
+    CHILD_EXPECT(blocked(SIGUSR1) && blocked(SIGHUP));
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([]() -> Task<> {
+        co_await sleep(absl::Milliseconds(5));  // the receiver waits first
+        kill(getpid(), SIGHUP);
+      });
+      const int first = co_await receiver->receive();
+      CHILD_EXPECT(first == SIGHUP);
+      raise(SIGUSR1);  // directed at this thread, not the process: received all the same
+      const int second = co_await receiver->receive();
+      CHILD_EXPECT(second == SIGUSR1);
+    });
+  });
+}
+
+TEST_P(SignalsTest, TheMaskComesBackAndWhatNobodyTookIsDropped) {
+  in_child([]() -> Task<> {
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &one, nullptr);  // blocked before: stays blocked
+    CHILD_EXPECT(!blocked(SIGUSR1));
+    {
+      absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGUSR1, SIGUSR2});
+      CHILD_EXPECT(receiver.ok());
+      CHILD_EXPECT(blocked(SIGUSR1) && blocked(SIGUSR2));
+      // Arrives, is never received: SIGUSR1's default action would end the process once the
+      // mask comes back, so surviving the close shows it was dropped.
+      kill(getpid(), SIGUSR1);
+      co_await sleep(absl::Milliseconds(1));
+    }
+    CHILD_EXPECT(!blocked(SIGUSR1));
+    CHILD_EXPECT(blocked(SIGUSR2));
+    sigset_t pending;
+    sigpending(&pending);
+    CHILD_EXPECT(sigismember(&pending, SIGUSR1) == 0);
+  });
+}
+
+TEST_P(SignalsTest, ASignalsActionIsLeftAsItWas) {
+  in_child([]() -> Task<> {
+    static std::atomic<int> handled{0};
+    struct sigaction action = {};
+    action.sa_handler = [](int) { handled.fetch_add(1); };
+    sigaction(SIGUSR1, &action, nullptr);
+    {
+      absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGUSR1});
+      CHILD_EXPECT(receiver.ok());
+      kill(getpid(), SIGUSR1);
+      const int got = co_await receiver->receive();
+      CHILD_EXPECT(got == SIGUSR1);
+      CHILD_EXPECT(handled.load() == 0);  // blocked: the handler never ran
+    }
+    kill(getpid(), SIGUSR1);  // the handler is back in charge
+    CHILD_EXPECT(handled.load() == 1);
+  });
+}
+
+TEST_P(SignalsTest, EveryOpenReceiverGetsTheSignal) {
+  in_child([]() -> Task<> {
+    absl::StatusOr<SignalReceiver> one = open_signal_receiver({SIGUSR1});
+    absl::StatusOr<SignalReceiver> both = open_signal_receiver({SIGUSR1, SIGUSR2});
+    CHILD_EXPECT(one.ok() && both.ok());
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        const int got = co_await one->receive();
+        CHILD_EXPECT(got == SIGUSR1);
+      });
+      pool.spawn([&]() -> Task<> {
+        const int first = co_await both->receive();
+        CHILD_EXPECT(first == SIGUSR1);
+        const int second = co_await both->receive();
+        CHILD_EXPECT(second == SIGUSR2);
+      });
+      co_await wait_all_tasks_blocked();
+      kill(getpid(), SIGUSR1);
+      co_await sleep(absl::Milliseconds(5));
+      kill(getpid(), SIGUSR2);
+    });
+    // Closing one leaves the other receiving.
+    one->close();
+    CHILD_EXPECT(blocked(SIGUSR1));
+    kill(getpid(), SIGUSR1);
+    const int got = co_await both->receive();
+    CHILD_EXPECT(got == SIGUSR1);
+  });
+}
+
+TEST_P(SignalsTest, ABurstIsOneDeliveryPerReceiver) {
+  in_child([]() -> Task<> {
+    absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGUSR1, SIGUSR2});
+    CHILD_EXPECT(receiver.ok());
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        for (int i = 0; i < 20; ++i) {
+          kill(getpid(), SIGUSR1);
+          kill(getpid(), SIGUSR2);
+          co_await sleep(absl::Microseconds(100));  // the loop takes some of them meanwhile
+        }
+      });
+      // Nobody receives during the burst: each signal is kept once.
+      co_await sleep(absl::Milliseconds(50));
+      CHILD_EXPECT(receiver->pending() <= 2);
+    });
+    const int first = co_await receiver->receive();
+    const int second = co_await receiver->receive();
+    CHILD_EXPECT(first != second);
+    const std::optional<int> more =
+        co_await skip_after(absl::Milliseconds(20), receiver->receive());
+    CHILD_EXPECT(!more.has_value());
+  });
+}
+
+TEST_P(SignalsTest, ACancelledReceiveTakesNothing) {
+  in_child([]() -> Task<> {
+    absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGUSR1});
+    CHILD_EXPECT(receiver.ok());
+    const std::optional<int> got_one =
+        co_await skip_after(absl::Milliseconds(10), receiver->receive());
+    CHILD_EXPECT(!got_one.has_value());
+    kill(getpid(), SIGUSR1);
+    const int got = co_await receiver->receive();
+    CHILD_EXPECT(got == SIGUSR1);
+  });
+}
+
+TEST_P(SignalsTest, ClosingWhileATaskReceivesIsAUsageError) {
+  in_child([]() -> Task<> {
+    absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGUSR1});
+    CHILD_EXPECT(receiver.ok());
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { co_await receiver->receive(); });
+      co_await wait_all_tasks_blocked();
+      bool refused = false;
+      try {
+        receiver->close();
+      } catch (const UsageError& error) {
+        refused = std::string(error.what()).find("waits in receive()") != std::string::npos;
+      }
+      CHILD_EXPECT(refused);
+      pool.cancel();
+    });
+    receiver->close();
+    CHILD_EXPECT(!receiver->is_open());
+    bool refused = false;
+    try {
+      co_await receiver->receive();
+    } catch (const UsageError&) {
+      refused = true;
+    }
+    CHILD_EXPECT(refused);
+  });
+}
+
+TEST_P(SignalsTest, SignalsThatCannotBeReceivedAreRefusedByName) {
+  run_here([]() -> Task<> {
+    const std::pair<int, const char*> refused[] = {
+        {SIGKILL, "open_signal_receiver(SIGKILL): cannot be caught or blocked"},
+        {SIGSTOP, "open_signal_receiver(SIGSTOP): cannot be caught or blocked"},
+        {SIGSEGV, "open_signal_receiver(SIGSEGV): is synchronous"},
+        {SIGFPE, "open_signal_receiver(SIGFPE): is synchronous"},
+        {0, "open_signal_receiver(signal 0): is no signal"},
+        {65, "open_signal_receiver(signal 65): is no signal"},
+        {32, "open_signal_receiver(signal 32): is reserved by the C library"},
+    };
+    for (const auto& [signal, message] : refused) {
+      absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGTERM, signal});
+      EXPECT_EQ(receiver.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(receiver.status().message(), HasSubstr(message));
+      EXPECT_FALSE(blocked(SIGTERM)) << "a refused receiver left " << signal_name(signal);
+    }
+    absl::StatusOr<SignalReceiver> none = open_signal_receiver(std::span<const int>());
+    EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+    co_return;
+  }());
+}
+
+GIAMBIO_ON_EVERY_DRIVER(SignalsTest);
+
+TEST(SignalsTest, OutsideALoopOrOnTheVirtualClockIsAUsageError) {
+  EXPECT_THROW(open_signal_receiver({SIGTERM}), UsageError);
+  RunOptions options;
+  options.driver = DriverKind::kVirtual;
+  EXPECT_THROW(run(
+                   []() -> Task<> {
+                     absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGTERM});
+                     co_return;
+                   }(),
+                   std::move(options)),
+               UsageError);
+}
+
+TEST(SignalsTest, NamesSignals) {
+  EXPECT_EQ(signal_name(SIGTERM), "SIGTERM");
+  EXPECT_EQ(signal_name(SIGINT), "SIGINT");
+  EXPECT_EQ(signal_name(SIGRTMIN + 3), "SIGRTMIN+3");
+  EXPECT_EQ(signal_name(99), "signal 99");
+}
+
+}  // namespace
+}  // namespace giambio
