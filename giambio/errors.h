@@ -85,6 +85,21 @@ class DeadlockError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by run() when a signal of RunOptions::cancel_on_signals cancelled the main task and the
+// task ended by that cancellation. what(): "interrupted by SIGTERM".
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted(int signal, const std::string& message)
+      : std::runtime_error(message), signal_(signal) {}
+  int signal() const { return signal_; }
+  // What a shell reports for a program that a signal ended: 128 + the signal (130 for SIGINT,
+  // 143 for SIGTERM), for main() to return.
+  int exit_status() const { return 128 + signal_; }
+
+ private:
+  int signal_;
+};
+
 // Two or more errors raised together, in the order they were raised.
 class MultiError : public std::exception {
  public:

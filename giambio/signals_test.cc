@@ -231,6 +231,133 @@ TEST_P(SignalsTest, SignalsThatCannotBeReceivedAreRefusedByName) {
   }());
 }
 
+// ---- RunOptions::cancel_on_signals ----
+
+// main: waits an hour; a helper task sends `signal` to the process. Reports how main ended.
+Task<int> wait_for_an_interrupt(int signal, std::string* reason, bool* cleaned_up) {
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    pool.spawn([signal]() -> Task<> {
+      co_await sleep(absl::Milliseconds(5));
+      kill(getpid(), signal);
+    });
+    struct Cleanup {
+      bool* done;
+      ~Cleanup() { *done = true; }
+    } cleanup{cleaned_up};
+    try {
+      co_await sleep(absl::Hours(1));
+    } catch (const Cancelled& cancelled) {
+      *reason = cancelled.what();
+      throw;
+    }
+  });
+  co_return 0;
+}
+
+// Each child below runs in its own process and ends it.
+[[noreturn]] void sigterm_child(DriverKind driver) {
+  std::string reason;
+  bool cleaned_up = false;
+  RunOptions options;
+  options.driver = driver;
+  options.cancel_on_signals = {SIGINT, SIGTERM};
+  try {
+    run(wait_for_an_interrupt(SIGTERM, &reason, &cleaned_up), std::move(options));
+    std::fprintf(stderr, "run returned\n");
+    std::_Exit(1);
+  } catch (const Interrupted& interrupted) {
+    CHILD_EXPECT(interrupted.signal() == SIGTERM);
+    CHILD_EXPECT(std::string(interrupted.what()) == "interrupted by SIGTERM");
+    CHILD_EXPECT(reason.find("SIGTERM") != std::string::npos);
+    CHILD_EXPECT(cleaned_up);
+    CHILD_EXPECT(!blocked(SIGTERM) && !blocked(SIGINT));  // the mask came back
+    std::_Exit(interrupted.exit_status());
+  }
+}
+
+TEST_P(SignalsTest, SigtermCancelsMainWithItsNameAsTheReason) {
+  EXPECT_EXIT(sigterm_child(GetParam()), ::testing::ExitedWithCode(128 + SIGTERM), "");
+}
+
+[[noreturn]] void unlisted_signal_child(DriverKind driver) {
+  RunOptions options;
+  options.driver = driver;
+  options.cancel_on_signals = {SIGINT};
+  const int value = run(
+      []() -> Task<int> {
+        kill(getpid(), SIGUSR1);  // not listed: its default action ends the process
+        co_await sleep(absl::Hours(1));
+        co_return 7;
+      }(),
+      std::move(options));
+  std::_Exit(value);
+}
+
+[[noreturn]] void main_swallows_the_cancellation_child(DriverKind driver) {
+  RunOptions options;
+  options.driver = driver;
+  options.cancel_on_signals = {SIGINT};
+  const int value = run(
+      []() -> Task<int> {
+        try {
+          kill(getpid(), SIGINT);
+          co_await sleep(absl::Hours(1));
+        } catch (const Cancelled&) {
+          co_return 7;  // a task that swallows its cancellation ends normally
+        }
+        co_return 0;
+      }(),
+      std::move(options));
+  std::_Exit(value);
+}
+
+TEST_P(SignalsTest, OnlyTheListedSignalsCancelAndMainMayStillReturnAValue) {
+  EXPECT_EXIT(unlisted_signal_child(GetParam()), ::testing::KilledBySignal(SIGUSR1), "");
+  EXPECT_EXIT(main_swallows_the_cancellation_child(GetParam()), ::testing::ExitedWithCode(7), "");
+}
+
+Task<> sleep_for_30_seconds() { co_await sleep(absl::Seconds(30)); }
+
+[[noreturn]] void second_sigint_child(DriverKind driver) {
+  RunOptions options;
+  options.driver = driver;
+  options.cancel_on_signals = {SIGINT, SIGTERM};
+  run(
+      []() -> Task<> {
+        try {
+          kill(getpid(), SIGINT);
+          co_await sleep(absl::Hours(1));
+        } catch (const Cancelled&) {
+        }
+        // A slow cleanup, shielded from the cancellation; then Ctrl-C again.
+        CancelScope shield;
+        shield.set_shield(true);
+        kill(getpid(), SIGINT);
+        Task<> slow_cleanup = sleep_for_30_seconds();
+        co_await shield.run(std::move(slow_cleanup));
+        std::fprintf(stderr, "the cleanup finished\n");
+      }(),
+      std::move(options));
+  std::_Exit(0);
+}
+
+TEST_P(SignalsTest, ASecondSigintWhileUnwindingEndsTheProcessAtOnce) {
+  EXPECT_EXIT(second_sigint_child(GetParam()), ::testing::KilledBySignal(SIGINT), "");
+}
+
+TEST(SignalsTest, CancelOnSignalsRefusesASignalByName) {
+  RunOptions options;
+  options.driver = DriverKind::kEpoll;
+  options.cancel_on_signals = {SIGKILL};
+  try {
+    run([]() -> Task<> { co_return; }(), std::move(options));
+    ADD_FAILURE() << "run accepted SIGKILL";
+  } catch (const UsageError& error) {
+    EXPECT_THAT(error.what(),
+                HasSubstr("RunOptions::cancel_on_signals: open_signal_receiver(SIGKILL)"));
+  }
+}
+
 GIAMBIO_ON_EVERY_DRIVER(SignalsTest);
 
 TEST(SignalsTest, OutsideALoopOrOnTheVirtualClockIsAUsageError) {
