@@ -66,7 +66,7 @@ void ChatRoom::broadcast(int from, const std::string& line) {
 Task<absl::Status> serve_chat(SocketListener& listener, ChatOptions options) {
   ChatRoom room(std::move(options));
   auto handler = [&room](SocketStream stream) { return room.handle(std::move(stream)); };
-  const absl::Status ended = co_await serve_tcp(listener, handler);
+  const absl::Status ended = co_await serve_tcp(listener, handler, room.options().serve);
   co_return ended;
 }
 

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "giambio/channel.h"
 #include "giambio/pool.h"
+#include "giambio/serve.h"
 #include "giambio/socket_stream.h"
 #include "giambio/task.h"
 
@@ -30,6 +31,8 @@ struct ChatOptions {
   // Sent to each client before it joins the room (nothing if empty): a client that has read it
   // hears every line sent after.
   std::string welcome;
+  // Graceful shutdown of the server (giambio/serve.h).
+  ServeOptions serve = {};
 };
 
 class ChatRoom {
@@ -40,6 +43,7 @@ class ChatRoom {
   // Talks to one client until it leaves (end of stream, an error, or too slow).
   Task<> handle(SocketStream stream);
   size_t members() const { return members_.size(); }
+  const ChatOptions& options() const { return options_; }
 
  private:
   void broadcast(int from, const std::string& line);

@@ -23,9 +23,11 @@ int main(int argc, char** argv) {
                  options.backlog_lines);
     return 2;
   }
-  return giambio::examples::server_main("chat_server", absl::GetFlag(FLAGS_host),
-                                        absl::GetFlag(FLAGS_port),
-                                        [options](giambio::SocketListener& listener) {
-                                          return giambio::examples::serve_chat(listener, options);
-                                        });
+  return giambio::examples::server_main(
+      "chat_server", absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
+      [options](giambio::SocketListener& listener, const giambio::ServeOptions& serve) {
+        giambio::examples::ChatOptions chat = options;
+        chat.serve = serve;
+        return giambio::examples::serve_chat(listener, chat);
+      });
 }

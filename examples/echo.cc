@@ -21,6 +21,10 @@ Task<absl::Status> serve_echo(SocketListener& listener) {
   return serve_tcp(listener, echo_connection);
 }
 
+Task<absl::Status> serve_echo(SocketListener& listener, ServeOptions options) {
+  return serve_tcp(listener, echo_connection, options);
+}
+
 Task<absl::Status> serve_tls_echo(SocketListener& listener,
                                   std::shared_ptr<const TlsContext> context,
                                   ServeTlsOptions options) {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "giambio/byte_stream.h"
+#include "giambio/serve.h"
 #include "giambio/socket_stream.h"
 #include "giambio/task.h"
 #include "giambio/tls.h"
@@ -36,8 +37,10 @@ Task<> echo(S& stream) {
 }
 
 // Runs echo for every connection `listener` accepts (serve_tcp: a cancel ends them all). Returns
-// the accept error that ended it (serve_tcp rides out descriptor exhaustion).
+// the accept error that ended it (serve_tcp rides out descriptor exhaustion), or OK after a
+// graceful shutdown (`options`).
 Task<absl::Status> serve_echo(SocketListener& listener);
+Task<absl::Status> serve_echo(SocketListener& listener, ServeOptions options);
 
 // The same over TLS (serve_tls): the handshake in each connection's task, then echo, then a
 // clean close_notify.

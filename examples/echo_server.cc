@@ -16,6 +16,9 @@ ABSL_FLAG(int, port, 9000, "Port to listen on (0: any free port).");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  return giambio::examples::server_main("echo_server", absl::GetFlag(FLAGS_host),
-                                        absl::GetFlag(FLAGS_port), giambio::examples::serve_echo);
+  return giambio::examples::server_main(
+      "echo_server", absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
+      [](giambio::SocketListener& listener, const giambio::ServeOptions& options) {
+        return giambio::examples::serve_echo(listener, options);
+      });
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "giambio/giambio.h"
@@ -50,9 +51,17 @@ class Server {
     EXPECT_GT(port_, 0) << "unexpected first line: " << text;
   }
   ~Server() {
+    if (pid_ == 0) return;
     kill(pid_, SIGTERM);
     waitpid(pid_, nullptr, 0);
   }
+  // Waits for the server to exit and returns its wait status.
+  int wait() {
+    int status = 0;
+    waitpid(std::exchange(pid_, 0), &status, 0);
+    return status;
+  }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   SocketAddress address() const { return *SocketAddress::parse("127.0.0.1", port_); }
 
@@ -81,6 +90,47 @@ TEST(ExamplesTest, EchoServer) {
     co_return co_await read_exactly(*stream, 14);
   };
   EXPECT_EQ(run(body()), "hello, giambio");
+}
+
+// SIGTERM in the middle of an 8 MiB echo: the client gets every byte back and a clean end of
+// stream, a new connection is refused at once, and the server exits 0 well within its grace.
+TEST(ExamplesTest, EchoServerShutsDownGracefullyOnSigterm) {
+  Server echo("echo_server", {"--shutdown_grace=20s"});
+  const absl::Time start = absl::Now();
+  auto body = [&]() -> Task<> {
+    absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(echo.address());
+    EXPECT_TRUE(stream.ok()) << stream.status();
+    if (!stream.ok()) co_return;
+    const std::string sent(8 << 20, 's');
+    std::string received;
+    bool signalled = false;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        EXPECT_TRUE((co_await stream->write_all(sent)).ok());
+        EXPECT_TRUE(stream->send_eof().ok());
+      });
+      while (true) {
+        absl::StatusOr<std::string> chunk = co_await stream->read_some(1 << 20);
+        EXPECT_TRUE(chunk.ok()) << chunk.status();  // a clean end, never a reset
+        if (!chunk.ok() || chunk->empty()) break;
+        received += *chunk;
+        if (!signalled && received.size() > (1 << 20)) {
+          signalled = true;
+          kill(echo.pid(), SIGTERM);
+          co_await sleep(absl::Milliseconds(100));
+          absl::StatusOr<SocketStream> late = co_await SocketStream::connect(echo.address());
+          EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable) << late.status();
+        }
+      }
+    });
+    EXPECT_TRUE(signalled);
+    EXPECT_EQ(received.size(), sent.size());
+    EXPECT_TRUE(received == sent);
+  };
+  run(body());
+  const int status = echo.wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
 }
 
 TEST(ExamplesTest, ChatServerSendsEachLineToEveryOtherClient) {

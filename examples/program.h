@@ -7,8 +7,13 @@
 //
 // server_main parses --host/--port (exit status 2 and the reason on stderr if they are bad),
 // listens, prints "listening on HOST:PORT" and the note (the line that tests and benchmarks wait
-// for), and runs serve(listener) on giambio::run until it ends: exit status 1 with the reason on
-// stderr, since a server only ends when it could not listen or accept failed.
+// for), and runs serve(listener, options) on giambio::run until it ends.
+//
+// Stopping: SIGTERM or SIGINT (Ctrl-C) shuts the server down gracefully (serve.h): no new
+// connections, the open ones have --shutdown_grace (10s) to finish, then they are cancelled; the
+// program says so on stderr and exits 0. A second SIGTERM or SIGINT stops at once: every
+// connection is cancelled and the exit status is 128 + the signal. A server that ends any other
+// way (accept failed) exits 1 with the reason on stderr.
 #ifndef EXAMPLES_PROGRAM_H_
 #define EXAMPLES_PROGRAM_H_
 
@@ -16,13 +21,15 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "giambio/serve.h"
 #include "giambio/socket_stream.h"
 #include "giambio/task.h"
 
 namespace giambio::examples {
 
-int server_main(const char* program, const std::string& host, int port,
-                std::function<Task<absl::Status>(SocketListener&)> serve,
+using Serve = std::function<Task<absl::Status>(SocketListener&, const ServeOptions&)>;
+
+int server_main(const char* program, const std::string& host, int port, Serve serve,
                 const std::string& note = "");
 
 }  // namespace giambio::examples

@@ -57,9 +57,10 @@ int main(int argc, char** argv) {
   }
   return giambio::examples::server_main(
       "tcp_proxy", absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
-      [target = *target](giambio::SocketListener& listener) {
+      [target = *target](giambio::SocketListener& listener, const giambio::ServeOptions& options) {
         return giambio::serve_tcp(
-            listener, [target](SocketStream client) { return forward(std::move(client), target); });
+            listener, [target](SocketStream client) { return forward(std::move(client), target); },
+            options);
       },
       ", forwarding to " + target->to_string());
 }

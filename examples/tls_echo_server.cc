@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
   }
   return giambio::examples::server_main(
       "tls_echo_server", absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
-      [context = *context](giambio::SocketListener& listener) {
-        return giambio::examples::serve_tls_echo(listener, context);
+      [context = *context](giambio::SocketListener& listener, const giambio::ServeOptions& serve) {
+        giambio::ServeTlsOptions options;
+        options.serve = serve;
+        return giambio::examples::serve_tls_echo(listener, context, options);
       });
 }

@@ -82,7 +82,7 @@ Task<T> cancel_on_signals(Task<T> main, std::vector<int> signals) {
   int signal = 0;
   std::conditional_t<std::is_void_v<T>, bool, ScopeResult<T>> result{};
   co_await with_pool([&](Pool& pool) -> Task<> {
-    pool.spawn([&] { return watch_for_interrupts(receiver, scope, signal); });
+    pool.spawn(watch_for_interrupts(receiver, scope, signal), "cancel_on_signals");
     if constexpr (std::is_void_v<T>) {
       co_await scope.run(std::move(main));
     } else {

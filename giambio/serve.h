@@ -8,19 +8,30 @@
 // so cancelling serve_tcp ends every connection task too. A handler that throws fails the whole
 // server, as in any pool; catch inside the handler what one connection may raise.
 //
+// Graceful shutdown (Go's Server.Shutdown): with ServeOptions::shutdown, once that Event is set
+// serve_tcp stops accepting and closes the listener (new connections are refused), lets the
+// connections it runs finish for ServeOptions::grace, then cancels those still running (reason:
+// "cancelled by task 4 'serve_tcp shutdown': serve_tcp: shutdown grace period of 10s over"), and
+// returns OK. Handlers that should finish
+// early (an idle keep-alive connection) can wait on the same Event. A program stops on SIGTERM
+// by setting the Event from a signal receiver (signals.h; examples/program.cc does).
+//
 // Resource exhaustion does not kill the server: when accept fails with EMFILE, ENFILE, ENOBUFS
 // or ENOMEM, serve_tcp backs off (1 ms, doubling up to 1 s) and keeps accepting, so it recovers
 // as soon as descriptors or memory free up. Any other accept error ends serve_tcp with that
-// status. The listener must outlive the call.
+// status. The listener must outlive the call. Works in the simulator as on the real drivers.
 #ifndef GIAMBIO_SERVE_H_
 #define GIAMBIO_SERVE_H_
 
 #include <concepts>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "giambio/cancel_scope.h"
+#include "giambio/event.h"
 #include "giambio/pool.h"
 #include "giambio/socket_stream.h"
 #include "giambio/time.h"
@@ -32,31 +43,77 @@ namespace internal {
 bool is_resource_exhaustion(const absl::Status& status);
 }  // namespace internal
 
+struct ServeOptions {
+  // Set it to shut down gracefully (above); nullptr: serve until cancelled.
+  Event* shutdown = nullptr;
+  // How long connections may run on after the shutdown (>= 0; infinite: until they end).
+  absl::Duration grace = absl::Seconds(10);
+};
+
+namespace internal {
+
+// The accept loop: runs until cancelled, or until an accept error other than exhaustion (the
+// status it returns).
+template <typename Handler>
+Task<absl::Status> accept_connections(SocketListener& listener, Handler& handler,
+                                      Pool& connections) {
+  absl::Duration backoff = absl::Milliseconds(1);
+  while (true) {
+    absl::StatusOr<SocketStream> stream = co_await listener.accept();
+    if (!stream.ok()) {
+      if (!internal::is_resource_exhaustion(stream.status())) co_return stream.status();
+      co_await sleep(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(1));
+      continue;
+    }
+    backoff = absl::Milliseconds(1);
+    connections.spawn([&handler, s = *std::move(stream)]() mutable {
+      return std::invoke(handler, std::move(s));
+    });
+  }
+}
+
+// After `shutdown` is set: stops the accept loop, closes the listener, and cancels the
+// connections still running after `grace`.
+Task<> shut_down_when_set(Event& shutdown, absl::Duration grace, CancelScope& accepting,
+                          SocketListener& listener, Pool*& connections);
+
+absl::Status check_serve_options(const ServeOptions& options);
+
+}  // namespace internal
+
+template <typename Handler>
+requires std::invocable<Handler&, SocketStream> Task<absl::Status> serve_tcp(
+    SocketListener& listener, Handler handler, ServeOptions options) {
+  if (absl::Status valid = internal::check_serve_options(options); !valid.ok()) co_return valid;
+  absl::Status result;
+  CancelScope accepting;
+  Pool* connections = nullptr;
+  co_await with_pool([&](Pool& watchers) -> Task<> {
+    if (options.shutdown != nullptr) {
+      watchers.spawn(internal::shut_down_when_set(*options.shutdown, options.grace, accepting,
+                                                  listener, connections),
+                     "serve_tcp shutdown");
+    }
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      connections = &pool;
+      std::optional<absl::Status> ended =
+          co_await accepting.run(internal::accept_connections(listener, handler, pool));
+      if (ended.has_value()) {  // accept failed: the server ends
+        result = *ended;
+        pool.cancel();
+      }
+    });
+    connections = nullptr;
+    watchers.cancel();
+  });
+  co_return result;
+}
+
 template <typename Handler>
 requires std::invocable<Handler&, SocketStream> Task<absl::Status> serve_tcp(
     SocketListener& listener, Handler handler) {
-  absl::Status result;
-  co_await with_pool([&](Pool& connections) -> Task<> {
-    absl::Duration backoff = absl::Milliseconds(1);
-    while (true) {
-      absl::StatusOr<SocketStream> stream = co_await listener.accept();
-      if (!stream.ok()) {
-        if (!internal::is_resource_exhaustion(stream.status())) {
-          result = stream.status();
-          connections.cancel();
-          co_return;
-        }
-        co_await sleep(backoff);
-        backoff = std::min(backoff * 2, absl::Seconds(1));
-        continue;
-      }
-      backoff = absl::Milliseconds(1);
-      connections.spawn([&handler, s = *std::move(stream)]() mutable {
-        return std::invoke(handler, std::move(s));
-      });
-    }
-  });
-  co_return result;
+  return serve_tcp(listener, std::move(handler), ServeOptions{});
 }
 
 }  // namespace giambio

@@ -98,6 +98,136 @@ TEST_P(ServeTest, KeepsServingThroughDescriptorExhaustion) {
   EXPECT_EQ(answer, "hello");
 }
 
+size_t open_descriptors() {
+  size_t count = 0;
+  for (int fd = 0; fd < 4096; ++fd) count += fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
+  return count;
+}
+
+Task<> echo_all(SocketStream stream) {
+  char buffer[65536];
+  while (true) {
+    absl::StatusOr<size_t> n = co_await stream.read(buffer);
+    if (!n.ok() || *n == 0) co_return;
+    if (!(co_await stream.write_all(std::string_view(buffer, *n))).ok()) co_return;
+  }
+}
+
+// A client in the middle of an 8 MiB echo when the shutdown comes gets every byte back; a new
+// connection is refused; serve_tcp returns OK as soon as that connection ends, well within the
+// grace period; no descriptor is left.
+TEST_P(ServeTest, AGracefulShutdownLetsConnectionsFinishAndRefusesNewOnes) {
+  const size_t descriptors_before = open_descriptors();
+  auto body = []() -> Task<> {
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    const SocketAddress address = listener->local_address();
+    Event shutdown;
+    absl::Time served_until;
+    absl::Time transfer_done;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        ServeOptions options;
+        options.shutdown = &shutdown;
+        options.grace = absl::Seconds(20);
+        absl::Status served = co_await serve_tcp(*listener, echo_all, options);
+        EXPECT_TRUE(served.ok()) << served;
+        served_until = Loop::current("test").now();
+      });
+      absl::StatusOr<SocketStream> client = co_await SocketStream::connect(address);
+      EXPECT_TRUE(client.ok()) << client.status();
+      if (!client.ok()) co_return;
+      const std::string sent(8 << 20, 'e');
+      std::string received;
+      co_await with_pool([&](Pool& transfer) -> Task<> {
+        transfer.spawn([&]() -> Task<> {
+          EXPECT_TRUE((co_await client->write_all(sent)).ok());
+          EXPECT_TRUE(client->send_eof().ok());
+        });
+        while (true) {
+          absl::StatusOr<std::string> chunk = co_await client->read_some(1 << 20);
+          if (!chunk.ok() || chunk->empty()) break;
+          received += *chunk;
+          if (!shutdown.is_set() && received.size() > (1 << 20)) {
+            shutdown.set();  // mid-transfer
+            co_await sleep(absl::Milliseconds(10));
+            absl::StatusOr<SocketStream> late = co_await SocketStream::connect(address);
+            EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable) << late.status();
+          }
+        }
+      });
+      EXPECT_EQ(received.size(), sent.size());
+      EXPECT_TRUE(received == sent);
+      (void)client->close();
+      transfer_done = Loop::current("test").now();
+      // The pool now waits for serve_tcp, which returns once its last connection has ended.
+    });
+    EXPECT_LT(served_until - transfer_done, absl::Seconds(5));
+  };
+  run_here(body());
+  EXPECT_EQ(open_descriptors(), descriptors_before);
+}
+
+// A connection that does not end by itself is cancelled when the grace period is over, with a
+// reason that says so.
+TEST_P(ServeTest, ConnectionsStillRunningAfterTheGracePeriodAreCancelled) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    Event shutdown;
+    std::string reason;
+    absl::Time shutdown_at;
+    absl::Time served_until;
+    auto stubborn = [&](SocketStream stream) -> Task<> {
+      try {
+        co_await sleep(absl::Hours(1));
+      } catch (const Cancelled& cancelled) {
+        reason = cancelled.what();
+        throw;
+      }
+      (void)stream;
+    };
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        ServeOptions options;
+        options.shutdown = &shutdown;
+        options.grace = absl::Milliseconds(200);
+        absl::Status served = co_await serve_tcp(*listener, stubborn, options);
+        EXPECT_TRUE(served.ok()) << served;
+        served_until = Loop::current("test").now();
+      });
+      absl::StatusOr<SocketStream> client =
+          co_await SocketStream::connect(listener->local_address());
+      EXPECT_TRUE(client.ok());
+      if (!client.ok()) co_return;
+      co_await sleep(absl::Milliseconds(20));
+      shutdown_at = Loop::current("test").now();
+      shutdown.set();
+    });
+    EXPECT_GE(served_until - shutdown_at, absl::Milliseconds(200));
+    EXPECT_LT(served_until - shutdown_at, absl::Seconds(5));
+    EXPECT_THAT(reason,
+                ::testing::EndsWith(
+                    "'serve_tcp shutdown': serve_tcp: shutdown grace period of 200ms over"));
+  };
+  run_here(body());
+}
+
+TEST_P(ServeTest, ANegativeGracePeriodIsRefused) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    Event shutdown;
+    ServeOptions options;
+    options.shutdown = &shutdown;
+    options.grace = absl::Seconds(-1);
+    absl::Status served = co_await serve_tcp(*listener, echo_once, options);
+    EXPECT_EQ(served.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(served.message(), "serve_tcp: ServeOptions::grace -1s is negative");
+  };
+  run_here(body());
+}
+
 GIAMBIO_ON_EVERY_DRIVER(ServeTest);
 
 }  // namespace

@@ -268,7 +268,7 @@ Task<int> wait_for_an_interrupt(int signal, std::string* reason, bool* cleaned_u
   } catch (const Interrupted& interrupted) {
     CHILD_EXPECT(interrupted.signal() == SIGTERM);
     CHILD_EXPECT(std::string(interrupted.what()) == "interrupted by SIGTERM");
-    CHILD_EXPECT(reason.find("SIGTERM") != std::string::npos);
+    CHILD_EXPECT(reason.find("'cancel_on_signals': SIGTERM") != std::string::npos);
     CHILD_EXPECT(cleaned_up);
     CHILD_EXPECT(!blocked(SIGTERM) && !blocked(SIGINT));  // the mask came back
     std::_Exit(interrupted.exit_status());

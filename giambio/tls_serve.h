@@ -47,6 +47,8 @@ struct ServeTlsOptions {
   // Told about every handshake that failed or timed out (the connection is then closed); by
   // default a line on stderr.
   std::function<void(const absl::Status&)> on_failed_handshake = nullptr;
+  // Graceful shutdown, as for serve_tcp (serve.h).
+  ServeOptions serve = {};
 };
 
 // `handler` is called as handler(TlsStream<SocketStream>&) and returns a Task<>.
@@ -78,7 +80,7 @@ Task<absl::Status> serve_tls(SocketListener& listener, std::shared_ptr<const Tls
     }
     co_await std::invoke(handler, *tls);
   };
-  co_return co_await serve_tcp(listener, connection);
+  co_return co_await serve_tcp(listener, connection, options.serve);
 }
 
 }  // namespace giambio
