@@ -27,6 +27,7 @@
 #include "giambio/parking_lot.h"
 #include "giambio/pool.h"
 #include "giambio/prng.h"
+#include "giambio/process.h"
 #include "giambio/resolve.h"
 #include "giambio/run.h"
 #include "giambio/semaphore.h"

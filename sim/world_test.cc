@@ -496,6 +496,34 @@ TEST(WorldTest, ARealDriverInsideASimulationTripsTheWire) {
   EXPECT_THAT(message, HasSubstr("giambio::run on a real driver reaches the real world"));
 }
 
+// A subprocess would escape the simulated world: open_process and run_process trip the wire.
+TEST(WorldTest, ASubprocessInsideASimulationTripsTheWire) {
+  World world({.seed = 33});
+  Host& host = world.add_host("host");
+  std::string opened;
+  std::string ran;
+  world.run([&]() -> Task<> {
+    co_await world.on(host, [&]() -> Task<> {
+      try {
+        absl::StatusOr<Process> cat = open_process({"/bin/cat"});
+        ADD_FAILURE() << "a real subprocess was started inside a simulation";
+      } catch (const UsageError& e) {
+        opened = e.what();
+      }
+      try {
+        const std::vector<std::string> argv = {"true"};
+        absl::StatusOr<ProcessResult> result = co_await run_process(argv);
+        ADD_FAILURE() << "a real subprocess was run inside a simulation";
+      } catch (const UsageError& e) {
+        ran = e.what();
+      }
+    }());
+  });
+  EXPECT_THAT(opened, HasSubstr("seed=33"));
+  EXPECT_THAT(opened, HasSubstr("open_process reaches the real world"));
+  EXPECT_THAT(ran, HasSubstr("open_process reaches the real world"));
+}
+
 TEST(WorldTest, HostsWallClocksDisagree) {
   WorldOptions options{.seed = 9};
   options.faults.clock = {.max_offset = absl::Seconds(5), .max_drift_ppm = 100};
