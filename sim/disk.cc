@@ -161,7 +161,19 @@ void Disk::perform(Operation& op, uint32_t host) {
   }
 }
 
-void Disk::crash(Host& host) {
+void Disk::process_died(Host& host) {
+  end_operations(host);
+  for (auto& [key, file] : files_) {
+    if (key.first != host.id() || file.unsynced.empty()) continue;
+    world_.record("killed: disk",
+                  absl::StrCat(key.second, ": ", file.unsynced.size(), " unsynced writes kept"),
+                  {.host = host.id()});
+    file.unsynced.clear();
+    file.durable = file.current;
+  }
+}
+
+void Disk::end_operations(Host& host) {
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.host != host.id()) {
       ++it;
@@ -174,6 +186,10 @@ void Disk::crash(Host& host) {
   for (auto& [fd, open] : open_) {
     if (open.host == host.id()) open.dead = true;
   }
+}
+
+void Disk::crash(Host& host) {
+  end_operations(host);
   const bool torn_writes = world_.faults().disk.torn_writes;
   for (auto& [key, file] : files_) {
     if (key.first != host.id()) continue;

@@ -49,6 +49,9 @@ class Disk {
 
   // Applies the crash to `host`'s files (see the top of this file).
   void crash(Host& host);
+  // The host's program died (killed by a signal) but the machine did not: every write it made
+  // is kept, synced or not, and its open files and pending operations end.
+  void process_died(Host& host);
 
   // What `host`'s programs would read from `path` now, or nullopt if there is no such file; for
   // checkers and tests.
@@ -57,6 +60,8 @@ class Disk {
   const Stats& stats() const { return stats_; }
 
  private:
+  // Pending operations of `host` fail with EIO; its open files are dead.
+  void end_operations(Host& host);
   struct Write {
     int64_t offset;
     std::string data;

@@ -173,6 +173,10 @@ int SimDriver::adopt(int fd) {
   return 0;
 }
 
+internal::SignalHub* SimDriver::signal_hub() {
+  return &host_for("open_signal_receiver").signal_hub();
+}
+
 absl::Time SimDriver::wall_time() {
   Host* host = world_.current_host();
   return host == nullptr ? world_.now() : host->wall_time(world_.now());

@@ -43,6 +43,8 @@ class SimDriver final : public Driver {
   int64_t file_size(int fd) override;
   int adopt(int fd) override;
   absl::Time wall_time() override;
+  // The running task's host's signals (World::signal delivers them).
+  internal::SignalHub* signal_hub() override;
 
  private:
   // The running task's host; throws UsageError naming `call` for a task on no host.

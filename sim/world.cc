@@ -1,5 +1,7 @@
 #include "sim/world.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -8,8 +10,10 @@
 #include "giambio/check.h"
 #include "giambio/errors.h"
 #include "giambio/instrument.h"
+#include "giambio/internal/signal_hub.h"
 #include "giambio/pool.h"
 #include "giambio/run.h"
+#include "giambio/signals.h"
 #include "giambio/time.h"
 #include "giambio/tls.h"
 #include "sim/disk.h"
@@ -63,6 +67,27 @@ class Tripwire final : public RealWorldGuard {
   RealWorldGuard* previous_;
 };
 
+// A host's signals: delivered by World::signal, never read from a kernel.
+class HostSignals final : public internal::SignalHub {
+ protected:
+  absl::Status watch(int) override { return absl::OkStatus(); }
+  void unwatch(int) override {}
+  bool has_source() const override { return false; }
+};
+
+// What a signal does to a process that has no receiver for it (signal(7)): true to end it.
+bool ends_the_process(int signal) {
+  switch (signal) {
+    case SIGCHLD:
+    case SIGURG:
+    case SIGWINCH:
+    case SIGCONT:
+      return false;
+    default:
+      return true;
+  }
+}
+
 // Keeps `scope` in the host's list of what a crash cancels, while it is entered.
 class CrashScope {
  public:
@@ -88,6 +113,7 @@ Host::Host(uint32_t id, std::string name, Program program)
                        ".", ipv4() & 0xff)),
       program_(std::move(program)),
       crashable_(program_ != nullptr),
+      signals_(std::make_unique<HostSignals>()),
       restarted_("Host::restart"),
       finished_("World::programs_finished") {}
 
@@ -278,7 +304,9 @@ Task<> World::run_host(Host& host) {
     {
       CancelScope scope;
       CrashScope registered(host.scopes_, scope);
+      host.program_running_ = true;
       co_await scope.run(host.program_());
+      host.program_running_ = false;
       if (!scope.cancel_called()) {
         ++host.programs_finished_;
         record("program ended", "");
@@ -391,12 +419,41 @@ void World::crash(Host& host) {
 }
 
 void World::restart(Host& host) {
-  if (host.alive_) {
+  if (host.alive_ && (host.program_running_ || host.program_ == nullptr)) {
     throw UsageError(absl::StrCat("World::restart(", host.name_, "): the host is running"));
   }
   record("restart", host.name_, {.host = host.id_});
+  if (host.alive_) ++host.incarnation_;  // its program had ended by itself
   host.alive_ = true;
   host.restarted_.unpark_all();
+}
+
+void World::signal(Host& host, int signal) {
+  const std::string call =
+      absl::StrCat("World::signal(", host.name_, ", ", signal_name(signal), ")");
+  if (signal < 1 || signal > internal::SignalHub::kMaxSignal) {
+    throw UsageError(call + ": no such signal");
+  }
+  if (signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU) {
+    throw UsageError(call + ": stopping a process is not modelled");
+  }
+  if (!host.alive_) throw UsageError(call + ": the host is down");
+  if (signal != SIGKILL && host.signals_->watched(signal)) {
+    record("signal", signal_name(signal), {.host = host.id_});
+    host.signals_->deliver(signal);
+    return;
+  }
+  if (!ends_the_process(signal) || !host.program_running_) {
+    record("signal ignored", signal_name(signal), {.host = host.id_});
+    return;
+  }
+  // The default action: the program dies, the machine does not.
+  record("killed", signal_name(signal), {.host = host.id_});
+  host.alive_ = false;
+  ++host.incarnation_;
+  for (CancelScope* scope : std::vector<CancelScope*>(host.scopes_)) scope->cancel();
+  network_->crash(host);
+  disk_->process_died(host);
 }
 
 }  // namespace giambio::sim

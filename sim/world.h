@@ -19,6 +19,12 @@
 // disk writes that were not fsynced are lost or torn, and further I/O fails. restart(host)
 // starts the host's program afresh with its disk as the crash left it.
 //
+// signal(host, SIGTERM) delivers a signal at the current virtual time: to every signal receiver
+// the host's tasks have open for it (giambio/signals.h), so a program can stop gracefully and be
+// restarted; with none open, the signal's default action applies, as for a real process: the
+// terminating ones kill the host's program (like a crash, except that a process's death loses no
+// written data: the kernel keeps it), the others (SIGCHLD, SIGURG, SIGWINCH, SIGCONT) are ignored.
+//
 // Determinism: one seed decides everything (the scheduling order, latencies, faults); the
 // world draws from separate streams per subsystem. Touching the real world from inside a run
 // (a real driver, a descriptor the simulator did not create, a thread) throws UsageError naming
@@ -45,7 +51,10 @@
 
 namespace giambio {
 class CancelScope;
+namespace internal {
+class SignalHub;
 }
+}  // namespace giambio
 
 namespace giambio::sim {
 
@@ -91,8 +100,12 @@ class Host {
   void publish_ipv6(bool publish) { publish_ipv6_ = publish; }
   bool publishes_ipv6() const { return publish_ipv6_; }
   bool alive() const { return alive_; }
-  // Incremented by every crash.
+  // Incremented by every crash or kill, and by a restart after the program ended by itself.
   uint32_t incarnation() const { return incarnation_; }
+  // Whether the host's program runs now (false once it ended, or while the host is down).
+  bool program_running() const { return program_running_; }
+  // The host's signals, as its tasks' receivers see them (giambio/internal/signal_hub.h).
+  internal::SignalHub& signal_hub() { return *signals_; }
   // Nemesis crashes pick only crashable hosts (those with a program, by default).
   void set_crashable(bool crashable) { crashable_ = crashable; }
   bool crashable() const { return crashable_; }
@@ -112,6 +125,8 @@ class Host {
   bool crashable_ = false;
   bool publish_ipv6_ = false;
   uint32_t incarnation_ = 0;
+  bool program_running_ = false;
+  std::unique_ptr<internal::SignalHub> signals_;
   absl::Duration clock_offset_;
   double clock_drift_ = 0;            // fraction: 1e-6 per ppm
   std::vector<CancelScope*> scopes_;  // what a crash cancels: the program's, World::on's
@@ -155,7 +170,13 @@ class World {
   // Per-link delay, replacing the faults' latency and jitter for a->b and b->a.
   void set_link_delay(Host& a, Host& b, absl::Duration latency, absl::Duration jitter);
   void crash(Host& host);
+  // Starts a host's program again: after a crash or kill, or after the program ended by itself.
+  // UsageError while it runs.
   void restart(Host& host);
+  // Delivers `signal` to `host` now (see the top of this file). UsageError for a host that is
+  // down, for SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU (stopping is not modelled) and a number that is no
+  // signal.
+  void signal(Host& host, int signal);
 
   // ---- What the run is ----
   uint64_t seed() const { return options_.seed; }

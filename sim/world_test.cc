@@ -524,6 +524,99 @@ TEST(WorldTest, ASubprocessInsideASimulationTripsTheWire) {
   EXPECT_THAT(ran, HasSubstr("open_process reaches the real world"));
 }
 
+// ---- Signals ----
+
+// A server that shuts down gracefully on SIGTERM: receivers on the host get it at the virtual time
+// it is sent; the program ends by itself and is restarted; another host's receiver hears nothing.
+TEST(WorldTest, ASignalReachesEveryReceiverOfItsHostAtTheVirtualTimeItIsSent) {
+  World world({.seed = 5});
+  std::vector<std::string> heard;
+  auto program = [&world, &heard](const char* who) -> Task<> {
+    absl::StatusOr<SignalReceiver> both = open_signal_receiver({SIGTERM, SIGHUP});
+    absl::StatusOr<SignalReceiver> term = open_signal_receiver({SIGTERM});
+    EXPECT_TRUE(both.ok() && term.ok());
+    while (true) {
+      const int got = co_await both->receive();
+      heard.push_back(
+          absl::StrCat(who, " ", signal_name(got), " at ", absl::FormatDuration(world.elapsed())));
+      if (got == SIGTERM) break;
+    }
+    EXPECT_EQ(term->pending(), 1u);
+    EXPECT_EQ(co_await term->receive(), SIGTERM);
+  };
+  Host& server = world.add_host("server", [&] { return program("server"); });
+  Host& other = world.add_host("other", [&] { return program("other"); });
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Seconds(1));
+    world.signal(server, SIGHUP);
+    co_await sleep(absl::Seconds(1));
+    world.signal(server, SIGTERM);
+    co_await world.programs_finished(server);
+    EXPECT_FALSE(server.program_running());
+    world.restart(server);
+    co_await sleep(absl::Seconds(1));
+    EXPECT_TRUE(server.program_running());
+    EXPECT_EQ(server.incarnation(), 1u);
+    world.signal(server, SIGTERM);
+    co_await world.programs_finished(server, 2);
+    EXPECT_TRUE(other.program_running());
+  });
+  EXPECT_THAT(heard, ::testing::ElementsAre("server SIGHUP at 1s", "server SIGTERM at 2s",
+                                            "server SIGTERM at 3s"));
+}
+
+// With no receiver open, a terminating signal kills the program as it would a process: its
+// unsynced writes survive (the machine did not crash), and it can be restarted; SIGCHLD is
+// ignored.
+TEST(WorldTest, ASignalNobodyReceivesKillsTheProgramButKeepsItsWrites) {
+  World world({.seed = 6});
+  int boots = 0;
+  Host& host = world.add_host("host", [&]() -> Task<> {
+    ++boots;
+    absl::StatusOr<File> file = co_await File::open("/data", O_CREAT | O_RDWR);
+    EXPECT_TRUE(file.ok());
+    if (boots == 1) {
+      EXPECT_TRUE((co_await file->write_all_at("unsynced", 0)).ok());
+    }
+    co_await sleep(absl::Hours(1));
+  });
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Seconds(1));
+    world.signal(host, SIGCHLD);
+    EXPECT_TRUE(host.alive());
+    world.signal(host, SIGTERM);
+    EXPECT_FALSE(host.alive());
+    EXPECT_EQ(world.disk().contents(host, "/data"), "unsynced");
+    EXPECT_THROW(world.signal(host, SIGTERM), UsageError);  // the host is down
+    world.restart(host);
+    co_await sleep(absl::Seconds(1));
+    EXPECT_EQ(boots, 2);
+    EXPECT_THROW(world.signal(host, SIGSTOP), UsageError);
+    EXPECT_THROW(world.signal(host, 0), UsageError);
+  });
+}
+
+// The same seed gives the same run, signals included.
+TEST(WorldTest, SignalsReplayExactly) {
+  auto fingerprint = [] {
+    World world({.seed = 77});
+    Host& host = world.add_host("host", []() -> Task<> {
+      absl::StatusOr<SignalReceiver> receiver = open_signal_receiver({SIGUSR1, SIGTERM});
+      while (co_await receiver->receive() != SIGTERM) co_await sleep(absl::Milliseconds(3));
+    });
+    world.run([&]() -> Task<> {
+      for (int i = 0; i < 5; ++i) {
+        co_await sleep(absl::Milliseconds(2));
+        world.signal(host, SIGUSR1);
+      }
+      world.signal(host, SIGTERM);
+      co_await world.programs_finished(host);
+    });
+    return world.fingerprint();
+  };
+  EXPECT_EQ(fingerprint(), fingerprint());
+}
+
 TEST(WorldTest, HostsWallClocksDisagree) {
   WorldOptions options{.seed = 9};
   options.faults.clock = {.max_offset = absl::Seconds(5), .max_drift_ppm = 100};
