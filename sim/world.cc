@@ -117,6 +117,8 @@ Host::Host(uint32_t id, std::string name, Program program)
       restarted_("Host::restart"),
       finished_("World::programs_finished") {}
 
+bool Host::listens_for(int signal) const { return signals_->watched(signal); }
+
 SocketAddress Host::address(int port) const { return *SocketAddress::parse(ip_, port); }
 
 std::string Host::ipv6() const { return absl::StrCat("fd00::", absl::Hex(id_)); }

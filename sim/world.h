@@ -104,7 +104,11 @@ class Host {
   uint32_t incarnation() const { return incarnation_; }
   // Whether the host's program runs now (false once it ended, or while the host is down).
   bool program_running() const { return program_running_; }
-  // The host's signals, as its tasks' receivers see them (giambio/internal/signal_hub.h).
+  // How many times its program has ended by itself in this run (World::programs_finished).
+  uint64_t finished_count() const { return programs_finished_; }
+  // Whether one of the host's tasks has a signal receiver open for `signal` (signals.h).
+  bool listens_for(int signal) const;
+  // For the simulator's driver: the host's signals, as its receivers see them.
   internal::SignalHub& signal_hub() { return *signals_; }
   // Nemesis crashes pick only crashable hosts (those with a program, by default).
   void set_crashable(bool crashable) { crashable_ = crashable; }

@@ -1,11 +1,14 @@
 // The kv scenario: a small replicated key-value store. A leader appends each write to its log
 // file, fsyncs it, copies it to two followers (each appends and fsyncs, then acknowledges) and
-// acknowledges the client once one follower has it. Hosts crash, links partition; the checker
-// crashes the leader at the end and verifies that every acknowledged write is in its log.
+// acknowledges the client once one follower has it. Hosts crash, links partition, and every 7 s
+// a follower is stopped gracefully with SIGTERM (it stops accepting, finishes the records in
+// flight, ends) and restarted; the checker crashes the leader at the end and verifies that every
+// acknowledged write is in its log.
 //
 // --bug plants a classic: the leader acknowledges before its fsync has completed, so a crash
 // in between loses a write the client was told is safe.
 #include <fcntl.h>
+#include <signal.h>
 
 #include <optional>
 #include <string>
@@ -95,27 +98,52 @@ class Log {
 Task<> follower() {
   Log log;
   co_await log.open();
+  absl::StatusOr<SignalReceiver> signals = open_signal_receiver({SIGTERM});
+  if (!signals.ok()) throw CheckFailure(signals.status().ToString());
   absl::StatusOr<SocketListener> listener =
       SocketListener::listen(*SocketAddress::parse("0.0.0.0", kReplicaPort));
   if (!listener.ok()) throw CheckFailure(listener.status().ToString());
   Lock lock;
-  co_await with_pool([&](Pool& pool) -> Task<> {
+  auto replicate = [&](SocketStream stream) -> Task<> {
+    std::string buffer;
     while (true) {
-      absl::StatusOr<SocketStream> leader = co_await listener->accept();
-      if (!leader.ok()) continue;
-      pool.spawn([&, stream = std::move(*leader)]() mutable -> Task<> {
-        std::string buffer;
-        while (true) {
-          std::optional<std::string> record =
-              co_await read_line(stream, buffer, absl::InfiniteDuration());
-          if (!record.has_value() || record->empty()) co_return;
-          LockGuard guard = co_await lock.guard();
-          if (!co_await log.append(*record) || !co_await log.sync()) co_return;
-          if (!(co_await stream.write_all("ACK\n")).ok()) co_return;
-        }
-      });
+      std::optional<std::string> record =
+          co_await read_line(stream, buffer, absl::InfiniteDuration());
+      if (!record.has_value() || record->empty()) co_return;
+      LockGuard guard = co_await lock.guard();
+      if (!co_await log.append(*record) || !co_await log.sync()) co_return;
+      if (!(co_await stream.write_all("ACK\n")).ok()) co_return;
     }
+  };
+  // SIGTERM: a graceful stop (serve_tcp's shutdown); the leader's connection gets half a second.
+  Event stop;
+  ServeOptions options;
+  options.shutdown = &stop;
+  options.grace = absl::Milliseconds(500);
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    pool.spawn([&]() -> Task<> {
+      co_await signals->receive();
+      stop.set();
+    });
+    const absl::Status served = co_await serve_tcp(*listener, replicate, options);
+    if (!served.ok()) throw CheckFailure(served.ToString());
+    pool.cancel();
   });
+}
+
+// Every 7 s, stops one follower (in turn) with SIGTERM once its program listens for it, waits
+// for the program to end, and starts it again.
+Task<> restart_followers(World& world, std::vector<Host*> followers) {
+  for (size_t turn = 0;; ++turn) {
+    co_await sleep(absl::Seconds(7));
+    Host& host = *followers[turn % followers.size()];
+    if (!host.alive() || !host.listens_for(SIGTERM)) continue;
+    const uint64_t finished = host.finished_count();
+    world.signal(host, SIGTERM);
+    // A crash meanwhile ends it too; the nemesis then restarts it.
+    (void)co_await skip_after(absl::Seconds(3), world.programs_finished(host, finished + 1));
+    if (host.alive() && !host.program_running()) world.restart(host);
+  }
 }
 
 // The leader's connection to one follower, made again after any failure.
@@ -206,8 +234,8 @@ RunResult run_kv(const RunSettings& settings) {
                    world.host("follower2").address(kReplicaPort)},
                   bug);
   });
-  world.add_host("follower1", [] { return follower(); });
-  world.add_host("follower2", [] { return follower(); });
+  Host& follower1 = world.add_host("follower1", [] { return follower(); });
+  Host& follower2 = world.add_host("follower2", [] { return follower(); });
   Host& client = world.add_host("client");
   const absl::Duration duration = workload_duration(settings, absl::Seconds(60));
   std::vector<int64_t> acknowledged;
@@ -218,6 +246,7 @@ RunResult run_kv(const RunSettings& settings) {
           pool.spawn([&]() -> Task<> {
             co_await world.on(client, writer(lead.address(kClientPort), acknowledged));
           });
+          pool.spawn([&] { return restart_followers(world, {&follower1, &follower2}); });
           co_await sleep(duration);
           pool.cancel();
         });
@@ -251,7 +280,7 @@ Scenario kv_scenario() {
       .summary = "a leader logs writes to disk with fsync and copies them to 2 followers",
       .faults =
           "2 ms +0-3 ms disk latency, 4 crashes (torn and lost unsynced writes) and "
-          "2 partitions per minute",
+          "2 partitions per minute, a follower stopped with SIGTERM and restarted every 7 s",
       .checks =
           "every write acknowledged to the client is in the leader's log after a final "
           "crash; --bug acknowledges before fsync",
