@@ -279,6 +279,38 @@ TEST_P(SignalsTest, SigtermCancelsMainWithItsNameAsTheReason) {
   EXPECT_EXIT(sigterm_child(GetParam()), ::testing::ExitedWithCode(128 + SIGTERM), "");
 }
 
+// Ctrl-C from another process: /bin/kill sends SIGINT to this one.
+[[noreturn]] void sigint_from_kill_child(DriverKind driver) {
+  RunOptions options;
+  options.driver = driver;
+  options.cancel_on_signals = {SIGINT, SIGTERM};
+  std::string reason;
+  try {
+    run(
+        [](std::string* reason) -> Task<> {
+          try {
+            const std::vector<std::string> argv = {"kill", "-INT", std::to_string(getpid())};
+            absl::StatusOr<ProcessResult> sent = co_await run_process(argv);
+            CHILD_EXPECT(sent.ok());
+            co_await sleep(absl::Hours(1));
+          } catch (const Cancelled& cancelled) {
+            *reason = cancelled.what();
+            throw;
+          }
+        }(&reason),
+        std::move(options));
+  } catch (const Interrupted& interrupted) {
+    CHILD_EXPECT(interrupted.signal() == SIGINT);
+    CHILD_EXPECT(reason.find("'cancel_on_signals': SIGINT") != std::string::npos);
+    std::_Exit(interrupted.exit_status());
+  }
+  std::_Exit(1);
+}
+
+TEST_P(SignalsTest, SigintFromAnotherProcessCancelsMain) {
+  EXPECT_EXIT(sigint_from_kill_child(GetParam()), ::testing::ExitedWithCode(128 + SIGINT), "");
+}
+
 [[noreturn]] void unlisted_signal_child(DriverKind driver) {
   RunOptions options;
   options.driver = driver;
