@@ -5,7 +5,6 @@
 // are counted with an instrument: run k cancels the server right after its k-th step, i.e. while it
 // is suspended in whatever it awaits then (accept, read, write, the connection pool's join), for k
 // = 1 .. the steps an uncancelled session takes.
-#include <dirent.h>
 #include <openssl/crypto.h>
 
 #include <atomic>
@@ -16,6 +15,7 @@
 #include "examples/echo.h"
 #include "giambio/drivers_test_util.h"
 #include "giambio/giambio.h"
+#include "giambio/test_util.h"
 #include "giambio/tls_test_util.h"
 #include "gtest/gtest.h"
 
@@ -65,13 +65,7 @@ void operator delete[](void* p, size_t) noexcept { operator delete(p); }
 namespace giambio {
 namespace {
 
-int open_descriptors() {
-  int count = 0;
-  DIR* dir = opendir("/proc/self/fd");
-  while (readdir(dir) != nullptr) ++count;
-  closedir(dir);
-  return count;
-}
+using testing::open_descriptors;
 
 // Counts the steps of the server's tasks: every task but the test's own (main, client, canceller).
 class ServerSteps : public Instrument {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "giambio/drivers_test_util.h"
 #include "giambio/giambio.h"
+#include "giambio/test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -25,11 +26,7 @@ using ::testing::UnorderedElementsAre;
 
 class ProcessTest : public testing::OnEveryDriver {};
 
-size_t open_descriptors() {
-  size_t count = 0;
-  for (int fd = 0; fd < 4096; ++fd) count += fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
-  return count;
-}
+using testing::open_descriptors;
 
 // No child of this process is left, not even a zombie.
 bool no_children_left() { return waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD; }
@@ -115,7 +112,7 @@ TEST_P(ProcessTest, ExitCodesAndSignalsAreReported) {
 // A child that ignores SIGTERM is killed after the grace; the cancelled wait returns only once
 // it is reaped; nothing is left behind.
 TEST_P(ProcessTest, CancellingAWaitTerminatesThenKillsAndReaps) {
-  const size_t descriptors_before = open_descriptors();
+  const int descriptors_before = open_descriptors();
   run_here([]() -> Task<> {
     ProcessOptions options;
     options.kill_grace = absl::Milliseconds(200);

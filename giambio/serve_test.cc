@@ -10,6 +10,7 @@
 
 #include "giambio/drivers_test_util.h"
 #include "giambio/run.h"
+#include "giambio/test_util.h"
 #include "giambio/timeouts.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -98,11 +99,7 @@ TEST_P(ServeTest, KeepsServingThroughDescriptorExhaustion) {
   EXPECT_EQ(answer, "hello");
 }
 
-size_t open_descriptors() {
-  size_t count = 0;
-  for (int fd = 0; fd < 4096; ++fd) count += fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
-  return count;
-}
+using testing::open_descriptors;
 
 Task<> echo_all(SocketStream stream) {
   char buffer[65536];
@@ -117,7 +114,7 @@ Task<> echo_all(SocketStream stream) {
 // connection is refused; serve_tcp returns OK as soon as that connection ends, well within the
 // grace period; no descriptor is left.
 TEST_P(ServeTest, AGracefulShutdownLetsConnectionsFinishAndRefusesNewOnes) {
-  const size_t descriptors_before = open_descriptors();
+  const int descriptors_before = open_descriptors();
   auto body = []() -> Task<> {
     absl::StatusOr<SocketListener> listener =
         SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));

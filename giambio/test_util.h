@@ -2,6 +2,8 @@
 #ifndef GIAMBIO_TEST_UTIL_H_
 #define GIAMBIO_TEST_UTIL_H_
 
+#include <dirent.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +25,15 @@ T run_virtual(Task<T> main, std::optional<uint64_t> schedule_seed = std::nullopt
 
 // Virtual time elapsed since the loop started (the virtual clock starts at the Unix epoch).
 inline absl::Duration elapsed() { return giambio::now() - absl::UnixEpoch(); }
+
+// How many descriptors this process has open (for "nothing leaked" checks).
+inline int open_descriptors() {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (readdir(dir) != nullptr) ++count;
+  closedir(dir);
+  return count;
+}
 
 // A log of events, to check the order in which things happened.
 class EventLog {
