@@ -156,6 +156,10 @@ class Driver : public SystemCalls {
   // the real process's; the simulator gives each host its own. A driver without signals throws
   // UsageError.
   virtual internal::SignalHub* signal_hub() { return nullptr; }
+
+  // Whether other threads may work for this loop and call into it (threads.h): false on the
+  // virtual clock and in the simulator, where to_thread runs its callable inline.
+  virtual bool threads_allowed() const { return true; }
 };
 
 // The simulator's tripwire (a public hook for simulators; programs never need it). While a

@@ -38,6 +38,7 @@
 #include "giambio/stream.h"
 #include "giambio/task.h"
 #include "giambio/task_handle.h"
+#include "giambio/threads.h"
 #include "giambio/time.h"
 #include "giambio/timeouts.h"
 #include "giambio/tls.h"

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "giambio/check.h"
 #include "giambio/errors.h"
+#include "giambio/internal/inbox.h"
 #include "giambio/time.h"
 
 namespace giambio {
@@ -48,6 +49,7 @@ Loop::Loop(std::unique_ptr<Driver> driver, LoopOptions options) : driver_(std::m
 }
 
 Loop::~Loop() {
+  if (inbox_ != nullptr) inbox_->close();
   // Operations still in flight belong to frames about to be destroyed: the driver withdraws
   // them and waits until it (or the kernel) has let go of every one.
   driver_->cancel_all();
@@ -61,6 +63,16 @@ Loop::~Loop() {
   for (internal::TaskRecord* task : unfinished) task->abandon();
   if (started_) notify([](Instrument& i) { i.on_run_end(); });
   current_loop = previous_loop_;
+}
+
+std::shared_ptr<internal::Inbox> Loop::inbox() {
+  if (inbox_ == nullptr) inbox_ = std::make_shared<internal::Inbox>(*this);
+  inbox_->service();
+  return inbox_;
+}
+
+void Loop::finish_guests() {
+  if (inbox_ != nullptr) inbox_->finish();
 }
 
 Loop& Loop::current(const char* operation) {
@@ -206,6 +218,7 @@ void Loop::run_once(absl::Duration max_wait) {
   const bool ran = ready_head_ != nullptr;
   run_batch();
   if (live_tasks_count_ == 0) return;  // nothing left that could wait for anything
+  if (awaited_ != nullptr && awaited_->state == internal::TaskState::kDone) return;
   if (ran && !idle_waiters_.empty()) quiet_since_ = now();
   absl::Time deadline = absl::InfinitePast();
   internal::IdleAwaiter* idle = nullptr;  // the quiescence waiter due first, if any
@@ -233,6 +246,7 @@ void Loop::run_once(absl::Duration max_wait) {
     notify([&](Instrument& i) { i.after_io_wait(timeout); });
   }
   fire_timers();
+  if (inbox_ != nullptr) inbox_->service();
   // Quiet for the whole cushion: nothing became ready while the loop waited.
   if (idle != nullptr && ready_head_ == nullptr && now() >= idle_at) {
     remove_idle_waiter(*idle);

@@ -51,7 +51,8 @@ template <typename T>
 class TaskHandle;
 namespace internal {
 class IdleAwaiter;
-}
+class Inbox;
+}  // namespace internal
 
 struct LoopOptions {
   // Shuffle each batch of ready tasks with this seed (see the loop's turn above).
@@ -80,13 +81,21 @@ class Loop {
   // One turn of the loop (see the top of this file), waiting for I/O or timers for at most
   // `max_wait`. Throws DeadlockError if every task waits and nothing can wake any of them.
   void run_once(absl::Duration max_wait = absl::InfiniteDuration());
-  // Runs turns until `handle` is done.
+  // Runs turns until `handle` is done (a turn returns as soon as it is).
   template <typename T>
   void run_until_done(const TaskHandle<T>& handle);
 
   absl::Time now() { return driver_->now(); }
   Driver& driver() { return *driver_; }
   size_t live_tasks() const { return live_tasks_count_; }
+
+  // The way into this loop from other threads (threads.h), made on first use; each call also
+  // arms or withdraws its wait. inbox_if_made(): the same, or null, without making one.
+  std::shared_ptr<internal::Inbox> inbox();
+  const std::shared_ptr<internal::Inbox>& inbox_if_made() const { return inbox_; }
+  // After the main task: calls from other threads are refused from now on, and the tasks they
+  // started are cancelled and run to their end (run() calls it).
+  void finish_guests();
 
   // A snapshot for monitoring and tests (Trio's current_statistics()).
   struct Statistics {
@@ -205,6 +214,10 @@ class Loop {
   int dispatch_depth_ = 0;
   bool started_ = false;
   Loop* previous_loop_ = nullptr;
+  std::shared_ptr<internal::Inbox> inbox_;
+  // The task run_until_done waits for: a turn ends as soon as it is done, rather than waiting
+  // for other top-level tasks (guests) in the driver.
+  internal::TaskRecord* awaited_ = nullptr;
 };
 
 template <typename Fn>

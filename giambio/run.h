@@ -116,6 +116,7 @@ T run(Task<T> main, RunOptions options = {}) {
   }
   TaskHandle<T> handle = loop.start(std::move(main));
   loop.run_until_done(handle);
+  loop.finish_guests();
   return handle.take_result();
 }
 

@@ -202,6 +202,11 @@ TaskHandle<T> Loop::start(Task<T> main, std::string name) {
 
 template <typename T>
 void Loop::run_until_done(const TaskHandle<T>& handle) {
+  struct Restore {
+    internal::TaskRecord*& awaited;
+    internal::TaskRecord* previous;
+    ~Restore() { awaited = previous; }
+  } restore{awaited_, std::exchange(awaited_, &handle.record())};
   while (!handle.done()) run_once();
 }
 

@@ -45,6 +45,8 @@ class SimDriver final : public Driver {
   absl::Time wall_time() override;
   // The running task's host's signals (World::signal delivers them).
   internal::SignalHub* signal_hub() override;
+  // No threads: they would break determinism (to_thread runs inline here).
+  bool threads_allowed() const override { return false; }
 
  private:
   // The running task's host; throws UsageError naming `call` for a task on no host.

@@ -617,6 +617,30 @@ TEST(WorldTest, SignalsReplayExactly) {
   EXPECT_EQ(fingerprint(), fingerprint());
 }
 
+// Threads would break determinism: to_thread runs its callable inline, at a schedule point, and
+// a token into the loop (only threads could use one) trips the wire.
+TEST(WorldTest, ToThreadRunsInlineAndALoopTokenTripsTheWire) {
+  World world({.seed = 34});
+  Host& host = world.add_host("host");
+  std::string refused;
+  int value = 0;
+  world.run([&]() -> Task<> {
+    co_await world.on(host, [&]() -> Task<> {
+      auto compute = [] { return 6 * 7; };
+      value = co_await to_thread(compute);
+      try {
+        LoopToken token = current_loop_token();
+        ADD_FAILURE() << "a loop token inside a simulation";
+      } catch (const UsageError& e) {
+        refused = e.what();
+      }
+    }());
+  });
+  EXPECT_EQ(value, 42);
+  EXPECT_THAT(refused, HasSubstr("seed=34"));
+  EXPECT_THAT(refused, HasSubstr("current_loop_token reaches the real world"));
+}
+
 TEST(WorldTest, HostsWallClocksDisagree) {
   WorldOptions options{.seed = 9};
   options.faults.clock = {.max_offset = absl::Seconds(5), .max_drift_ppm = 100};

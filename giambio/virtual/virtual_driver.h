@@ -47,6 +47,8 @@ class VirtualDriver final : public Driver {
   }
   // UsageError: signals arrive through a descriptor, and this driver performs no I/O.
   internal::SignalHub* signal_hub() override;
+  // No threads: they would escape the virtual clock (to_thread runs inline here).
+  bool threads_allowed() const override { return false; }
 
  private:
   VirtualClockOptions options_;

@@ -1,0 +1,136 @@
+#include "giambio/internal/inbox.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "giambio/check.h"
+#include "giambio/errors.h"
+#include "giambio/loop.h"
+
+namespace giambio::internal {
+namespace {
+
+int make_event_fd() {
+  const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  GIAMBIO_CHECK(fd >= 0, "eventfd for the loop's inbox: errno ", errno);
+  return fd;
+}
+
+void wake(int fd) {
+  const uint64_t one = 1;
+  // EAGAIN only when the counter is full, which means the loop has a wake-up waiting already.
+  (void)::write(fd, &one, sizeof(one));
+}
+
+}  // namespace
+
+Inbox::Inbox(Loop& loop) : loop_(loop), event_fd_(make_event_fd()), wait_(*this, event_fd_) {}
+
+Inbox::~Inbox() {
+  GIAMBIO_CHECK(!armed_, "the inbox's wait outlived the loop's driver");
+  ::close(event_fd_);
+}
+
+void Inbox::Wait::complete(int64_t result) {
+  inbox_.armed_ = false;
+  if (result >= 0) inbox_.fired_ = true;
+}
+
+absl::Status Inbox::post(Call call, const char* operation) {
+  bool was_empty = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) {
+      return absl::FailedPreconditionError(absl::StrCat(operation, ": the loop has ended"));
+    }
+    was_empty = calls_.empty();
+    calls_.push_back(std::move(call));
+  }
+  if (was_empty) wake(event_fd_);
+  return absl::OkStatus();
+}
+
+void Inbox::drop_token() {
+  // The last one: the loop may now be unreachable from outside, and should look again.
+  if (tokens_.fetch_sub(1) == 1) wake(event_fd_);
+}
+
+void Inbox::service() {
+  if (fired_) {
+    fired_ = false;
+    uint64_t count = 0;
+    (void)::read(event_fd_, &count, sizeof(count));
+    std::deque<Call> calls;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      calls.swap(calls_);
+    }
+    run_calls(calls);
+  }
+  bool wanted = tokens_.load() > 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wanted = (wanted || !calls_.empty()) && !closed_;
+  }
+  if (wanted && !armed_) {
+    armed_ = true;
+    loop_.driver().submit(wait_);  // may complete at once (armed_ false again, fired_ true)
+  } else if (!wanted && armed_) {
+    loop_.driver().cancel(wait_);
+  }
+}
+
+void Inbox::run_calls(std::deque<Call>& calls) {
+  for (Call& call : calls) {
+    try {
+      call.run(loop_);
+    } catch (...) {
+      std::fprintf(stderr, "giambio: a call posted to the loop (LoopToken::run_soon) threw: %s\n",
+                   describe(std::current_exception()).c_str());
+    }
+  }
+}
+
+void Inbox::start_guest(Task<> task) {
+  guests_.push_back(loop_.start(std::move(task), "from_thread"));
+}
+
+void Inbox::fail_queued(const absl::Status& status) {
+  std::deque<Call> calls;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    calls.swap(calls_);
+  }
+  for (Call& call : calls) {
+    if (call.fail) call.fail(status);
+  }
+}
+
+void Inbox::close() {
+  fail_queued(absl::FailedPreconditionError("the loop ended before the call ran"));
+}
+
+void Inbox::finish() {
+  // Calls accepted before this point still run (a guest they start is cancelled below at once);
+  // later posts are refused.
+  std::deque<Call> accepted;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    accepted.swap(calls_);
+  }
+  run_calls(accepted);
+  for (TaskHandle<void>& guest : guests_) guest.cancel("the loop's main task has ended");
+  for (TaskHandle<void>& guest : guests_) loop_.run_until_done(guest);
+  guests_.clear();
+  if (armed_) loop_.driver().cancel(wait_);
+  while (armed_) loop_.driver().poll(absl::InfiniteFuture());  // io_uring withdraws async
+}
+
+}  // namespace giambio::internal

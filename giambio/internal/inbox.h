@@ -1,0 +1,88 @@
+// giambio/internal/inbox.h: the one way into a loop from other threads (threads.h's LoopToken).
+//
+// Calls from any thread queue here under a mutex (one FIFO, so FIFO per calling thread too) and
+// an eventfd wakes the loop, which waits for it through an ordinary readiness operation on its
+// driver and runs the calls between tasks (Loop::run_once calls service()). The operation is
+// armed only while somebody could still call in (a token is alive or calls are queued), so a loop
+// nobody can reach from outside still reports a deadlock; when the last token goes, the eventfd
+// wakes the loop to notice. Calls that start tasks (LoopToken::run) make guests: top-level tasks
+// that finish() cancels and waits for when the loop's main task has ended. After that, posts fail
+// with FailedPrecondition; every call accepted before it still ran.
+#ifndef GIAMBIO_INTERNAL_INBOX_H_
+#define GIAMBIO_INTERNAL_INBOX_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "giambio/driver.h"
+#include "giambio/task.h"
+#include "giambio/task_handle.h"
+
+namespace giambio {
+class Loop;
+}
+
+namespace giambio::internal {
+
+class Inbox {
+ public:
+  struct Call {
+    std::function<void(Loop&)> run;          // on the loop's thread
+    std::function<void(absl::Status)> fail;  // if it will never run (may be empty)
+  };
+
+  // Creates the eventfd (UsageError on the virtual clock or in a simulation: no threads there).
+  explicit Inbox(Loop& loop);
+  ~Inbox();
+  Inbox(const Inbox&) = delete;
+  Inbox& operator=(const Inbox&) = delete;
+
+  // ---- Any thread ----
+  // Queues `call`; FailedPrecondition "<operation>: the loop has ended" after close().
+  absl::Status post(Call call, const char* operation);
+  void add_token() { tokens_.fetch_add(1); }
+  void drop_token();
+
+  // ---- The loop's thread ----
+  // Runs the queued calls (if the eventfd fired) and arms or withdraws the wait.
+  void service();
+  // Starts `task` as a guest of the loop.
+  void start_guest(Task<> task);
+  // The loop's main task has ended: no more calls (those already accepted still run), guests
+  // are cancelled and the loop runs until they have ended.
+  void finish();
+  // The loop is being torn down without finish() (a loop stepped by hand): queued calls are
+  // failed (a run_soon call has nobody to tell: it is dropped), later posts refused.
+  void close();
+
+ private:
+  class Wait final : public Operation {
+   public:
+    Wait(Inbox& inbox, int fd) : Operation(OpKind::kWaitReadable, fd), inbox_(inbox) {}
+    void complete(int64_t result) override;
+
+   private:
+    Inbox& inbox_;
+  };
+  void fail_queued(const absl::Status& status);
+  void run_calls(std::deque<Call>& calls);
+
+  Loop& loop_;
+  int event_fd_ = -1;
+  Wait wait_;
+  bool armed_ = false;  // wait_ is with the driver
+  bool fired_ = false;  // wait_ completed since the last service()
+  std::atomic<int> tokens_{0};
+  std::mutex mutex_;
+  std::deque<Call> calls_;  // guarded by mutex_
+  bool closed_ = false;     // guarded by mutex_
+  std::vector<TaskHandle<void>> guests_;
+};
+
+}  // namespace giambio::internal
+
+#endif  // GIAMBIO_INTERNAL_INBOX_H_

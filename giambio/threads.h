@@ -1,0 +1,225 @@
+// giambio/threads.h: threads in and out of the loop (Trio's from_thread and to_thread).
+//
+//   // Blocking work out of the loop, on a worker thread; the task waits for its value:
+//   std::string page = co_await giambio::to_thread([&] { return legacy_client.fetch(url); });
+//
+//   // Into the loop from any other thread:
+//   giambio::LoopToken loop = giambio::current_loop_token();   // on the loop's thread
+//   std::thread([loop] {
+//     loop.run_soon([] { ... });                     // fire and forget, runs between tasks
+//     int n = loop.run([]() -> giambio::Task<int> { co_return 42; });  // blocks, returns 42
+//   }).detach();
+//
+// LoopToken: a thread-safe handle to a running loop. The loop waits for calls through an eventfd
+// on its own driver (no polling), runs them in the order they were posted (FIFO per calling
+// thread, and across threads in the order they got the queue's lock), run_soon's between tasks,
+// run's as tasks of their own ("guests"). After the loop has ended every call is a clear error:
+// run_soon returns FailedPrecondition, run throws RunFinishedError; a call queued when the loop
+// ends is failed, never lost. While a token is alive the loop waits for its calls instead of
+// reporting a deadlock. When main ends, run() cancels the guests still running and waits for
+// them (structured: nothing outlives the run).
+//
+// to_thread(fn): runs a blocking callable on a worker thread and returns its value or rethrows
+// its exception. At most CapacityLimiter::total_tokens() calls run at once per limiter: the
+// default one belongs to the loop and has 40 tokens (Trio's default); pass your own in
+// ToThreadOptions. Cancellation: by default the call waits for the callable (a thread cannot be
+// interrupted), returns its value, and the cancellation is seen at the next cancel point; with
+// abandon_on_cancel the task stops waiting at once and throws Cancelled, the callable finishes
+// alone (it must own what it uses) and its token goes back to the limiter only when it has
+// finished. Code in the thread can call back into the loop through a LoopToken.
+//
+// Simulation and the virtual clock: threads would break determinism, so there to_thread runs the
+// callable inline, on the loop's thread, right after a schedule point (same value, same
+// exceptions, same cancellation semantics; it blocks the loop for as long as it runs), and
+// current_loop_token() is refused (the simulator's tripwire, naming the call and the seed).
+#ifndef GIAMBIO_THREADS_H_
+#define GIAMBIO_THREADS_H_
+
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "giambio/capacity_limiter.h"
+#include "giambio/errors.h"
+#include "giambio/loop.h"
+#include "giambio/parking_lot.h"
+#include "giambio/task.h"
+#include "giambio/time.h"
+
+namespace giambio {
+
+namespace internal {
+class Inbox;
+}
+
+// Thrown by LoopToken::run when the loop ended before (or while) the call ran.
+class RunFinishedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class LoopToken {
+ public:
+  LoopToken(const LoopToken& other);
+  LoopToken& operator=(const LoopToken& other);
+  ~LoopToken();
+
+  // Runs fn() on the loop's thread soon, between tasks (it must not block; an exception it
+  // throws is reported on stderr and dropped). From any thread, the loop's own included.
+  absl::Status run_soon(std::function<void()> fn) const;
+
+  // From a thread that is not the loop's: runs fn() (which returns a Task<T>) as a task of the
+  // loop and blocks until it ends; returns its value or rethrows its exception. UsageError on
+  // the loop's own thread (it would wait for itself); RunFinishedError once the loop has ended.
+  template <typename F>
+  auto run(F fn) const -> typename std::invoke_result_t<F&>::value_type;
+
+ private:
+  friend LoopToken current_loop_token();
+  explicit LoopToken(std::shared_ptr<internal::Inbox> inbox);
+  void check_not_loop_thread() const;
+  // Posts a guest task made by `make` (on the loop's thread); `failed` runs if it never starts.
+  void post_guest(std::function<Task<>()> make, std::function<void(absl::Status)> failed) const;
+
+  std::shared_ptr<internal::Inbox> inbox_;
+};
+
+// A token for the loop running on this thread. UsageError outside a loop, on the virtual clock
+// and (through the tripwire) in a simulation.
+LoopToken current_loop_token();
+
+struct ToThreadOptions {
+  // nullptr: the loop's default limiter (40 tokens).
+  CapacityLimiter* limiter = nullptr;
+  // Stop waiting at once when cancelled, leaving the callable to finish alone.
+  bool abandon_on_cancel = false;
+};
+
+// The current loop's default limiter for to_thread (Trio's current_default_thread_limiter).
+CapacityLimiter& default_thread_limiter();
+
+namespace internal {
+
+// Runs `work` on a thread of giambio's thread cache (threads are started as needed, kept for
+// 10 s when idle, and born with every signal blocked).
+void start_on_thread(std::function<void()> work);
+// Whether this loop's threads may run (false on the virtual clock and in a simulation).
+bool threads_allowed(Loop& loop);
+// The inbox of the running loop, made on first use.
+std::shared_ptr<Inbox> inbox_of(Loop& loop);
+absl::Status post_to(Inbox& inbox, std::function<void()> fn);
+
+// What a to_thread call and its thread share: the outcome and the way back to the loop.
+template <typename R>
+struct ThreadCall {
+  std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> value;
+  std::exception_ptr error;
+  bool done = false;  // loop thread only
+  ParkingLot finished{"to_thread"};
+  CapacityLimiter* limiter = nullptr;
+  std::shared_ptr<Inbox> inbox;
+};
+
+}  // namespace internal
+
+template <typename F, typename R = std::invoke_result_t<F&>>
+Task<R> to_thread(F fn, ToThreadOptions options) {
+  Loop& loop = Loop::current("to_thread");
+  if (!internal::threads_allowed(loop)) {
+    co_await checkpoint();
+    if constexpr (std::is_void_v<R>) {
+      fn();
+      co_return;
+    } else {
+      co_return fn();
+    }
+  }
+  CapacityLimiter& limiter =
+      options.limiter != nullptr ? *options.limiter : default_thread_limiter();
+  auto call = std::make_shared<internal::ThreadCall<R>>();
+  call->limiter = &limiter;
+  call->inbox = internal::inbox_of(loop);
+  co_await limiter.acquire_on_behalf_of(call.get());
+  LoopToken keep_loop_reachable = current_loop_token();  // the loop waits for the outcome
+  internal::start_on_thread([call, fn = std::move(fn), token = keep_loop_reachable]() mutable {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        fn();
+        call->value.emplace(true);
+      } else {
+        call->value.emplace(fn());
+      }
+    } catch (...) {
+      call->error = std::current_exception();
+    }
+    // Back on the loop's thread: the outcome is there, the token goes back.
+    (void)internal::post_to(*call->inbox, [call] {
+      call->done = true;
+      call->limiter->release_on_behalf_of(call.get());
+      call->finished.unpark_all();
+    });
+  });
+  while (!call->done) co_await call->finished.park(nullptr, options.abandon_on_cancel);
+  if (call->error) std::rethrow_exception(call->error);
+  if constexpr (!std::is_void_v<R>) co_return std::move(*call->value);
+}
+
+template <typename F, typename R = std::invoke_result_t<F&>>
+Task<R> to_thread(F fn) {
+  return to_thread(std::move(fn), ToThreadOptions{});
+}
+
+template <typename F>
+auto LoopToken::run(F fn) const -> typename std::invoke_result_t<F&>::value_type {
+  using T = typename std::invoke_result_t<F&>::value_type;
+  check_not_loop_thread();
+  std::promise<T> promise;
+  std::future<T> future = promise.get_future();
+  // Settles the promise exactly once, however the guest ends (a loop torn down destroys it).
+  struct Settle {
+    std::promise<T>* promise;
+    bool settled = false;
+    ~Settle() {
+      if (!settled) {
+        promise->set_exception(std::make_exception_ptr(
+            RunFinishedError("LoopToken::run: the loop ended before the call finished")));
+      }
+    }
+  };
+  post_guest(
+      [&promise, fn = std::move(fn)]() mutable -> Task<> {
+        Settle settle{&promise};
+        std::exception_ptr error;
+        try {
+          if constexpr (std::is_void_v<T>) {
+            co_await fn();
+            settle.settled = true;
+            promise.set_value();
+          } else {
+            T value = co_await fn();
+            settle.settled = true;
+            promise.set_value(std::move(value));
+          }
+        } catch (const Cancelled&) {
+          // The loop's main task ended and cancelled the guests: a RunFinishedError (Settle).
+        } catch (...) {
+          settle.settled = true;
+          promise.set_exception(std::current_exception());
+        }
+      },
+      [&promise](absl::Status why) {
+        promise.set_exception(
+            std::make_exception_ptr(RunFinishedError(std::string(why.message()))));
+      });
+  return future.get();
+}
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_THREADS_H_

@@ -1,0 +1,279 @@
+// Threads in and out of the loop, on both real drivers (and under TSan in CI).
+#include "giambio/threads.h"
+
+#include <atomic>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "giambio/drivers_test_util.h"
+#include "giambio/giambio.h"
+#include "giambio/test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace giambio {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ThreadsTest : public testing::OnEveryDriver {};
+
+// 8 threads post 1000 calls each: every call runs, once, in each thread's order.
+TEST_P(ThreadsTest, CallsFromManyThreadsAtOnceAllRunInOrderPerThread) {
+  constexpr int kThreads = 8;
+  constexpr int kCalls = 1000;
+  run_here([]() -> Task<> {
+    std::map<int, std::vector<int>> seen;  // loop thread only
+    int total = 0;
+    Event all_in;
+    LoopToken token = current_loop_token();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t, token] {
+        for (int i = 0; i < kCalls; ++i) {
+          EXPECT_TRUE(token
+                          .run_soon([&, t, i] {
+                            seen[t].push_back(i);
+                            if (++total == kThreads * kCalls) all_in.set();
+                          })
+                          .ok());
+        }
+      });
+    }
+    co_await all_in.wait();
+    for (std::thread& thread : threads) thread.join();
+    EXPECT_EQ(total, kThreads * kCalls);
+    for (int t = 0; t < kThreads; ++t) {
+      EXPECT_EQ(seen[t].size(), size_t{kCalls});
+      if (seen[t].size() != size_t{kCalls}) continue;
+      for (int i = 0; i < kCalls; ++i) EXPECT_EQ(seen[t][i], i);
+    }
+  }());
+}
+
+TEST_P(ThreadsTest, RunFromAnotherThreadReturnsTheValueOrRethrows) {
+  run_here([]() -> Task<> {
+    LoopToken token = current_loop_token();
+    int value = 0;
+    std::string error;
+    std::thread other([&, token] {
+      value = token.run([]() -> Task<int> {
+        co_await sleep(absl::Milliseconds(5));
+        co_return 42;
+      });
+      try {
+        token.run([]() -> Task<> {
+          co_await checkpoint();
+          throw std::runtime_error("boom");
+        });
+      } catch (const std::runtime_error& e) {
+        error = e.what();
+      }
+    });
+    co_await to_thread([&] { other.join(); });
+    EXPECT_EQ(value, 42);
+    EXPECT_EQ(error, "boom");
+    EXPECT_THROW(token.run([]() -> Task<> { co_return; }), UsageError);  // on the loop's thread
+  }());
+}
+
+// The loop ends while another thread keeps calling: every call either ran or was refused with a
+// clear error; a blocking run caught in the middle gets RunFinishedError.
+TEST_P(ThreadsTest, TheLoopEndingWhileCallsAreInFlightLosesNone) {
+  std::atomic<int> accepted{0};
+  std::atomic<int> refused{0};
+  int ran = 0;
+  std::string refusal;
+  std::string finished;
+  std::thread caller;
+  std::thread blocker;
+  run_here([&]() -> Task<> {
+    LoopToken token = current_loop_token();
+    caller = std::thread([&, token] {
+      while (true) {
+        absl::Status posted = token.run_soon([&] { ++ran; });
+        if (!posted.ok()) {
+          refusal = std::string(posted.message());
+          ++refused;
+          return;
+        }
+        ++accepted;
+      }
+    });
+    blocker = std::thread([&, token] {
+      try {
+        token.run([]() -> Task<> { co_await sleep(absl::Hours(1)); });
+      } catch (const RunFinishedError& e) {
+        finished = e.what();
+      }
+    });
+    co_await sleep(absl::Milliseconds(30));
+  }());
+  caller.join();
+  blocker.join();
+  EXPECT_EQ(refused.load(), 1);
+  EXPECT_EQ(refusal, "LoopToken::run_soon: the loop has ended");
+  EXPECT_EQ(ran, accepted.load()) << "a call was accepted and never ran";
+  EXPECT_GT(ran, 0);
+  EXPECT_THAT(finished, HasSubstr("LoopToken::run:"));
+}
+
+// A live token means a call may still come: the loop waits for it instead of reporting a
+// deadlock. Without one, the deadlock is reported as before.
+TEST_P(ThreadsTest, ALiveTokenKeepsTheLoopWaitingAndNoTokenIsADeadlockAgain) {
+  run_here([]() -> Task<> {
+    Event poked;
+    LoopToken token = current_loop_token();
+    std::thread poker([&, token] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      EXPECT_TRUE(token.run_soon([&] { poked.set(); }).ok());
+    });
+    co_await poked.wait();
+    poker.join();
+  }());
+  EXPECT_THROW(run_here([]() -> Task<> {
+                 { LoopToken dropped = current_loop_token(); }
+                 Event never;
+                 co_await never.wait();
+               }()),
+               DeadlockError);
+}
+
+TEST_P(ThreadsTest, ToThreadReturnsTheValueOrRethrowsAndRunsElsewhere) {
+  run_here([]() -> Task<> {
+    const std::thread::id loop_thread = std::this_thread::get_id();
+    std::thread::id worker;
+    const int value = co_await to_thread([&] {
+      worker = std::this_thread::get_id();
+      return 7;
+    });
+    EXPECT_EQ(value, 7);
+    EXPECT_NE(worker, loop_thread);
+    bool thrown = false;
+    try {
+      co_await to_thread([] { throw std::logic_error("from the thread"); });
+    } catch (const std::logic_error& e) {
+      thrown = std::string(e.what()) == "from the thread";
+    }
+    EXPECT_TRUE(thrown);
+    EXPECT_EQ(default_thread_limiter().total_tokens(), 40u);
+  }());
+}
+
+// 10 callers through a limiter of 2: never more than 2 in threads at once, all 10 done.
+TEST_P(ThreadsTest, ALimiterOfTwoBoundsTenCallers) {
+  run_here([]() -> Task<> {
+    CapacityLimiter limiter(2);
+    std::atomic<int> running{0};
+    std::atomic<int> most{0};
+    int done = 0;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (int i = 0; i < 10; ++i) {
+        pool.spawn([&]() -> Task<> {
+          ToThreadOptions options;
+          options.limiter = &limiter;
+          co_await to_thread(
+              [&] {
+                const int now = ++running;
+                int seen = most.load();
+                while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                --running;
+              },
+              options);
+          ++done;
+        });
+      }
+      co_return;
+    });
+    EXPECT_EQ(done, 10);
+    EXPECT_EQ(most.load(), 2);
+  }());
+}
+
+// Cancelled: by default the call waits for the thread and keeps its value; abandoned, it stops
+// waiting at once, and the limiter's token comes back only when the thread has finished.
+TEST_P(ThreadsTest, CancellationWaitsForTheThreadUnlessTheCallIsAbandoned) {
+  run_here([]() -> Task<> {
+    std::atomic<bool> release{false};
+    auto slow = [&] {
+      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return 5;
+    };
+    CapacityLimiter limiter(1);
+    ToThreadOptions abandon;
+    abandon.limiter = &limiter;
+    abandon.abandon_on_cancel = true;
+    const absl::Time start = now();
+    std::optional<int> abandoned =
+        co_await skip_after(absl::Milliseconds(20), to_thread(slow, abandon));
+    EXPECT_FALSE(abandoned.has_value());
+    EXPECT_LT(now() - start, absl::Seconds(2));
+    EXPECT_EQ(limiter.borrowed_tokens(), 1u);  // the thread still runs
+    release = true;
+    while (limiter.borrowed_tokens() != 0) co_await sleep(absl::Milliseconds(1));
+
+    release = false;
+    ToThreadOptions wait;
+    wait.limiter = &limiter;
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      release = true;
+    });
+    const absl::Time waited_from = now();
+    std::optional<int> waited = co_await skip_after(absl::Milliseconds(20), to_thread(slow, wait));
+    // The call waited for the thread (~100 ms) and kept its value: nothing is lost.
+    EXPECT_GE(now() - waited_from, absl::Milliseconds(90));
+    EXPECT_EQ(waited, 5);
+    EXPECT_EQ(limiter.borrowed_tokens(), 0u);
+    releaser.join();
+  }());
+}
+
+// Code in the thread calls back into the loop.
+TEST_P(ThreadsTest, AThreadCallsBackIntoTheLoop) {
+  run_here([]() -> Task<> {
+    int on_the_loop = 0;
+    LoopToken token = current_loop_token();
+    // Named: a closure that holds a LoopToken must not be a temporary inside co_await (GCC 12,
+    // docs/architecture.md "Lifetimes in coroutine code").
+    auto call_back = [&, token] {
+      return token.run([&]() -> Task<int> {
+        ++on_the_loop;
+        co_return 11;
+      });
+    };
+    const int got = co_await to_thread(call_back);
+    EXPECT_EQ(got, 11);
+    EXPECT_EQ(on_the_loop, 1);
+  }());
+}
+
+GIAMBIO_ON_EVERY_DRIVER(ThreadsTest);
+
+// On the virtual clock there are no threads: to_thread runs inline, tokens are refused.
+TEST(ThreadsVirtualTest, ToThreadRunsInlineAndTokensAreRefused) {
+  testing::run_virtual([]() -> Task<> {
+    const std::thread::id loop_thread = std::this_thread::get_id();
+    std::thread::id ran_on;
+    const int value = co_await to_thread([&] {
+      ran_on = std::this_thread::get_id();
+      return 3;
+    });
+    EXPECT_EQ(value, 3);
+    EXPECT_EQ(ran_on, loop_thread);
+    try {
+      current_loop_token();
+      ADD_FAILURE() << "a token on the virtual clock";
+    } catch (const UsageError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("current_loop_token: the virtual driver runs no threads"));
+    }
+  }());
+}
+
+}  // namespace
+}  // namespace giambio
