@@ -35,12 +35,14 @@
 #ifndef GIAMBIO_THREADS_H_
 #define GIAMBIO_THREADS_H_
 
+#include <condition_variable>
 #include <exception>
 #include <functional>
-#include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -175,49 +177,85 @@ Task<R> to_thread(F fn) {
   return to_thread(std::move(fn), ToThreadOptions{});
 }
 
+namespace internal {
+
+// LoopToken::run's outcome, handed from the loop's thread to the calling one under a mutex. The
+// exception is moved in after its catch block has ended, so the calling thread holds the last
+// reference (TSan sees every hand-over through the mutex).
+template <typename T>
+class CrossThreadResult {
+ public:
+  using Stored = std::conditional_t<std::is_void_v<T>, bool, T>;
+  void set(std::optional<Stored> value, std::exception_ptr error) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    value_ = std::move(value);
+    error_ = std::move(error);
+    done_ = true;
+    ready_.notify_one();
+  }
+  void end(std::string why) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ended_ = std::move(why);
+    done_ = true;
+    ready_.notify_one();
+  }
+  T wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [this] { return done_; });
+    if (!ended_.empty()) throw RunFinishedError(ended_);
+    if (error_) std::rethrow_exception(std::move(error_));
+    if constexpr (!std::is_void_v<T>) return std::move(*value_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  bool done_ = false;
+  std::optional<Stored> value_;
+  std::exception_ptr error_;
+  std::string ended_;
+};
+
+}  // namespace internal
+
 template <typename F>
 auto LoopToken::run(F fn) const -> typename std::invoke_result_t<F&>::value_type {
   using T = typename std::invoke_result_t<F&>::value_type;
   check_not_loop_thread();
-  std::promise<T> promise;
-  std::future<T> future = promise.get_future();
-  // Settles the promise exactly once, however the guest ends (a loop torn down destroys it).
+  internal::CrossThreadResult<T> result;
+  // Ends the wait however the guest ends (a loop torn down destroys it unfinished).
   struct Settle {
-    std::promise<T>* promise;
+    internal::CrossThreadResult<T>* result;
     bool settled = false;
     ~Settle() {
-      if (!settled) {
-        promise->set_exception(std::make_exception_ptr(
-            RunFinishedError("LoopToken::run: the loop ended before the call finished")));
-      }
+      if (!settled) result->end("LoopToken::run: the loop ended before the call finished");
     }
   };
   post_guest(
-      [&promise, fn = std::move(fn)]() mutable -> Task<> {
-        Settle settle{&promise};
+      [&result, fn = std::move(fn)]() mutable -> Task<> {
+        Settle settle{&result};
+        std::optional<typename internal::CrossThreadResult<T>::Stored> value;
         std::exception_ptr error;
+        bool cancelled = false;
         try {
           if constexpr (std::is_void_v<T>) {
             co_await fn();
-            settle.settled = true;
-            promise.set_value();
+            value.emplace(true);
           } else {
-            T value = co_await fn();
-            settle.settled = true;
-            promise.set_value(std::move(value));
+            value.emplace(co_await fn());
           }
         } catch (const Cancelled&) {
-          // The loop's main task ended and cancelled the guests: a RunFinishedError (Settle).
+          cancelled = true;  // the loop's main task ended: Settle reports it
         } catch (...) {
+          error = std::current_exception();
+        }
+        if (!cancelled) {
           settle.settled = true;
-          promise.set_exception(std::current_exception());
+          result.set(std::move(value), std::move(error));
         }
       },
-      [&promise](absl::Status why) {
-        promise.set_exception(
-            std::make_exception_ptr(RunFinishedError(std::string(why.message()))));
-      });
-  return future.get();
+      [&result](absl::Status why) { result.end(std::string(why.message())); });
+  return result.wait();
 }
 
 }  // namespace giambio
