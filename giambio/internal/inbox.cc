@@ -24,7 +24,7 @@ int make_event_fd() {
 void wake(int fd) {
   const uint64_t one = 1;
   // EAGAIN only when the counter is full, which means the loop has a wake-up waiting already.
-  (void)::write(fd, &one, sizeof(one));
+  if (::write(fd, &one, sizeof(one)) < 0) return;
 }
 
 }  // namespace
@@ -64,7 +64,7 @@ void Inbox::service() {
   if (fired_) {
     fired_ = false;
     uint64_t count = 0;
-    (void)::read(event_fd_, &count, sizeof(count));
+    if (::read(event_fd_, &count, sizeof(count)) < 0) count = 0;  // EAGAIN: already drained
     std::deque<Call> calls;
     {
       std::lock_guard<std::mutex> lock(mutex_);
