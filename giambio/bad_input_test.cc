@@ -213,6 +213,7 @@ TEST_P(BadInputTest, UseFromAnotherThread) {
       event.set();  // from the loop's thread: fine
     });
     EXPECT_THAT(set_error, HasSubstr("does not run this object's loop"));
+    EXPECT_THAT(set_error, HasSubstr("LoopToken"));
     EXPECT_THAT(cancel_error, HasSubstr("CancelScope::cancel"));
   };
   run_here(body());

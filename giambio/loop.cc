@@ -195,7 +195,8 @@ void Loop::check_thread(std::string_view operation) const {
   throw UsageError(absl::StrCat(
       std::string(operation),
       ": called from a thread that does not run this object's loop (giambio objects are not "
-      "thread-safe: use them from tasks of the loop that made them)"));
+      "thread-safe: use them from tasks of the loop that made them, or from another thread through "
+      "a LoopToken: run_soon / run, giambio/threads.h)"));
 }
 
 void Loop::push_ready(internal::TaskRecord& task) {
