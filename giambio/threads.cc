@@ -1,8 +1,10 @@
 #include "giambio/threads.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -10,8 +12,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/event.h"
 #include "giambio/internal/inbox.h"
 #include "giambio/pool.h"
+#include "giambio/run.h"
 
 namespace giambio {
 namespace internal {
@@ -108,10 +112,19 @@ void LoopToken::check_not_loop_thread() const {
 
 void LoopToken::post_guest(std::function<Task<>()> make,
                            std::function<void(absl::Status)> failed) const {
+  post_guest_with_handle(std::move(make), nullptr, std::move(failed));
+}
+
+void LoopToken::post_guest_with_handle(std::function<Task<>()> make,
+                                       std::function<void(TaskHandle<void>)> started,
+                                       std::function<void(absl::Status)> failed) const {
   internal::Inbox* inbox = inbox_.get();
   absl::Status posted = inbox_->post(
       internal::Inbox::Call{
-          [inbox, make](Loop&) { inbox->start_guest(internal::invoke_owned(make)); },
+          [inbox, make, started](Loop&) {
+            TaskHandle<void> guest = inbox->start_guest(internal::invoke_owned(make));
+            if (started) started(std::move(guest));
+          },
           [failed](absl::Status why) {
             failed(absl::FailedPreconditionError(absl::StrCat("LoopToken::run: ", why.message())));
           }},
@@ -129,6 +142,116 @@ LoopToken current_loop_token() {
   LoopToken token(loop.inbox());
   (void)loop.inbox();  // arms the wait now that a token exists
   return token;
+}
+
+void run_loops(const LoopsOptions& options,
+               std::function<Task<>(const LoopGroup& group, size_t index)> main) {
+  if (options.count == 0) throw UsageError("run_loops: count 0 (at least one loop)");
+  touch_real_world("run_loops");
+  const size_t n = options.count;
+  // What the loops share: their tokens (complete before any main starts), their errors, and a
+  // way to cancel each one's main from another loop (touched on that loop's thread only).
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable all_ready;
+    std::vector<std::optional<LoopToken>> tokens;
+    LoopGroup group;
+    bool started = false;
+    std::vector<std::exception_ptr> errors;  // in the order they happened
+    size_t mains_running = 0;
+    std::vector<CancelScope*> scopes;  // loop i's thread only
+    std::vector<Event*> all_ended;     // loop i's thread only
+  } shared;
+  shared.tokens.resize(n);
+  shared.scopes.resize(n, nullptr);
+  shared.all_ended.resize(n, nullptr);
+  shared.mains_running = n;
+
+  auto cancel_others = [&shared, n](size_t failed, const std::string& why) {
+    for (size_t j = 0; j < n; ++j) {
+      if (j == failed) continue;
+      (void)shared.group[j].run_soon([&shared, j, why] {
+        if (shared.scopes[j] != nullptr) shared.scopes[j]->cancel(why);
+      });
+    }
+  };
+  auto loop_main = [&](size_t i) -> Task<> {
+    {
+      std::unique_lock<std::mutex> lock(shared.mutex);
+      shared.tokens[i].emplace(current_loop_token());
+      if (std::all_of(shared.tokens.begin(), shared.tokens.end(),
+                      [](const auto& t) { return t.has_value(); })) {
+        for (auto& token : shared.tokens) shared.group.tokens_.push_back(*token);
+        shared.started = true;
+        shared.all_ready.notify_all();
+      }
+      // Before any main runs, every loop can be reached (a short wait, at start only).
+      shared.all_ready.wait(lock, [&] { return shared.started; });
+    }
+    // Every loop serves the others (submit_to) until every main has ended.
+    Event all_ended;
+    shared.all_ended[i] = &all_ended;
+    CancelScope scope;
+    shared.scopes[i] = &scope;
+    std::exception_ptr error;
+    try {
+      Task<> body = main(shared.group, i);
+      co_await scope.run(std::move(body));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    shared.scopes[i] = nullptr;
+    if (error) {
+      const std::string why = absl::StrCat("loop ", i, " failed: ", describe(error));
+      {
+        std::lock_guard<std::mutex> lock(shared.mutex);
+        shared.errors.push_back(std::move(error));
+      }
+      cancel_others(i, why);
+    }
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> lock(shared.mutex);
+      last = --shared.mains_running == 0;
+    }
+    if (last) {
+      for (size_t j = 0; j < n; ++j) {
+        (void)shared.group[j].run_soon([&shared, j] { shared.all_ended[j]->set(); });
+      }
+    }
+    co_await all_ended.wait();
+    shared.all_ended[i] = nullptr;
+  };
+  auto run_one = [&](size_t i) {
+    if (options.pin_to_cores) {
+      cpu_set_t cores;
+      CPU_ZERO(&cores);
+      CPU_SET(i % std::max(1u, std::thread::hardware_concurrency()), &cores);
+      pthread_setaffinity_np(pthread_self(), sizeof(cores), &cores);
+    }
+    RunOptions run_options;
+    run_options.driver = options.driver;
+    try {
+      run(loop_main(i), std::move(run_options));
+    } catch (...) {  // the loop itself failed (a deadlock, a driver that cannot start)
+      std::lock_guard<std::mutex> lock(shared.mutex);
+      shared.errors.push_back(std::current_exception());
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; ++i) {
+    sigset_t all;
+    sigset_t previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);  // signals stay with the calling thread
+    threads.emplace_back(run_one, i);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
+  run_one(0);
+  for (std::thread& thread : threads) thread.join();
+  shared.group.tokens_.clear();
+  if (shared.errors.size() == 1) std::rethrow_exception(shared.errors.front());
+  if (shared.errors.size() > 1) throw MultiError(std::move(shared.errors));
 }
 
 CapacityLimiter& default_thread_limiter() {

@@ -28,6 +28,15 @@
 // alone (it must own what it uses) and its token goes back to the limiter only when it has
 // finished. Code in the thread can call back into the loop through a LoopToken.
 //
+// Several loops (Seastar's shards): run_loops(options, main) runs main(group, i) on N loops, each
+// on its own thread with its own driver (optionally pinned to a core); every loop keeps serving
+// the others' submit_to calls until every main has ended, and then run_loops returns. A task on one
+// loop runs a task on another and awaits it with submit_to(group[j], fn): the value or the
+// exception comes back; cancelling the awaiting task cancels the remote one and waits for it to
+// end; a target loop that ended is a RunFinishedError. If one loop's main fails, every other loop's
+// main is cancelled (reason "loop 1 failed: ...") and run_loops rethrows the error (a MultiError if
+// several failed on their own): nothing outlives the call.
+//
 // Simulation and the virtual clock: threads would break determinism, so there to_thread runs the
 // callable inline, on the loop's thread, right after a schedule point (same value, same
 // exceptions, same cancellation semantics; it blocks the loop for as long as it runs), and
@@ -45,9 +54,11 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "giambio/capacity_limiter.h"
+#include "giambio/driver_choice.h"
 #include "giambio/errors.h"
 #include "giambio/loop.h"
 #include "giambio/parking_lot.h"
@@ -88,6 +99,16 @@ class LoopToken {
   void check_not_loop_thread() const;
   // Posts a guest task made by `make` (on the loop's thread); `failed` runs if it never starts.
   void post_guest(std::function<Task<>()> make, std::function<void(absl::Status)> failed) const;
+
+  template <typename F>
+  friend auto submit_to(const LoopToken& target, F fn)
+      -> Task<typename std::invoke_result_t<F&>::value_type>;
+  // Starts a guest made by `make` on the loop; `started` gets its handle there (on that loop's
+  // thread), `failed` runs (on the calling thread, or the loop's when it closes) if it never
+  // starts.
+  void post_guest_with_handle(std::function<Task<>()> make,
+                              std::function<void(TaskHandle<void>)> started,
+                              std::function<void(absl::Status)> failed) const;
 
   std::shared_ptr<internal::Inbox> inbox_;
 };
@@ -256,6 +277,127 @@ auto LoopToken::run(F fn) const -> typename std::invoke_result_t<F&>::value_type
       },
       [&result](absl::Status why) { result.end(std::string(why.message())); });
   return result.wait();
+}
+
+// ---- Several loops ----
+
+struct LoopsOptions {
+  size_t count = 2;  // >= 1
+  DriverKind driver = DriverKind::kAuto;
+  bool pin_to_cores = false;  // loop i on core i % cores
+};
+
+// What every loop of a run_loops call knows: a token for each loop.
+class LoopGroup {
+ public:
+  size_t size() const { return tokens_.size(); }
+  const LoopToken& operator[](size_t i) const { return tokens_.at(i); }
+
+ private:
+  friend void run_loops(const LoopsOptions& options,
+                        std::function<Task<>(const LoopGroup& group, size_t index)> main);
+  std::vector<LoopToken> tokens_;
+};
+
+// Runs main(group, i) on options.count loops (above); the calling thread waits for them all.
+// UsageError for a count of 0 (and, through the tripwire, in a simulation).
+void run_loops(const LoopsOptions& options,
+               std::function<Task<>(const LoopGroup& group, size_t index)> main);
+
+namespace internal {
+
+// submit_to's two halves. Home lives in the calling task's frame and is touched on the calling
+// loop's thread only (the target reaches it through a raw pointer carried by run_soon, and the
+// caller waits until that has arrived). Remote is the target loop's: touched on its thread only;
+// the task handle is dropped there before the answer leaves, so whichever thread drops the last
+// reference finds nothing of the other loop's.
+template <typename T>
+struct SubmitHome {
+  bool done = false;
+  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+  std::exception_ptr error;
+  std::string ended;  // non-empty: the target loop ended first
+  ParkingLot finished{"submit_to"};
+};
+struct SubmitRemote {
+  std::optional<TaskHandle<void>> task;
+  bool cancel_requested = false;
+};
+
+}  // namespace internal
+
+template <typename F>
+auto submit_to(const LoopToken& target, F fn)
+    -> Task<typename std::invoke_result_t<F&>::value_type> {
+  using T = typename std::invoke_result_t<F&>::value_type;
+  using Stored = std::conditional_t<std::is_void_v<T>, bool, T>;
+  using Home = internal::SubmitHome<T>;
+  Loop& here = Loop::current("submit_to");
+  if (here.inbox_if_made() == target.inbox_) {
+    throw UsageError("submit_to: the target is this task's own loop (await the task instead)");
+  }
+  Home home;
+  auto remote = std::make_shared<internal::SubmitRemote>();
+  LoopToken back = current_loop_token();  // keeps this loop waiting for the answer
+  // On the target loop: sends the outcome home.
+  auto answer = [back, at = &home](std::optional<Stored> value, std::exception_ptr error,
+                                   std::string ended) {
+    (void)back.run_soon([at, value = std::move(value), error = std::move(error),
+                         ended = std::move(ended)]() mutable {
+      at->value = std::move(value);
+      at->error = std::move(error);
+      at->ended = std::move(ended);
+      at->done = true;
+      at->finished.unpark_all();
+    });
+  };
+  target.post_guest_with_handle(
+      [remote, answer, fn = std::move(fn)]() mutable -> Task<> {
+        std::optional<Stored> value;
+        std::exception_ptr error;
+        std::string ended;
+        if (!remote->cancel_requested) {  // else the caller gave up before the task started
+          try {
+            if constexpr (std::is_void_v<T>) {
+              co_await fn();
+              value.emplace(true);
+            } else {
+              value.emplace(co_await fn());
+            }
+          } catch (const Cancelled&) {
+            if (!remote->cancel_requested) {
+              ended = "submit_to: the target loop ended before the call finished";
+            }
+          } catch (...) {
+            error = std::current_exception();
+          }
+        }
+        remote->task.reset();
+        answer(std::move(value), std::move(error), std::move(ended));
+      },
+      [remote](TaskHandle<void> task) {
+        remote->task = std::move(task);
+        if (remote->cancel_requested) remote->task->cancel("submit_to: the caller was cancelled");
+      },
+      [answer](absl::Status why) { answer(std::nullopt, nullptr, std::string(why.message())); });
+  std::exception_ptr cancelled;
+  try {
+    while (!home.done) co_await home.finished.park();
+  } catch (const Cancelled&) {
+    cancelled = std::current_exception();
+  }
+  if (cancelled) {
+    // The remote task is cancelled too, and waited for: nothing outlives the call.
+    (void)target.run_soon([remote] {
+      remote->cancel_requested = true;
+      if (remote->task) remote->task->cancel("submit_to: the caller was cancelled");
+    });
+    while (!home.done) co_await home.finished.park(nullptr, /*abortable=*/false);
+    std::rethrow_exception(cancelled);
+  }
+  if (!home.ended.empty()) throw RunFinishedError(home.ended);
+  if (home.error) std::rethrow_exception(std::move(home.error));
+  if constexpr (!std::is_void_v<T>) co_return std::move(*home.value);
 }
 
 }  // namespace giambio

@@ -255,6 +255,137 @@ TEST_P(ThreadsTest, AThreadCallsBackIntoTheLoop) {
 
 GIAMBIO_ON_EVERY_DRIVER(ThreadsTest);
 
+// ---- Several loops ----
+
+class LoopsTest : public testing::OnEveryDriver {
+ protected:
+  LoopsOptions options(size_t count = 2) {
+    LoopsOptions options;
+    options.count = count;
+    options.driver = GetParam();
+    return options;
+  }
+};
+
+// Each loop asks the other for its thread's id: values cross both ways, on two threads.
+TEST_P(LoopsTest, ATaskOnOneLoopRunsATaskOnAnotherAndGetsItsValue) {
+  std::vector<std::thread::id> asked(2);
+  std::vector<std::thread::id> answered(2);
+  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+    asked[i] = std::this_thread::get_id();
+    answered[i] = co_await submit_to(group[1 - i], []() -> Task<std::thread::id> {
+      co_await checkpoint();
+      co_return std::this_thread::get_id();
+    });
+  });
+  EXPECT_NE(asked[0], asked[1]);
+  EXPECT_EQ(answered[0], asked[1]);
+  EXPECT_EQ(answered[1], asked[0]);
+}
+
+TEST_P(LoopsTest, ARemoteErrorComesBackAndASubmitToOwnLoopIsRefused) {
+  std::string error;
+  bool refused = false;
+  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i != 0) co_return;
+    try {
+      co_await submit_to(group[1], []() -> Task<> {
+        co_await checkpoint();
+        throw std::logic_error("remote failure");
+      });
+    } catch (const std::logic_error& e) {
+      error = e.what();
+    }
+    try {
+      co_await submit_to(group[0], []() -> Task<> { co_return; });
+    } catch (const UsageError&) {
+      refused = true;
+    }
+  });
+  EXPECT_EQ(error, "remote failure");
+  EXPECT_TRUE(refused);
+}
+
+// Cancelling the awaiting task cancels the remote one, and waits until it has ended.
+TEST_P(LoopsTest, CancellingTheCallerCancelsTheRemoteTaskAndWaitsForIt) {
+  std::atomic<bool> remote_cancelled{false};
+  bool remote_done_before_return = false;
+  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i != 0) co_return;
+    auto forever = [&]() -> Task<> {
+      try {
+        co_await sleep(absl::Hours(1));
+      } catch (const Cancelled&) {
+        remote_cancelled = true;
+        throw;
+      }
+    };
+    const bool ended = co_await skip_after(absl::Milliseconds(20), submit_to(group[1], forever));
+    EXPECT_FALSE(ended);
+    remote_done_before_return = remote_cancelled.load();
+  });
+  EXPECT_TRUE(remote_done_before_return);
+}
+
+// The other way: a target loop that has ended (here a loop of its own, on another thread).
+TEST_P(LoopsTest, ATargetLoopThatEndedIsARunFinishedError) {
+  std::optional<LoopToken> ended_loop;
+  std::thread other([&] {
+    RunOptions run_options;
+    run_options.driver = GetParam();
+    run(
+        [](std::optional<LoopToken>* token) -> Task<> {
+          token->emplace(current_loop_token());
+          co_return;
+        }(&ended_loop),
+        std::move(run_options));
+  });
+  other.join();
+  std::string error;
+  run_here([&]() -> Task<> {
+    try {
+      co_await submit_to(*ended_loop, []() -> Task<> { co_return; });
+    } catch (const RunFinishedError& e) {
+      error = e.what();
+    }
+  }());
+  EXPECT_THAT(error, HasSubstr("the loop has ended"));
+}
+
+// One loop's main fails: every other loop's main is cancelled and the error comes out.
+TEST_P(LoopsTest, AFailingLoopCancelsTheOthersAndItsErrorComesOut) {
+  std::vector<std::string> reasons(3);
+  const absl::Time start = absl::Now();
+  try {
+    run_loops(options(3), [&](const LoopGroup&, size_t i) -> Task<> {
+      if (i == 2) {
+        co_await sleep(absl::Milliseconds(20));
+        throw std::runtime_error("disk on fire");
+      }
+      try {
+        co_await sleep(absl::Hours(1));
+      } catch (const Cancelled& cancelled) {
+        reasons[i] = cancelled.what();
+        throw;
+      }
+    });
+    ADD_FAILURE() << "run_loops returned";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "disk on fire");
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_THAT(reasons[0], HasSubstr("loop 2 failed: disk on fire"));
+  EXPECT_THAT(reasons[1], HasSubstr("loop 2 failed: disk on fire"));
+}
+
+GIAMBIO_ON_EVERY_DRIVER(LoopsTest);
+
+TEST(LoopsTest, ZeroLoopsIsAUsageError) {
+  LoopsOptions none;
+  none.count = 0;
+  EXPECT_THROW(run_loops(none, [](const LoopGroup&, size_t) -> Task<> { co_return; }), UsageError);
+}
+
 // On the virtual clock there are no threads: to_thread runs inline, tokens are refused.
 TEST(ThreadsVirtualTest, ToThreadRunsInlineAndTokensAreRefused) {
   testing::run_virtual([]() -> Task<> {

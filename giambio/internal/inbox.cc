@@ -96,8 +96,9 @@ void Inbox::run_calls(std::deque<Call>& calls) {
   }
 }
 
-void Inbox::start_guest(Task<> task) {
+TaskHandle<void> Inbox::start_guest(Task<> task) {
   guests_.push_back(loop_.start(std::move(task), "from_thread"));
+  return guests_.back();
 }
 
 void Inbox::fail_queued(const absl::Status& status) {

@@ -50,8 +50,8 @@ class Inbox {
   // ---- The loop's thread ----
   // Runs the queued calls (if the eventfd fired) and arms or withdraws the wait.
   void service();
-  // Starts `task` as a guest of the loop.
-  void start_guest(Task<> task);
+  // Starts `task` as a guest of the loop; its handle stays valid on the loop's thread.
+  TaskHandle<void> start_guest(Task<> task);
   // The loop's main task has ended: no more calls (those already accepted still run), guests
   // are cancelled and the loop runs until they have ended.
   void finish();
