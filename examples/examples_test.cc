@@ -133,6 +133,31 @@ TEST(ExamplesTest, EchoServerShutsDownGracefullyOnSigterm) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(20));
 }
 
+// --threads=2: two loops behind one port (SO_REUSEPORT); 200 clients are all answered, and
+// SIGTERM still ends it cleanly.
+TEST(ExamplesTest, EchoServerOnTwoLoopsAnswersEveryClientAndStopsOnSigterm) {
+  Server echo("echo_server", {"--threads=2"});
+  int answered = 0;
+  auto body = [&]() -> Task<> {
+    co_await with_pool([&](Pool& clients) -> Task<> {
+      for (int c = 0; c < 200; ++c) {
+        clients.spawn([&]() -> Task<> {
+          absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(echo.address());
+          if (!stream.ok()) co_return;
+          (void)co_await stream->write_all("twice");
+          if (co_await read_exactly(*stream, 5) == "twice") ++answered;
+        });
+      }
+      co_return;
+    });
+  };
+  run(body());
+  EXPECT_EQ(answered, 200);
+  kill(echo.pid(), SIGTERM);
+  const int status = echo.wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+}
+
 TEST(ExamplesTest, ChatServerSendsEachLineToEveryOtherClient) {
   Server chat("chat_server");
   auto body = [&]() -> Task<> {

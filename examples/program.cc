@@ -3,7 +3,9 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
@@ -13,6 +15,7 @@
 #include "giambio/run.h"
 #include "giambio/signals.h"
 #include "giambio/socket_address.h"
+#include "giambio/threads.h"
 
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "After SIGTERM or SIGINT: how long open connections may run on before they are "
@@ -64,10 +67,89 @@ Task<int> listen_and_serve(const char* program, SocketAddress address, Serve ser
   co_return 1;
 }
 
+// The same on `loops` loops (program.h).
+int serve_on_loops(const char* program, SocketAddress address, const Serve& serve,
+                   const std::string& note, size_t loops) {
+  std::vector<Event*> shutdowns(loops, nullptr);  // loop i's thread only
+  Event* bound = nullptr;                         // loop 0's: set once it listens
+  SocketAddress chosen = address;                 // loop 0's: where it listens
+  struct StopNow {
+    int signal;
+  };
+  LoopsOptions options;
+  options.count = loops;
+  try {
+    run_loops(options, [&](const LoopGroup& group, size_t i) -> Task<> {
+      Event shutdown;
+      shutdowns[i] = &shutdown;
+      ListenOptions listen_options;
+      listen_options.reuse_port = true;
+      absl::StatusOr<SocketListener> listener;
+      Event listening;
+      if (i == 0) {
+        bound = &listening;
+        listener = SocketListener::listen(address, listen_options);
+        if (listener.ok()) chosen = listener->local_address();
+        listening.set();
+      }
+      co_await with_pool([&](Pool& pool) -> Task<> {
+        if (i == 0) {
+          if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+          std::printf("listening on %s%s (%zu loops)\n", chosen.to_string().c_str(), note.c_str(),
+                      loops);
+          std::fflush(stdout);
+          pool.spawn([&]() -> Task<> {
+            absl::StatusOr<SignalReceiver> signals = open_signal_receiver({SIGTERM, SIGINT});
+            if (!signals.ok()) throw std::runtime_error(signals.status().ToString());
+            const int first = co_await signals->receive();
+            std::fprintf(stderr, "%s: %s: no new connections; open ones have %s to finish\n",
+                         program, signal_name(first).c_str(),
+                         absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str());
+            // The other loops first: once this loop's own server ends, this task is cancelled.
+            for (size_t j = 1; j < loops; ++j) {
+              co_await submit_to(group[j], [&shutdowns, j]() -> Task<> {
+                shutdowns[j]->set();
+                co_return;
+              });
+            }
+            shutdown.set();
+            const int again = co_await signals->receive();
+            throw StopNow{again};
+          });
+        } else {
+          // Bind after loop 0, to the port it chose (asked on loop 0, where those live).
+          const SocketAddress where = co_await submit_to(group[0], [&]() -> Task<SocketAddress> {
+            while (bound == nullptr) co_await sleep(absl::Milliseconds(1));
+            co_await bound->wait();
+            co_return chosen;
+          });
+          listener = SocketListener::listen(where, listen_options);
+          if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+        }
+        ServeOptions serve_options;
+        serve_options.shutdown = &shutdown;
+        serve_options.grace = absl::GetFlag(FLAGS_shutdown_grace);
+        const absl::Status ended = co_await serve(*listener, serve_options);
+        if (!ended.ok()) throw std::runtime_error(ended.ToString());
+        pool.cancel();
+      });
+      shutdowns[i] = nullptr;
+    });
+  } catch (const StopNow& stop) {
+    std::fprintf(stderr, "%s: %s again: stopping now\n", program, signal_name(stop.signal).c_str());
+    return 128 + stop.signal;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "%s: %s\n", program, error.what());
+    return 1;
+  }
+  std::fprintf(stderr, "%s: shut down cleanly\n", program);
+  return 0;
+}
+
 }  // namespace
 
 int server_main(const char* program, const std::string& host, int port, Serve serve,
-                const std::string& note) {
+                const std::string& note, size_t loops) {
   absl::StatusOr<SocketAddress> address = SocketAddress::parse(host, port);
   if (!address.ok()) {
     std::fprintf(stderr, "%s: --host/--port: %s\n", program, address.status().ToString().c_str());
@@ -78,6 +160,7 @@ int server_main(const char* program, const std::string& host, int port, Serve se
                  absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str());
     return 2;
   }
+  if (loops > 1) return serve_on_loops(program, *address, serve, note, loops);
   return run(listen_and_serve(program, *address, std::move(serve), note));
 }
 

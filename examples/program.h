@@ -14,6 +14,11 @@
 // program says so on stderr and exits 0. A second SIGTERM or SIGINT stops at once: every
 // connection is cancelled and the exit status is 128 + the signal. A server that ends any other
 // way (accept failed) exits 1 with the reason on stderr.
+//
+// With `loops` > 1 (echo_server's --threads), the server runs on that many loops, one per thread
+// (run_loops, giambio/threads.h): each listens on the same address with SO_REUSEPORT, so the
+// kernel spreads connections over them; loop 0 binds first (it picks the port for --port=0),
+// receives the signals and tells every loop to shut down.
 #ifndef EXAMPLES_PROGRAM_H_
 #define EXAMPLES_PROGRAM_H_
 
@@ -30,7 +35,7 @@ namespace giambio::examples {
 using Serve = std::function<Task<absl::Status>(SocketListener&, const ServeOptions&)>;
 
 int server_main(const char* program, const std::string& host, int port, Serve serve,
-                const std::string& note = "");
+                const std::string& note = "", size_t loops = 1);
 
 }  // namespace giambio::examples
 
