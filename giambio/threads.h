@@ -200,6 +200,33 @@ Task<R> to_thread(F fn) {
 
 namespace internal {
 
+// How a task handed to another loop ended: its value, its exception, or cancelled. The exception
+// is taken after its catch block has ended, so no reference to it stays on this thread.
+template <typename T>
+struct RemoteOutcome {
+  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+  std::exception_ptr error;
+  bool cancelled = false;
+};
+
+template <typename T, typename F>
+Task<RemoteOutcome<T>> capture_outcome(F& fn) {
+  RemoteOutcome<T> outcome;
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await fn();
+      outcome.value.emplace(true);
+    } else {
+      outcome.value.emplace(co_await fn());
+    }
+  } catch (const Cancelled&) {
+    outcome.cancelled = true;
+  } catch (...) {
+    outcome.error = std::current_exception();
+  }
+  co_return outcome;
+}
+
 // LoopToken::run's outcome, handed from the loop's thread to the calling one under a mutex. The
 // exception is moved in after its catch block has ended, so the calling thread holds the last
 // reference (TSan sees every hand-over through the mutex).
@@ -255,24 +282,10 @@ auto LoopToken::run(F fn) const -> typename std::invoke_result_t<F&>::value_type
   post_guest(
       [&result, fn = std::move(fn)]() mutable -> Task<> {
         Settle settle{&result};
-        std::optional<typename internal::CrossThreadResult<T>::Stored> value;
-        std::exception_ptr error;
-        bool cancelled = false;
-        try {
-          if constexpr (std::is_void_v<T>) {
-            co_await fn();
-            value.emplace(true);
-          } else {
-            value.emplace(co_await fn());
-          }
-        } catch (const Cancelled&) {
-          cancelled = true;  // the loop's main task ended: Settle reports it
-        } catch (...) {
-          error = std::current_exception();
-        }
-        if (!cancelled) {
+        internal::RemoteOutcome<T> outcome = co_await internal::capture_outcome<T>(fn);
+        if (!outcome.cancelled) {  // cancelled: the loop's main task ended, Settle reports it
           settle.settled = true;
-          result.set(std::move(value), std::move(error));
+          result.set(std::move(outcome.value), std::move(outcome.error));
         }
       },
       [&result](absl::Status why) { result.end(std::string(why.message())); });
@@ -353,27 +366,14 @@ auto submit_to(const LoopToken& target, F fn)
   };
   target.post_guest_with_handle(
       [remote, answer, fn = std::move(fn)]() mutable -> Task<> {
-        std::optional<Stored> value;
-        std::exception_ptr error;
-        std::string ended;
+        internal::RemoteOutcome<T> outcome;
         if (!remote->cancel_requested) {  // else the caller gave up before the task started
-          try {
-            if constexpr (std::is_void_v<T>) {
-              co_await fn();
-              value.emplace(true);
-            } else {
-              value.emplace(co_await fn());
-            }
-          } catch (const Cancelled&) {
-            if (!remote->cancel_requested) {
-              ended = "submit_to: the target loop ended before the call finished";
-            }
-          } catch (...) {
-            error = std::current_exception();
-          }
+          outcome = co_await internal::capture_outcome<T>(fn);
         }
+        const bool target_ended = outcome.cancelled && !remote->cancel_requested;
         remote->task.reset();
-        answer(std::move(value), std::move(error), std::move(ended));
+        answer(std::move(outcome.value), std::move(outcome.error),
+               target_ended ? "submit_to: the target loop ended before the call finished" : "");
       },
       [remote](TaskHandle<void> task) {
         remote->task = std::move(task);
