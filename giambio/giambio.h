@@ -14,6 +14,7 @@
 #include "giambio/capacity_limiter.h"
 #include "giambio/channel.h"
 #include "giambio/condition.h"
+#include "giambio/cross_loop_channel.h"
 #include "giambio/errors.h"
 #include "giambio/event.h"
 #include "giambio/file.h"

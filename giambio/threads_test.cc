@@ -457,6 +457,81 @@ TEST_P(LoopsTest, ServeTcpScalesAcrossLoopsWithReusePort) {
   EXPECT_GT(accepted[1], 0);
 }
 
+// A channel between two loops: 10,000 items through a buffer of 8 arrive in order, then the end
+// of the channel; a sender whose receiver closed gets a broken channel.
+TEST_P(LoopsTest, ACrossLoopChannelCarriesItemsInOrderBetweenLoops) {
+  auto [tx, rx] = open_cross_loop_channel<int>(8);
+  std::vector<int> received;
+  absl::Status end;
+  run_loops(options(), [&](const LoopGroup&, size_t i) -> Task<> {
+    if (i == 0) {
+      for (int n = 0; n < 10000; ++n) EXPECT_TRUE((co_await tx.send(n)).ok());
+      tx.close();
+      co_return;
+    }
+    while (true) {
+      absl::StatusOr<int> item = co_await rx.receive();
+      if (!item.ok()) {
+        end = item.status();
+        break;
+      }
+      received.push_back(*item);
+    }
+  });
+  ASSERT_EQ(received.size(), 10000u);
+  for (int n = 0; n < 10000; ++n) EXPECT_EQ(received[n], n);
+  EXPECT_TRUE(is_end_of_channel(end)) << end;
+
+  auto [tx2, rx2] = open_cross_loop_channel<std::string>(1);
+  absl::Status broken;
+  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i == 1) {
+      absl::StatusOr<std::string> first = co_await rx2.receive();
+      EXPECT_EQ(first.value_or(""), "one");
+      rx2.close();
+      co_return;
+    }
+    EXPECT_TRUE((co_await tx2.send("one")).ok());
+    co_await submit_to(group[1], []() -> Task<> { co_return; });  // let loop 1 close first
+    while (broken.ok()) {
+      broken = co_await tx2.send("more");
+      if (broken.ok()) co_await sleep(absl::Milliseconds(1));
+    }
+  });
+  EXPECT_TRUE(is_broken(broken)) << broken;
+}
+
+TEST_P(LoopsTest, ACrossLoopChannelsClosedHandlesAndBadCapacityAreRefused) {
+  EXPECT_THROW(open_cross_loop_channel<int>(0), UsageError);
+  run_here([]() -> Task<> {
+    auto [tx, rx] = open_cross_loop_channel<int>(2);
+    tx.close();
+    absl::Status sent = co_await tx.send(1);
+    EXPECT_TRUE(is_closed(sent)) << sent;
+    rx.close();
+    absl::StatusOr<int> got = co_await rx.receive();
+    EXPECT_TRUE(is_closed(got.status())) << got.status();
+  }());
+}
+
+// A cancelled receive takes nothing: the item sent later is received by the next receive.
+TEST_P(LoopsTest, ACancelledCrossLoopReceiveTakesNothing) {
+  auto [tx, rx] = open_cross_loop_channel<int>(4);
+  std::optional<absl::StatusOr<int>> first;
+  int second = 0;
+  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i == 0) {
+      first = co_await skip_after(absl::Milliseconds(10), rx.receive());
+      co_await submit_to(group[1], [&]() -> Task<> { EXPECT_TRUE((co_await tx.send(7)).ok()); });
+      absl::StatusOr<int> item = co_await rx.receive();
+      second = item.value_or(-1);
+    }
+    co_return;
+  });
+  EXPECT_FALSE(first.has_value());
+  EXPECT_EQ(second, 7);
+}
+
 GIAMBIO_ON_EVERY_DRIVER(LoopsTest);
 
 TEST(LoopsTest, ZeroLoopsIsAUsageError) {
