@@ -13,7 +13,8 @@
 //
 // Outcomes, as for memory channels: closed (this handle was closed: FailedPrecondition), broken
 // (send after the receiver closed: Aborted, the item is dropped), end of channel (receive after
-// the sender closed and the buffer drained: OutOfRange). Cancellation: send() and receive() are
+// the sender closed and the buffer drained: OutOfRange); closing a handle wakes the operation
+// waiting on it with "closed". Cancellation: send() and receive() are
 // cancel points; a cancelled send sent nothing, a cancelled receive took nothing.
 //
 // Simulation: refused (it needs LoopTokens, which the simulator's tripwire refuses).
@@ -87,6 +88,20 @@ void wake_end(const std::shared_ptr<CrossLoopChannelState<T>>& state,
   (void)end.loop->run_soon([state, lot = &end.waiting] { lot->unpark_all(); });
 }
 
+// Parks the calling task until the other end (or this end's close()) wakes it; a cancellation
+// withdraws the wait.
+template <typename T>
+Task<> wait_for_other_end(CrossLoopChannelState<T>& state,
+                          typename CrossLoopChannelState<T>::End& end) {
+  try {
+    co_await end.waiting.park();
+  } catch (const Cancelled&) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    end.waits = false;
+    throw;
+  }
+}
+
 }  // namespace internal
 
 template <typename T>
@@ -98,31 +113,25 @@ class CrossLoopSender {
 
   Task<absl::Status> send(T item) {
     if (state_ == nullptr) co_return internal::channel_closed("CrossLoopSender::send");
-    internal::bind_end<T>(state_->sender, "CrossLoopSender::send");
+    // Held here: close() from another task of this loop may drop the handle's reference.
+    const std::shared_ptr<internal::CrossLoopChannelState<T>> state = state_;
+    internal::bind_end<T>(state->sender, "CrossLoopSender::send");
     while (true) {
       {
-        std::lock_guard<std::mutex> lock(state_->mutex);
-        if (state_->receiver.closed) {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        if (state->receiver.closed) {
           co_return internal::channel_broken("CrossLoopSender::send");
         }
-        if (state_->items.size() < state_->capacity) {
-          state_->items.push_back(std::move(item));
-          internal::wake_end<T>(state_, state_->receiver);
+        if (state->items.size() < state->capacity) {
+          state->items.push_back(std::move(item));
+          internal::wake_end<T>(state, state->receiver);
           co_return absl::OkStatus();
         }
-        state_->sender.waits = true;
+        state->sender.waits = true;
       }
-      std::exception_ptr cancelled;
-      try {
-        co_await state_->sender.waiting.park();
-      } catch (const Cancelled&) {
-        cancelled = std::current_exception();
-      }
-      if (cancelled) {
-        std::lock_guard<std::mutex> lock(state_->mutex);
-        state_->sender.waits = false;
-      }
-      if (cancelled) std::rethrow_exception(cancelled);
+      co_await internal::wait_for_other_end<T>(*state, state->sender);
+      if (state_ == nullptr)
+        co_return internal::channel_closed("CrossLoopSender::send");  // closed meanwhile
     }
   }
 
@@ -131,6 +140,8 @@ class CrossLoopSender {
     std::shared_ptr<internal::CrossLoopChannelState<T>> state = std::move(state_);
     std::lock_guard<std::mutex> lock(state->mutex);
     state->sender.closed = true;
+    state->sender.waits = false;
+    state->sender.waiting.unpark_all();  // a send waiting on this handle: "closed"
     internal::wake_end<T>(state, state->receiver);
   }
   bool is_open() const { return state_ != nullptr; }
@@ -155,32 +166,26 @@ class CrossLoopReceiver {
     if (state_ == nullptr) {
       co_return internal::channel_closed("CrossLoopReceiver::receive");
     }
-    internal::bind_end<T>(state_->receiver, "CrossLoopReceiver::receive");
+    // Held here: close() from another task of this loop may drop the handle's reference.
+    const std::shared_ptr<internal::CrossLoopChannelState<T>> state = state_;
+    internal::bind_end<T>(state->receiver, "CrossLoopReceiver::receive");
     while (true) {
       {
-        std::lock_guard<std::mutex> lock(state_->mutex);
-        if (!state_->items.empty()) {
-          T item = std::move(state_->items.front());
-          state_->items.pop_front();
-          internal::wake_end<T>(state_, state_->sender);
+        std::lock_guard<std::mutex> lock(state->mutex);
+        if (!state->items.empty()) {
+          T item = std::move(state->items.front());
+          state->items.pop_front();
+          internal::wake_end<T>(state, state->sender);
           co_return item;
         }
-        if (state_->sender.closed) {
+        if (state->sender.closed) {
           co_return internal::channel_end("CrossLoopReceiver::receive");
         }
-        state_->receiver.waits = true;
+        state->receiver.waits = true;
       }
-      std::exception_ptr cancelled;
-      try {
-        co_await state_->receiver.waiting.park();
-      } catch (const Cancelled&) {
-        cancelled = std::current_exception();
-      }
-      if (cancelled) {
-        std::lock_guard<std::mutex> lock(state_->mutex);
-        state_->receiver.waits = false;
-      }
-      if (cancelled) std::rethrow_exception(cancelled);
+      co_await internal::wait_for_other_end<T>(*state, state->receiver);
+      if (state_ == nullptr)
+        co_return internal::channel_closed("CrossLoopReceiver::receive");  // closed meanwhile
     }
   }
 
@@ -190,6 +195,8 @@ class CrossLoopReceiver {
     std::lock_guard<std::mutex> lock(state->mutex);
     state->receiver.closed = true;
     state->items.clear();  // dropped, as when a memory channel's last receiver closes
+    state->receiver.waits = false;
+    state->receiver.waiting.unpark_all();  // a receive waiting on this handle: "closed"
     internal::wake_end<T>(state, state->sender);
   }
   bool is_open() const { return state_ != nullptr; }

@@ -12,8 +12,8 @@
 // serve_tcp stops accepting and closes the listener (new connections are refused), lets the
 // connections it runs finish for ServeOptions::grace, then cancels those still running (reason:
 // "cancelled by task 4 'serve_tcp shutdown': serve_tcp: shutdown grace period of 10s over"), and
-// returns OK. Handlers that should finish
-// early (an idle keep-alive connection) can wait on the same Event. A program stops on SIGTERM
+// returns OK. Handlers that should finish early (an idle keep-alive connection) can wait on the
+// same Event. A program stops on SIGTERM
 // by setting the Event from a signal receiver (signals.h; examples/program.cc does).
 //
 // Resource exhaustion does not kill the server: when accept fails with EMFILE, ENFILE, ENOBUFS

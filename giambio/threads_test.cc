@@ -511,6 +511,17 @@ TEST_P(LoopsTest, ACrossLoopChannelsClosedHandlesAndBadCapacityAreRefused) {
     rx.close();
     absl::StatusOr<int> got = co_await rx.receive();
     EXPECT_TRUE(is_closed(got.status())) << got.status();
+
+    // Closing a handle wakes the operation waiting on it.
+    auto [tx2, rx2] = open_cross_loop_channel<int>(1);
+    EXPECT_TRUE((co_await tx2.send(1)).ok());  // the buffer is full now
+    absl::Status waiting_send;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { waiting_send = co_await tx2.send(2); });
+      co_await wait_all_tasks_blocked();
+      tx2.close();
+    });
+    EXPECT_TRUE(is_closed(waiting_send)) << waiting_send;
   }());
 }
 

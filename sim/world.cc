@@ -413,11 +413,15 @@ void World::crash(Host& host) {
     throw UsageError(absl::StrCat("World::crash(", host.name_, "): the host is already down"));
   }
   record("crash", host.name_, {.host = host.id_});
+  end_programs(host);
+  disk_->crash(host);
+}
+
+void World::end_programs(Host& host) {
   host.alive_ = false;
   ++host.incarnation_;
   for (CancelScope* scope : std::vector<CancelScope*>(host.scopes_)) scope->cancel();
   network_->crash(host);
-  disk_->crash(host);
 }
 
 void World::restart(Host& host) {
@@ -440,7 +444,7 @@ void World::signal(Host& host, int signal) {
     throw UsageError(call + ": stopping a process is not modelled");
   }
   if (!host.alive_) throw UsageError(call + ": the host is down");
-  if (signal != SIGKILL && host.signals_->watched(signal)) {
+  if (host.signals_->watched(signal)) {  // never SIGKILL: no receiver may take it
     record("signal", signal_name(signal), {.host = host.id_});
     host.signals_->deliver(signal);
     return;
@@ -451,10 +455,7 @@ void World::signal(Host& host, int signal) {
   }
   // The default action: the program dies, the machine does not.
   record("killed", signal_name(signal), {.host = host.id_});
-  host.alive_ = false;
-  ++host.incarnation_;
-  for (CancelScope* scope : std::vector<CancelScope*>(host.scopes_)) scope->cancel();
-  network_->crash(host);
+  end_programs(host);
   disk_->process_died(host);
 }
 

@@ -224,6 +224,9 @@ class World {
   [[noreturn]] void touched_real_world(const std::string& call) const;
 
  private:
+  // What a crash and a kill share: the host goes down, its tasks are cancelled, its connections
+  // reset. Its disk is the caller's to decide (lost or torn writes, or all kept).
+  void end_programs(Host& host);
   Task<> main(std::function<Task<>()> control);
   Task<> run_host(Host& host);
   Task<> nemesis();
