@@ -1,5 +1,5 @@
 // giambio/cross_loop_channel.h: a channel whose two ends live on different loops (threads.h's
-// run_loops), with the outcomes of memory channels (channel.h).
+// run_loops or run_loops_interleaved), with the outcomes of memory channels (channel.h).
 //
 //   auto [tx, rx] = giambio::open_cross_loop_channel<std::string>(/*capacity=*/64);
 //   // on loop 0:  co_await tx.send("work");     tx.close();
@@ -17,7 +17,8 @@
 // waiting on it with "closed". Cancellation: send() and receive() are
 // cancel points; a cancelled send sent nothing, a cancelled receive took nothing.
 //
-// Simulation: refused (it needs LoopTokens, which the simulator's tripwire refuses).
+// Simulation and the virtual clock: between the loops of run_loops_interleaved (threads.h); used
+// outside them, refused (it needs a LoopToken, which the simulator's tripwire refuses there).
 #ifndef GIAMBIO_CROSS_LOOP_CHANNEL_H_
 #define GIAMBIO_CROSS_LOOP_CHANNEL_H_
 
@@ -52,7 +53,7 @@ struct CrossLoopChannelState {
   // One end's waiting place: its lot is touched on that end's loop only.
   struct End {
     std::optional<LoopToken> loop;  // bound at first use
-    Loop* bound_to = nullptr;
+    const Inbox* bound_to = nullptr;  // which loop: the one its token reaches
     ParkingLot waiting{"cross-loop channel"};
     bool waits = false;   // guarded by mutex
     bool closed = false;  // guarded by mutex
@@ -70,9 +71,9 @@ template <typename T>
 void bind_end(typename CrossLoopChannelState<T>::End& end, const char* operation) {
   Loop& loop = Loop::current(operation);
   if (end.bound_to == nullptr) {
-    end.bound_to = &loop;
     end.loop.emplace(current_loop_token());
-  } else if (end.bound_to != &loop) {
+    end.bound_to = loop.inbox_if_made().get();  // the loop's, or its interleaved loop's
+  } else if (end.bound_to != loop.inbox_if_made().get()) {
     throw UsageError(std::string(operation) +
                      ": this end of the channel belongs to another loop (each end stays on the "
                      "loop of its first operation)");

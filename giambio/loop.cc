@@ -66,9 +66,40 @@ Loop::~Loop() {
 }
 
 std::shared_ptr<internal::Inbox> Loop::inbox() {
+  if (current_ != nullptr && current_->lane != 0) return lanes_[current_->lane - 1];
   if (inbox_ == nullptr) inbox_ = std::make_shared<internal::Inbox>(*this);
   inbox_->service();
   return inbox_;
+}
+
+const std::shared_ptr<internal::Inbox>& Loop::inbox_if_made() const {
+  if (current_ != nullptr && current_->lane != 0) return lanes_[current_->lane - 1];
+  return inbox_;
+}
+
+uint8_t Loop::add_lane(std::shared_ptr<internal::Inbox> inbox) {
+  GIAMBIO_CHECK(inbox != nullptr, "Loop::add_lane: a null inbox");
+  auto free = std::find(lanes_.begin(), lanes_.end(), nullptr);
+  if (free == lanes_.end()) {
+    if (lanes_.size() == 255) {
+      throw UsageError("Loop::add_lane: all 255 lanes of this loop are taken");
+    }
+    free = lanes_.insert(lanes_.end(), nullptr);
+  }
+  *free = std::move(inbox);
+  return static_cast<uint8_t>(free - lanes_.begin() + 1);
+}
+
+void Loop::remove_lane(uint8_t lane) {
+  GIAMBIO_CHECK(lane != 0 && lane <= lanes_.size() && lanes_[lane - 1] != nullptr,
+                "Loop::remove_lane: no lane ", static_cast<int>(lane));
+  lanes_[lane - 1] = nullptr;
+}
+
+void Loop::set_running_lane(uint8_t lane) {
+  GIAMBIO_CHECK(lane == 0 || (lane <= lanes_.size() && lanes_[lane - 1] != nullptr),
+                "Loop::set_running_lane: no lane ", static_cast<int>(lane));
+  current_task("Loop::set_running_lane").lane = lane;
 }
 
 void Loop::finish_guests() {
@@ -135,7 +166,10 @@ void Loop::launch(internal::TaskRecord& task, CancelScope& own_scope, CancelScop
   ++live_tasks_count_;
   task.resume_point = task.root();
   internal::CancelTree::place(task, parent_scope == nullptr ? nullptr : &parent_scope->node());
-  if (current_ != nullptr) task.domain = current_->domain;
+  if (current_ != nullptr) {
+    task.domain = current_->domain;
+    task.lane = current_->lane;
+  }
   own_scope.enter(*this, task);
   notify([&](Instrument& i) { i.on_task_spawned(task.info()); });
   task.state = internal::TaskState::kReady;

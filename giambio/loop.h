@@ -90,9 +90,19 @@ class Loop {
   size_t live_tasks() const { return live_tasks_count_; }
 
   // The way into this loop from other threads (threads.h), made on first use; each call also
-  // arms or withdraws its wait. inbox_if_made(): the same, or null, without making one.
+  // arms or withdraws its wait. inbox_if_made(): the same, or null, without making one. For a
+  // task in a lane (below), both give that lane's inbox instead.
   std::shared_ptr<internal::Inbox> inbox();
-  const std::shared_ptr<internal::Inbox>& inbox_if_made() const { return inbox_; }
+  const std::shared_ptr<internal::Inbox>& inbox_if_made() const;
+
+  // Lanes: several loops' worth of tasks interleaved on this one (threads.h's
+  // run_loops_interleaved, for drivers that run no threads). A lane is a number 1..255 naming its
+  // inbox; a task inherits its spawner's lane, set_running_lane moves the running task into one
+  // (UsageError outside a task). add_lane gives the smallest free number (UsageError when all
+  // 255 are taken), remove_lane frees it.
+  uint8_t add_lane(std::shared_ptr<internal::Inbox> inbox);
+  void remove_lane(uint8_t lane);
+  void set_running_lane(uint8_t lane);
   // After the main task: calls from other threads are refused from now on, and the tasks they
   // started are cancelled and run to their end (run() calls it).
   void finish_guests();
@@ -215,6 +225,7 @@ class Loop {
   bool started_ = false;
   Loop* previous_loop_ = nullptr;
   std::shared_ptr<internal::Inbox> inbox_;
+  std::vector<std::shared_ptr<internal::Inbox>> lanes_;  // lane n at n - 1; null: free
   // The task run_until_done waits for: a turn ends as soon as it is done, rather than waiting
   // for other top-level tasks (guests) in the driver.
   internal::TaskRecord* awaited_ = nullptr;

@@ -103,10 +103,12 @@ absl::Status LoopToken::run_soon(std::function<void()> fn) const {
 }
 
 void LoopToken::check_not_loop_thread() const {
-  if (Loop* loop = Loop::current_or_null(); loop != nullptr && loop->inbox_if_made() == inbox_) {
+  Loop* loop = Loop::current_or_null();
+  if (inbox_->is_lane() || (loop != nullptr && loop->inbox_if_made() == inbox_)) {
     throw UsageError(
-        "LoopToken::run: called on the loop's own thread, where it would wait for itself (await "
-        "the task instead)");
+        "LoopToken::run: called on the loop's own thread (or for one of run_loops_interleaved's "
+        "loops, which all share it), where it would wait for itself (await the task, or "
+        "submit_to)");
   }
 }
 
@@ -134,93 +136,143 @@ void LoopToken::post_guest_with_handle(std::function<Task<>()> make,
 
 LoopToken current_loop_token() {
   Loop& loop = Loop::current("current_loop_token");
-  if (!loop.driver().threads_allowed()) {
+  const internal::TaskRecord* task = loop.running_task();
+  const bool in_lane = task != nullptr && task->lane != 0;  // run_loops_interleaved's
+  if (!in_lane && !loop.driver().threads_allowed()) {
     touch_real_world("current_loop_token");  // in a simulation: the tripwire, naming the seed
     throw UsageError(absl::StrCat("current_loop_token: the ", loop.driver().name(),
-                                  " driver runs no threads, so nothing could call in"));
+                                  " driver runs no threads, so nothing could call in (inside "
+                                  "run_loops_interleaved it names the task's loop)"));
   }
   LoopToken token(loop.inbox());
   (void)loop.inbox();  // arms the wait now that a token exists
   return token;
 }
 
-void run_loops(const LoopsOptions& options,
-               std::function<Task<>(const LoopGroup& group, size_t index)> main) {
-  if (options.count == 0) throw UsageError("run_loops: count 0 (at least one loop)");
-  touch_real_world("run_loops");
-  const size_t n = options.count;
-  // What the loops share: their tokens (complete before any main starts), their errors, and a
-  // way to cancel each one's main from another loop (touched on that loop's thread only).
-  struct Shared {
-    std::mutex mutex;
-    std::condition_variable all_ready;
-    std::vector<std::optional<LoopToken>> tokens;
-    LoopGroup group;
-    bool started = false;
-    std::vector<std::exception_ptr> errors;  // in the order they happened
-    size_t mains_running = 0;
-    std::vector<CancelScope*> scopes;  // loop i's thread only
-    std::vector<Event*> all_ended;     // loop i's thread only
-  } shared;
-  shared.tokens.resize(n);
-  shared.scopes.resize(n, nullptr);
-  shared.all_ended.resize(n, nullptr);
-  shared.mains_running = n;
+namespace internal {
 
-  auto cancel_others = [&shared, n](size_t failed, const std::string& why) {
-    for (size_t j = 0; j < n; ++j) {
-      if (j == failed) continue;
-      (void)shared.group[j].run_soon([&shared, j, why] {
-        if (shared.scopes[j] != nullptr) shared.scopes[j]->cancel(why);
-      });
+// What the loops of one run_loops or run_loops_interleaved call share: their tokens (complete
+// before any main starts), their errors, and a way to cancel each one's main from another loop
+// (scopes_[i] and all_ended_[i] are touched on loop i only, through its token).
+class LoopGroupRun {
+ public:
+  LoopGroupRun(size_t count, LoopsMain main)
+      : main_(std::move(main)),
+        tokens_(count),
+        scopes_(count, nullptr),
+        all_ended_(count, nullptr),
+        running_(count) {}
+
+  // Threads: loop i's token, from its own thread. Waits until every loop has one (true), or
+  // one of them could not start (false: its error is the call's).
+  bool join(size_t i, LoopToken token) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    tokens_[i].emplace(std::move(token));
+    if (std::all_of(tokens_.begin(), tokens_.end(), [](const auto& t) { return t.has_value(); })) {
+      for (auto& each : tokens_) group_.tokens_.push_back(*each);
+      started_ = true;
+      changed_.notify_all();
     }
-  };
-  auto loop_main = [&](size_t i) -> Task<> {
-    {
-      std::unique_lock<std::mutex> lock(shared.mutex);
-      shared.tokens[i].emplace(current_loop_token());
-      if (std::all_of(shared.tokens.begin(), shared.tokens.end(),
-                      [](const auto& t) { return t.has_value(); })) {
-        for (auto& token : shared.tokens) shared.group.tokens_.push_back(*token);
-        shared.started = true;
-        shared.all_ready.notify_all();
-      }
-      // Before any main runs, every loop can be reached (a short wait, at start only).
-      shared.all_ready.wait(lock, [&] { return shared.started; });
+    // Before any main runs, every loop can be reached (a short wait, at start only).
+    changed_.wait(lock, [&] { return started_ || start_failed_; });
+    return started_;
+  }
+  // Lanes: every token at once, before any lane runs.
+  void set_lanes(const std::vector<std::shared_ptr<Inbox>>& inboxes) {
+    for (const auto& inbox : inboxes) group_.tokens_.push_back(LoopToken(inbox));
+    started_ = true;
+  }
+  // Loop i ended by an error of its own (its driver, a deadlock), not of its main.
+  void loop_failed(size_t i, std::exception_ptr error) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    errors_.push_back(std::move(error));
+    if (!tokens_[i].has_value() && !started_) {  // it never joined: the others stop waiting
+      start_failed_ = true;
+      changed_.notify_all();
     }
-    // Every loop serves the others (submit_to) until every main has ended.
+  }
+
+  // Loop i's part once the group is complete: main(group, i) in a cancel scope; if it fails,
+  // the others are cancelled; then it serves the others until every main has ended.
+  Task<> loop_main(size_t i) {
     Event all_ended;
-    shared.all_ended[i] = &all_ended;
     CancelScope scope;
-    shared.scopes[i] = &scope;
+    struct Forget {  // however this ends, no other loop reaches these any more
+      LoopGroupRun* run;
+      size_t i;
+      ~Forget() {
+        run->scopes_[i] = nullptr;
+        run->all_ended_[i] = nullptr;
+      }
+    } forget{this, i};
+    all_ended_[i] = &all_ended;
+    scopes_[i] = &scope;
     std::exception_ptr error;
     try {
-      Task<> body = main(shared.group, i);
+      Task<> body = main_(group_, i);
       co_await scope.run(std::move(body));
     } catch (...) {
       error = std::current_exception();
     }
-    shared.scopes[i] = nullptr;
+    scopes_[i] = nullptr;
     if (error) {
       const std::string why = absl::StrCat("loop ", i, " failed: ", describe(error));
       {
-        std::lock_guard<std::mutex> lock(shared.mutex);
-        shared.errors.push_back(std::move(error));
+        std::lock_guard<std::mutex> lock(mutex_);
+        errors_.push_back(std::move(error));
       }
-      cancel_others(i, why);
+      for (size_t j = 0; j < group_.size(); ++j) {
+        if (j == i) continue;
+        (void)group_[j].run_soon([this, j, why] {
+          if (scopes_[j] != nullptr) scopes_[j]->cancel(why);
+        });
+      }
     }
     bool last = false;
     {
-      std::lock_guard<std::mutex> lock(shared.mutex);
-      last = --shared.mains_running == 0;
+      std::lock_guard<std::mutex> lock(mutex_);
+      last = --running_ == 0;
     }
     if (last) {
-      for (size_t j = 0; j < n; ++j) {
-        (void)shared.group[j].run_soon([&shared, j] { shared.all_ended[j]->set(); });
+      for (size_t j = 0; j < group_.size(); ++j) {
+        (void)group_[j].run_soon([this, j] {
+          if (all_ended_[j] != nullptr) all_ended_[j]->set();
+        });
       }
     }
     co_await all_ended.wait();
-    shared.all_ended[i] = nullptr;
+  }
+
+  // After every loop has ended: the error, or a MultiError if several failed on their own.
+  void rethrow() {
+    group_.tokens_.clear();
+    if (errors_.size() == 1) std::rethrow_exception(errors_.front());
+    if (errors_.size() > 1) throw MultiError(std::move(errors_));
+  }
+
+ private:
+  LoopsMain main_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::optional<LoopToken>> tokens_;  // threads: as they join
+  LoopGroup group_;
+  bool started_ = false;
+  bool start_failed_ = false;
+  std::vector<CancelScope*> scopes_;
+  std::vector<Event*> all_ended_;
+  size_t running_;                          // mains still running
+  std::vector<std::exception_ptr> errors_;  // in the order they happened
+};
+
+}  // namespace internal
+
+void run_loops(const LoopsOptions& options, LoopsMain main) {
+  if (options.count == 0) throw UsageError("run_loops: count 0 (at least one loop)");
+  touch_real_world("run_loops");
+  const size_t n = options.count;
+  internal::LoopGroupRun group(n, std::move(main));
+  auto loop_main = [&group](size_t i) -> Task<> {
+    if (group.join(i, current_loop_token())) co_await group.loop_main(i);
   };
   auto run_one = [&](size_t i) {
     if (options.pin_to_cores) {
@@ -234,8 +286,7 @@ void run_loops(const LoopsOptions& options,
     try {
       run(loop_main(i), std::move(run_options));
     } catch (...) {  // the loop itself failed (a deadlock, a driver that cannot start)
-      std::lock_guard<std::mutex> lock(shared.mutex);
-      shared.errors.push_back(std::current_exception());
+      group.loop_failed(i, std::current_exception());
     }
   };
   std::vector<std::thread> threads;
@@ -249,9 +300,54 @@ void run_loops(const LoopsOptions& options,
   }
   run_one(0);
   for (std::thread& thread : threads) thread.join();
-  shared.group.tokens_.clear();
-  if (shared.errors.size() == 1) std::rethrow_exception(shared.errors.front());
-  if (shared.errors.size() > 1) throw MultiError(std::move(shared.errors));
+  group.rethrow();
+}
+
+Task<> run_loops_interleaved(const LoopsOptions& options, LoopsMain main) {
+  Loop& loop = Loop::current("run_loops_interleaved");
+  if (options.count == 0) throw UsageError("run_loops_interleaved: count 0 (at least one loop)");
+  if (options.driver != DriverKind::kAuto || options.pin_to_cores) {
+    throw UsageError(
+        "run_loops_interleaved: the loops share this task's loop, its driver and its thread, so "
+        "'driver' and 'pin_to_cores' do not apply (leave them unset)");
+  }
+  if (loop.driver().threads_allowed()) {
+    throw UsageError(absl::StrCat("run_loops_interleaved: the ", loop.driver().name(),
+                                  " driver runs threads: use run_loops, which gives each loop a "
+                                  "thread of its own"));
+  }
+  const size_t n = options.count;
+  internal::LoopGroupRun group(n, std::move(main));
+  std::vector<std::shared_ptr<internal::Inbox>> inboxes;
+  std::vector<uint8_t> lanes;
+  struct Release {  // however this ends: calls still queued fail, the lanes are free again
+    Loop& loop;
+    std::vector<std::shared_ptr<internal::Inbox>>& inboxes;
+    std::vector<uint8_t>& lanes;
+    ~Release() {
+      for (auto& inbox : inboxes) inbox->close();
+      for (uint8_t lane : lanes) loop.remove_lane(lane);
+    }
+  } release{loop, inboxes, lanes};
+  for (size_t i = 0; i < n; ++i) {
+    inboxes.push_back(std::make_shared<internal::Inbox>(loop, internal::Inbox::ForLane{}));
+    lanes.push_back(loop.add_lane(inboxes.back()));
+  }
+  group.set_lanes(inboxes);
+  auto lane_main = [&](size_t i) -> Task<> {
+    loop.set_running_lane(lanes[i]);  // what it spawns from here on is the lane's
+    internal::Inbox& inbox = *inboxes[i];
+    co_await with_pool([&](Pool& lane) -> Task<> {
+      lane.spawn(inbox.serve_lane(), "interleaved loop's calls");
+      co_await group.loop_main(i);
+      inbox.finish_lane();
+    });
+  };
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    for (size_t i = 0; i < n; ++i) pool.spawn(lane_main(i), absl::StrCat("loop ", i));
+    co_return;
+  });
+  group.rethrow();
 }
 
 CapacityLimiter& default_thread_limiter() {

@@ -39,8 +39,12 @@
 //
 // Simulation and the virtual clock: threads would break determinism, so there to_thread runs the
 // callable inline, on the loop's thread, right after a schedule point (same value, same
-// exceptions, same cancellation semantics; it blocks the loop for as long as it runs), and
-// current_loop_token() is refused (the simulator's tripwire, naming the call and the seed).
+// exceptions, same cancellation semantics; it blocks the loop for as long as it runs), run_loops
+// is refused (the simulator's tripwire, naming the call and the seed) and
+// run_loops_interleaved(options, main) runs the same main on N loops that are lanes of the one
+// loop: each has its own LoopToken, submit_to and cross-loop channels work between them, and a
+// simulation's seed draws how their tasks interleave, so a multi-core service replays exactly.
+// current_loop_token() works inside those lanes and is refused elsewhere (the tripwire).
 #ifndef GIAMBIO_THREADS_H_
 #define GIAMBIO_THREADS_H_
 
@@ -69,7 +73,8 @@ namespace giambio {
 
 namespace internal {
 class Inbox;
-}
+class LoopGroupRun;
+}  // namespace internal
 
 // Thrown by LoopToken::run when the loop ended before (or while) the call ran.
 class RunFinishedError : public std::runtime_error {
@@ -95,6 +100,7 @@ class LoopToken {
 
  private:
   friend LoopToken current_loop_token();
+  friend class internal::LoopGroupRun;  // makes the tokens of interleaved loops
   explicit LoopToken(std::shared_ptr<internal::Inbox> inbox);
   void check_not_loop_thread() const;
   // Posts a guest task made by `make` (on the loop's thread); `failed` runs if it never starts.
@@ -307,15 +313,25 @@ class LoopGroup {
   const LoopToken& operator[](size_t i) const { return tokens_.at(i); }
 
  private:
-  friend void run_loops(const LoopsOptions& options,
-                        std::function<Task<>(const LoopGroup& group, size_t index)> main);
+  friend class internal::LoopGroupRun;
   std::vector<LoopToken> tokens_;
 };
 
+using LoopsMain = std::function<Task<>(const LoopGroup& group, size_t index)>;
+
 // Runs main(group, i) on options.count loops (above); the calling thread waits for them all.
 // UsageError for a count of 0 (and, through the tripwire, in a simulation).
-void run_loops(const LoopsOptions& options,
-               std::function<Task<>(const LoopGroup& group, size_t index)> main);
+void run_loops(const LoopsOptions& options, LoopsMain main);
+
+// The same loops without threads, for the drivers that run none (a simulation, the virtual
+// clock): each loop is a lane of the calling task's loop (its tasks, its LoopToken, its
+// submit_to calls and guests, all on this thread), and the calling task waits for them all.
+// Everything run_loops promises holds, and nothing else changes for main: in a simulation the
+// lanes' tasks interleave in the order the seed draws, so a multi-core service (each loop
+// listening with SO_REUSEPORT, say) replays exactly. A lane's LoopToken takes calls from this
+// thread only (UsageError from another). UsageError for a count of 0, for options that need
+// threads (driver, pin_to_cores) and on a driver that runs threads (use run_loops there).
+Task<> run_loops_interleaved(const LoopsOptions& options, LoopsMain main);
 
 namespace internal {
 

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -257,21 +258,29 @@ GIAMBIO_ON_EVERY_DRIVER(ThreadsTest);
 
 // ---- Several loops ----
 
+// On io_uring and epoll, run_loops: a thread per loop. On the virtual clock,
+// run_loops_interleaved: every loop a lane of one loop on this thread. The behaviour is the same.
 class LoopsTest : public testing::OnEveryDriver {
  protected:
-  LoopsOptions options(size_t count = 2) {
+  bool interleaved() const { return GetParam() == DriverKind::kVirtual; }
+  void run_group(size_t count, LoopsMain main) {
     LoopsOptions options;
     options.count = count;
-    options.driver = GetParam();
-    return options;
+    if (!interleaved()) {
+      options.driver = GetParam();
+      run_loops(options, std::move(main));
+      return;
+    }
+    testing::run_virtual(run_loops_interleaved(options, std::move(main)));
   }
 };
 
 // Each loop asks the other for its thread's id: values cross both ways, on two threads.
 TEST_P(LoopsTest, ATaskOnOneLoopRunsATaskOnAnotherAndGetsItsValue) {
+  if (interleaved()) GTEST_SKIP() << "threads and real sockets: run_loops only";
   std::vector<std::thread::id> asked(2);
   std::vector<std::thread::id> answered(2);
-  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
     asked[i] = std::this_thread::get_id();
     answered[i] = co_await submit_to(group[1 - i], []() -> Task<std::thread::id> {
       co_await checkpoint();
@@ -286,7 +295,7 @@ TEST_P(LoopsTest, ATaskOnOneLoopRunsATaskOnAnotherAndGetsItsValue) {
 TEST_P(LoopsTest, ARemoteErrorComesBackAndASubmitToOwnLoopIsRefused) {
   std::string error;
   bool refused = false;
-  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
     if (i != 0) co_return;
     try {
       co_await submit_to(group[1], []() -> Task<> {
@@ -310,7 +319,7 @@ TEST_P(LoopsTest, ARemoteErrorComesBackAndASubmitToOwnLoopIsRefused) {
 TEST_P(LoopsTest, CancellingTheCallerCancelsTheRemoteTaskAndWaitsForIt) {
   std::atomic<bool> remote_cancelled{false};
   bool remote_done_before_return = false;
-  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
     if (i != 0) co_return;
     auto forever = [&]() -> Task<> {
       try {
@@ -329,6 +338,7 @@ TEST_P(LoopsTest, CancellingTheCallerCancelsTheRemoteTaskAndWaitsForIt) {
 
 // The other way: a target loop that has ended (here a loop of its own, on another thread).
 TEST_P(LoopsTest, ATargetLoopThatEndedIsARunFinishedError) {
+  if (interleaved()) GTEST_SKIP() << "threads and real sockets: run_loops only";
   std::optional<LoopToken> ended_loop;
   std::thread other([&] {
     RunOptions run_options;
@@ -357,7 +367,7 @@ TEST_P(LoopsTest, AFailingLoopCancelsTheOthersAndItsErrorComesOut) {
   std::vector<std::string> reasons(3);
   const absl::Time start = absl::Now();
   try {
-    run_loops(options(3), [&](const LoopGroup&, size_t i) -> Task<> {
+    run_group(3, [&](const LoopGroup&, size_t i) -> Task<> {
       if (i == 2) {
         co_await sleep(absl::Milliseconds(20));
         throw std::runtime_error("disk on fire");
@@ -381,13 +391,14 @@ TEST_P(LoopsTest, AFailingLoopCancelsTheOthersAndItsErrorComesOut) {
 // Two loops listen on one port with SO_REUSEPORT; a third runs 1000 clients (100 at a time).
 // Every client gets its bytes back, and the kernel spreads the connections over both loops.
 TEST_P(LoopsTest, ServeTcpScalesAcrossLoopsWithReusePort) {
+  if (interleaved()) GTEST_SKIP() << "threads and real sockets: run_loops only";
   constexpr int kClients = 1000;
   std::vector<int> accepted(2, 0);  // loop i's thread only
   std::vector<Event*> stop(2, nullptr);
   Event* listening = nullptr;
   SocketAddress address = *SocketAddress::parse("127.0.0.1", 0);
   int echoed = 0;
-  run_loops(options(3), [&](const LoopGroup& group, size_t i) -> Task<> {
+  run_group(3, [&](const LoopGroup& group, size_t i) -> Task<> {
     if (i < 2) {
       Event shutdown;
       stop[i] = &shutdown;
@@ -463,7 +474,7 @@ TEST_P(LoopsTest, ACrossLoopChannelCarriesItemsInOrderBetweenLoops) {
   auto [tx, rx] = open_cross_loop_channel<int>(8);
   std::vector<int> received;
   absl::Status end;
-  run_loops(options(), [&](const LoopGroup&, size_t i) -> Task<> {
+  run_group(2, [&](const LoopGroup&, size_t i) -> Task<> {
     if (i == 0) {
       for (int n = 0; n < 10000; ++n) EXPECT_TRUE((co_await tx.send(n)).ok());
       tx.close();
@@ -484,7 +495,7 @@ TEST_P(LoopsTest, ACrossLoopChannelCarriesItemsInOrderBetweenLoops) {
 
   auto [tx2, rx2] = open_cross_loop_channel<std::string>(1);
   absl::Status broken;
-  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
     if (i == 1) {
       absl::StatusOr<std::string> first = co_await rx2.receive();
       EXPECT_EQ(first.value_or(""), "one");
@@ -503,7 +514,7 @@ TEST_P(LoopsTest, ACrossLoopChannelCarriesItemsInOrderBetweenLoops) {
 
 TEST_P(LoopsTest, ACrossLoopChannelsClosedHandlesAndBadCapacityAreRefused) {
   EXPECT_THROW(open_cross_loop_channel<int>(0), UsageError);
-  run_here([]() -> Task<> {
+  run_group(1, [](const LoopGroup&, size_t) -> Task<> {
     auto [tx, rx] = open_cross_loop_channel<int>(2);
     tx.close();
     absl::Status sent = co_await tx.send(1);
@@ -522,7 +533,25 @@ TEST_P(LoopsTest, ACrossLoopChannelsClosedHandlesAndBadCapacityAreRefused) {
       tx2.close();
     });
     EXPECT_TRUE(is_closed(waiting_send)) << waiting_send;
-  }());
+  });
+}
+
+// An end stays on the loop of its first operation: used from another loop, a UsageError.
+TEST_P(LoopsTest, ACrossLoopChannelEndUsedFromAnotherLoopIsRefused) {
+  auto [tx, rx] = open_cross_loop_channel<int>(4);
+  std::string refused;
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i != 0) co_return;
+    EXPECT_TRUE((co_await tx.send(1)).ok());
+    co_await submit_to(group[1], [&]() -> Task<> {
+      try {
+        (void)co_await tx.send(2);
+      } catch (const UsageError& e) {
+        refused = e.what();
+      }
+    });
+  });
+  EXPECT_THAT(refused, HasSubstr("this end of the channel belongs to another loop"));
 }
 
 // A cancelled receive takes nothing: the item sent later is received by the next receive.
@@ -530,7 +559,7 @@ TEST_P(LoopsTest, ACancelledCrossLoopReceiveTakesNothing) {
   auto [tx, rx] = open_cross_loop_channel<int>(4);
   std::optional<absl::StatusOr<int>> first;
   int second = 0;
-  run_loops(options(), [&](const LoopGroup& group, size_t i) -> Task<> {
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
     if (i == 0) {
       first = co_await skip_after(absl::Milliseconds(10), rx.receive());
       co_await submit_to(group[1], [&]() -> Task<> { EXPECT_TRUE((co_await tx.send(7)).ok()); });
@@ -543,7 +572,14 @@ TEST_P(LoopsTest, ACancelledCrossLoopReceiveTakesNothing) {
   EXPECT_EQ(second, 7);
 }
 
-GIAMBIO_ON_EVERY_DRIVER(LoopsTest);
+INSTANTIATE_TEST_SUITE_P(Drivers, LoopsTest,
+                         ::testing::Values(DriverKind::kUring, DriverKind::kEpoll,
+                                           DriverKind::kVirtual),
+                         [](const ::testing::TestParamInfo<DriverKind>& info) -> std::string {
+                           return info.param == DriverKind::kVirtual
+                                      ? "interleaved"
+                                      : testing::driver_test_name(info);
+                         });
 
 TEST(LoopsTest, ZeroLoopsIsAUsageError) {
   LoopsOptions none;
@@ -569,6 +605,140 @@ TEST(ThreadsVirtualTest, ToThreadRunsInlineAndTokensAreRefused) {
       EXPECT_THAT(e.what(), HasSubstr("current_loop_token: the virtual driver runs no threads"));
     }
   }());
+}
+
+// Interleaved loops are lanes of one loop: a task's token names its own lane, a guest runs in the
+// lane it was sent to, and cancellation crosses from one lane to another.
+TEST(InterleavedLoopsTest, EachLoopIsALaneWithItsOwnTokenAndGuests) {
+  std::vector<std::string> refused;
+  int pinged_back = 0;
+  std::string remote_cancelled;
+  LoopsOptions options;
+  options.count = 3;
+  testing::run_virtual(
+      run_loops_interleaved(options, [&](const LoopGroup& group, size_t i) -> Task<> {
+        auto refuse = [&](size_t target) -> Task<> {
+          try {
+            co_await submit_to(group[target], []() -> Task<> { co_return; });
+          } catch (const UsageError& e) {
+            refused.push_back(e.what());
+          }
+        };
+        co_await refuse(i);  // its own lane
+        if (i != 0) co_return;
+        co_await submit_to(group[1], [&]() -> Task<> {
+          co_await refuse(1);  // a guest on lane 1 is in lane 1
+          co_await submit_to(group[0], [&]() -> Task<> {
+            ++pinged_back;
+            co_return;
+          });
+        });
+        // Cancelling the caller on lane 0 cancels its guest on lane 2.
+        co_await with_pool([&](Pool& pool) -> Task<> {
+          pool.spawn([&]() -> Task<> {
+            try {
+              co_await submit_to(group[2], [&]() -> Task<> {
+                try {
+                  co_await sleep(absl::Hours(1));
+                } catch (const Cancelled& cancelled) {
+                  remote_cancelled = cancelled.what();
+                  throw;
+                }
+              });
+            } catch (const RunFinishedError&) {
+            }
+          });
+          co_await sleep(absl::Seconds(1));
+          pool.cancel();
+        });
+      }));
+  ASSERT_EQ(refused.size(), 4u);
+  for (const std::string& why : refused) EXPECT_THAT(why, HasSubstr("this task's own loop"));
+  EXPECT_EQ(pinged_back, 1);
+  EXPECT_THAT(remote_cancelled, HasSubstr("submit_to: the caller was cancelled"));
+}
+
+TEST(InterleavedLoopsTest, BadOptionsAndCallsThatNeedThreadsAreRefused) {
+  auto refused = [](const LoopsOptions& options) -> std::string {
+    try {
+      testing::run_virtual(
+          run_loops_interleaved(options, [](const LoopGroup&, size_t) -> Task<> { co_return; }));
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  LoopsOptions none;
+  none.count = 0;
+  EXPECT_THAT(refused(none), HasSubstr("run_loops_interleaved: count 0"));
+  LoopsOptions driver;
+  driver.driver = DriverKind::kEpoll;
+  EXPECT_THAT(refused(driver), HasSubstr("'driver' and 'pin_to_cores' do not apply"));
+  LoopsOptions pinned;
+  pinned.pin_to_cores = true;
+  EXPECT_THAT(refused(pinned), HasSubstr("'driver' and 'pin_to_cores' do not apply"));
+
+  RunOptions epoll;
+  epoll.driver = DriverKind::kEpoll;
+  try {
+    run(run_loops_interleaved(LoopsOptions{},
+                              [](const LoopGroup&, size_t) -> Task<> { co_return; }),
+        std::move(epoll));
+    ADD_FAILURE() << "interleaved loops on a driver that runs threads";
+  } catch (const UsageError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("the epoll driver runs threads: use run_loops"));
+  }
+
+  // A lane's token: run() would block the one thread; another thread cannot post to it.
+  std::string blocking;
+  std::string other_thread;
+  testing::run_virtual(
+      run_loops_interleaved(LoopsOptions{}, [&](const LoopGroup& group, size_t i) -> Task<> {
+        if (i != 0) co_return;
+        try {
+          group[1].run([]() -> Task<int> { co_return 1; });
+        } catch (const UsageError& e) {
+          blocking = e.what();
+        }
+        LoopToken token = group[1];
+        std::thread([&other_thread, token] {
+          try {
+            (void)token.run_soon([] {});
+          } catch (const UsageError& e) {
+            other_thread = e.what();
+          }
+        }).join();
+        co_return;
+      }));
+  EXPECT_THAT(blocking, HasSubstr("run_loops_interleaved's loops, which all share it"));
+  EXPECT_THAT(other_thread, HasSubstr("called from another thread"));
+}
+
+// The lanes' tasks interleave in the order the schedule seed draws: one seed, one order.
+TEST(InterleavedLoopsTest, TheSeedDecidesTheInterleaving) {
+  auto order = [](uint64_t seed) {
+    std::string steps;
+    LoopsOptions options;
+    options.count = 3;
+    testing::run_virtual(
+        run_loops_interleaved(options,
+                              [&steps](const LoopGroup& group, size_t i) -> Task<> {
+                                for (int step = 0; step < 4; ++step) {
+                                  steps += static_cast<char>('a' + i);
+                                  co_await submit_to(group[(i + 1) % 3], [&steps, i]() -> Task<> {
+                                    steps += static_cast<char>('A' + i);
+                                    co_return;
+                                  });
+                                }
+                              }),
+        seed);
+    return steps;
+  };
+  EXPECT_EQ(order(1), order(1));
+  std::set<std::string> orders;
+  for (uint64_t seed = 1; seed <= 8; ++seed) orders.insert(order(seed));
+  EXPECT_GT(orders.size(), 1u);
+  EXPECT_EQ(order(1).size(), 24u);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "giambio/check.h"
 #include "giambio/errors.h"
 #include "giambio/loop.h"
+#include "giambio/pool.h"
 
 namespace giambio::internal {
 namespace {
@@ -31,9 +33,11 @@ void wake(int fd) {
 
 Inbox::Inbox(Loop& loop) : loop_(loop), event_fd_(make_event_fd()), wait_(*this, event_fd_) {}
 
+Inbox::Inbox(Loop& loop, ForLane) : loop_(loop), wait_(*this, -1) {}
+
 Inbox::~Inbox() {
   GIAMBIO_CHECK(!armed_, "the inbox's wait outlived the loop's driver");
-  ::close(event_fd_);
+  if (event_fd_ >= 0) ::close(event_fd_);
 }
 
 void Inbox::Wait::complete(int64_t result) {
@@ -42,6 +46,12 @@ void Inbox::Wait::complete(int64_t result) {
 }
 
 absl::Status Inbox::post(Call call, const char* operation) {
+  if (is_lane() && !loop_.runs_here()) {
+    throw UsageError(
+        absl::StrCat(operation,
+                     ": called from another thread, but the loop is one of "
+                     "run_loops_interleaved's, which take calls from their own thread"));
+  }
   bool was_empty = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -51,16 +61,22 @@ absl::Status Inbox::post(Call call, const char* operation) {
     was_empty = calls_.empty();
     calls_.push_back(std::move(call));
   }
-  if (was_empty) wake(event_fd_);
+  if (is_lane()) {
+    arrived_.unpark_all();
+  } else if (was_empty) {
+    wake(event_fd_);
+  }
   return absl::OkStatus();
 }
 
 void Inbox::drop_token() {
-  // The last one: the loop may now be unreachable from outside, and should look again.
-  if (tokens_.fetch_sub(1) == 1) wake(event_fd_);
+  // The last one: the loop may now be unreachable from outside, and should look again. (A lane
+  // has nothing to look at: the loop's own deadlock detection covers it.)
+  if (tokens_.fetch_sub(1) == 1 && !is_lane()) wake(event_fd_);
 }
 
 void Inbox::service() {
+  GIAMBIO_CHECK(!is_lane(), "Inbox::service on a lane's inbox (serve_lane runs its calls)");
   if (fired_) {
     fired_ = false;
     uint64_t count = 0;
@@ -97,8 +113,51 @@ void Inbox::run_calls(std::deque<Call>& calls) {
 }
 
 TaskHandle<void> Inbox::start_guest(Task<> task) {
+  if (is_lane()) {
+    GIAMBIO_CHECK(guest_pool_ != nullptr, "a lane's call ran outside serve_lane");
+    return guest_pool_->spawn(std::move(task), "guest");
+  }
+  // Forget the guests that have ended once the list has doubled, so a long-lived loop that
+  // takes many calls keeps only those still running.
+  if (guests_.size() >= 2 * guests_seen_running_) {
+    std::erase_if(guests_, [](const TaskHandle<void>& guest) { return guest.done(); });
+    guests_seen_running_ = std::max<size_t>(guests_.size(), 16);
+  }
   guests_.push_back(loop_.start(std::move(task), "from_thread"));
   return guests_.back();
+}
+
+Task<> Inbox::serve_lane() {
+  GIAMBIO_CHECK(is_lane(), "Inbox::serve_lane on a loop's own inbox");
+  co_await with_pool([this](Pool& guests) -> Task<> {
+    guest_pool_ = &guests;
+    while (true) {
+      std::deque<Call> calls;
+      bool closed = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        calls.swap(calls_);
+        closed = closed_;
+      }
+      if (!calls.empty()) {
+        run_calls(calls);
+      } else if (closed) {
+        break;
+      } else {
+        co_await arrived_.park();
+      }
+    }
+    guests.cancel("the loop's main task has ended");
+  });
+  guest_pool_ = nullptr;
+}
+
+void Inbox::finish_lane() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+  }
+  arrived_.unpark_all();
 }
 
 void Inbox::fail_queued(const absl::Status& status) {

@@ -8,6 +8,11 @@
 // wakes the loop to notice. Calls that start tasks (LoopToken::run) make guests: top-level tasks
 // that finish() cancels and waits for when the loop's main task has ended. After that, posts fail
 // with FailedPrecondition; every call accepted before it still ran.
+//
+// A lane's inbox (Loop::add_lane, for threads.h's run_loops_interleaved) is the same queue for a
+// loop that shares its thread with others: no eventfd, calls come from that thread only, and a
+// task of the lane, serve_lane(), runs them as they come (so they run at schedule points, in the
+// order the scheduler or a simulation's seed picks) and keeps the guests in a pool of its own.
 #ifndef GIAMBIO_INTERNAL_INBOX_H_
 #define GIAMBIO_INTERNAL_INBOX_H_
 
@@ -19,12 +24,14 @@
 
 #include "absl/status/status.h"
 #include "giambio/driver.h"
+#include "giambio/parking_lot.h"
 #include "giambio/task.h"
 #include "giambio/task_handle.h"
 
 namespace giambio {
 class Loop;
-}
+class Pool;
+}  // namespace giambio
 
 namespace giambio::internal {
 
@@ -35,13 +42,19 @@ class Inbox {
     std::function<void(absl::Status)> fail;  // if it will never run (may be empty)
   };
 
-  // Creates the eventfd (UsageError on the virtual clock or in a simulation: no threads there).
+  // A loop's own inbox: creates the eventfd.
   explicit Inbox(Loop& loop);
+  // A lane's inbox.
+  struct ForLane {};
+  Inbox(Loop& loop, ForLane);
   ~Inbox();
   Inbox(const Inbox&) = delete;
   Inbox& operator=(const Inbox&) = delete;
 
-  // ---- Any thread ----
+  Loop& loop() const { return loop_; }
+  bool is_lane() const { return event_fd_ < 0; }
+
+  // ---- Any thread (a lane's: its loop's thread only, else UsageError) ----
   // Queues `call`; FailedPrecondition "<operation>: the loop has ended" after close().
   absl::Status post(Call call, const char* operation);
   void add_token() { tokens_.fetch_add(1); }
@@ -58,6 +71,13 @@ class Inbox {
   // The loop is being torn down without finish() (a loop stepped by hand): queued calls are
   // failed (a run_soon call has nobody to tell: it is dropped), later posts refused.
   void close();
+
+  // ---- A lane's inbox, on its loop's thread ----
+  // The lane's task: runs the calls as they come, and their guests in a pool, until
+  // finish_lane(); then the calls accepted before it, then cancels the guests and waits for them.
+  Task<> serve_lane();
+  // The lane's main task has ended: no more calls (those already accepted still run).
+  void finish_lane();
 
  private:
   class Wait final : public Operation {
@@ -78,9 +98,13 @@ class Inbox {
   bool fired_ = false;  // wait_ completed since the last service()
   std::atomic<int> tokens_{0};
   std::mutex mutex_;
-  std::deque<Call> calls_;  // guarded by mutex_
-  bool closed_ = false;     // guarded by mutex_
-  std::vector<TaskHandle<void>> guests_;
+  std::deque<Call> calls_;                // guarded by mutex_
+  bool closed_ = false;                   // guarded by mutex_
+  std::vector<TaskHandle<void>> guests_;  // a loop's own inbox: guests not yet seen done
+  size_t guests_seen_running_ = 16;
+  // A lane's: the pool its guests run in while serve_lane() runs, and what wakes it.
+  Pool* guest_pool_ = nullptr;
+  ParkingLot arrived_{"interleaved loop: waiting for calls"};
 };
 
 }  // namespace giambio::internal

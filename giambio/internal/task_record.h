@@ -103,8 +103,12 @@ class TaskRecord {
  public:
   // Last, so that a derived record's small fields can share their padding.
   TaskState state = TaskState::kReady;
+  // Which of the loops interleaved on this one the task belongs to (threads.h's
+  // run_loops_interleaved; 0: the loop itself). Inherited from the spawner, like `domain`; it
+  // decides which inbox current_loop_token() names. Sits in the padding after `state`.
+  uint8_t lane = 0;
   // How many things (locks) the task holds that others may wait for (Loop::hold); when it ends
-  // holding any, the loop breaks them. Sits in the padding before `domain`.
+  // holding any, the loop breaks them.
   uint16_t holding = 0;
   // Which part of a simulated world the task belongs to (the simulator's host id; 0 outside a
   // simulation). A task inherits its spawner's domain; the scheduler does nothing else with it.
