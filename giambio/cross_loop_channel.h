@@ -52,7 +52,7 @@ template <typename T>
 struct CrossLoopChannelState {
   // One end's waiting place: its lot is touched on that end's loop only.
   struct End {
-    std::optional<LoopToken> loop;  // bound at first use
+    std::optional<LoopToken> loop;    // bound at first use
     const Inbox* bound_to = nullptr;  // which loop: the one its token reaches
     ParkingLot waiting{"cross-loop channel"};
     bool waits = false;   // guarded by mutex

@@ -155,9 +155,27 @@ Network::Addr Network::own_address(uint32_t host, const Addr& to) {
   return loopback;
 }
 
-Network::Socket* Network::bound(uint32_t host, int type, uint16_t port) {
+Network::Socket* Network::bound(uint32_t host, int type, uint16_t port, const Addr& from) {
   auto it = bindings_.find({host, type, port});
-  return it == bindings_.end() ? nullptr : find(it->second);
+  if (it == bindings_.end()) return nullptr;
+  const std::vector<int>& fds = it->second;
+  if (fds.size() == 1) return find(fds.front());
+  std::vector<Socket*> group;
+  for (int fd : fds) {
+    Socket* socket = find(fd);
+    if (socket != nullptr && (type != SOCK_STREAM || socket->state == Socket::kListening)) {
+      group.push_back(socket);
+    }
+  }
+  if (group.empty()) return find(fds.front());
+  // FNV-1a over the peer's address and port: the same flow reaches the same socket, on every
+  // compiler (no std::hash).
+  uint64_t hash = 1469598103934665603ull;
+  auto mix = [&hash](uint8_t byte) { hash = (hash ^ byte) * 1099511628211ull; };
+  for (uint8_t byte : from.ip) mix(byte);
+  mix(static_cast<uint8_t>(from.port >> 8));
+  mix(static_cast<uint8_t>(from.port & 0xff));
+  return group[hash % group.size()];
 }
 
 // ---- Links ----
@@ -205,10 +223,17 @@ int Network::bind_port(Socket& socket, Addr address) {
       }
     }
     if (address.port == 0) return -EADDRINUSE;
-  } else if (bindings_.contains({socket.host, socket.type, address.port})) {
-    return -EADDRINUSE;
+  } else if (auto taken = bindings_.find({socket.host, socket.type, address.port});
+             taken != bindings_.end()) {
+    // Shared only when every socket there, this one too, set SO_REUSEPORT (as on Linux).
+    const bool shared = socket.reuse_port &&
+                        std::all_of(taken->second.begin(), taken->second.end(), [this](int fd) {
+                          Socket* other = find(fd);
+                          return other != nullptr && other->reuse_port;
+                        });
+    if (!shared) return -EADDRINUSE;
   }
-  bindings_[{socket.host, socket.type, address.port}] = socket.fd;
+  bindings_[{socket.host, socket.type, address.port}].push_back(socket.fd);
   // Bound to "any", the socket's address is the host's of its family until it talks to a peer
   // (connect, sendto), which picks the family of that peer.
   socket.bound_any = address.is_any();
@@ -244,9 +269,9 @@ int Network::listen(int fd, int backlog) {
 }
 
 int Network::set_option(int fd, int level, int option, int value) {
-  (void)value;
   Socket* socket = find(fd);
   if (socket == nullptr) return -EBADF;
+  if (level == SOL_SOCKET && option == SO_REUSEPORT) socket->reuse_port = value != 0;
   const bool known = (level == SOL_SOCKET && (option == SO_REUSEADDR || option == SO_REUSEPORT)) ||
                      (level == IPPROTO_TCP && option == TCP_NODELAY);
   return known ? 0 : -ENOPROTOOPT;
@@ -404,7 +429,9 @@ void Network::crash(Host& host) {
 
 void Network::unbind(Socket& socket) {
   auto binding = bindings_.find({socket.host, socket.type, socket.local.port});
-  if (binding != bindings_.end() && binding->second == socket.fd) bindings_.erase(binding);
+  if (binding == bindings_.end()) return;
+  std::erase(binding->second, socket.fd);
+  if (binding->second.empty()) bindings_.erase(binding);
 }
 
 void Network::fail_parked(Socket& socket, int error) {

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "giambio/driver.h"
@@ -120,7 +121,10 @@ class Network {
   int bind_port(Socket& socket, Addr address);
   // Gives up the socket's port, if the binding is still its own.
   void unbind(Socket& socket);
-  Socket* bound(uint32_t host, int type, uint16_t port);
+  // The socket bound to `port` that hears `from`: with several (SO_REUSEPORT), the one that
+  // `from`'s address and port pick among them (listening ones, for TCP), as Linux hashes a flow
+  // to one socket of the group.
+  Socket* bound(uint32_t host, int type, uint16_t port, const Addr& from);
   // Completes the socket's parked reader and writer, if any, with -error.
   static void fail_parked(Socket& socket, int error);
   // A sockaddr given to a socket of `family` (AF_INET takes sockaddr_in, AF_INET6 sockaddr_in6).
@@ -163,7 +167,9 @@ class Network {
   Links links_;  // before datagram_prng_: both draw from the world's streams at construction
   Prng datagram_prng_;
   std::map<int, std::unique_ptr<Socket>> sockets_;
-  std::map<std::tuple<uint32_t, int, uint16_t>, int> bindings_;  // (host, type, port) -> fd
+  // (host, type, port) -> the sockets bound there, in the order they bound (several only when
+  // each set SO_REUSEPORT).
+  std::map<std::tuple<uint32_t, int, uint16_t>, std::vector<int>> bindings_;
   std::map<uint32_t, uint16_t> next_port_;
   std::map<uint64_t, std::shared_ptr<Connection>> connections_;
   uint64_t last_connection_ = 0;

@@ -70,8 +70,9 @@ struct Network::Socket {
   int type = SOCK_STREAM;
   int family = AF_INET;
   State state = kNew;
-  bool bound_any = false;  // bound to 0.0.0.0 or [::]: `local` follows the peer's family
-  bool dead = false;       // its host crashed: every call fails until it is closed
+  bool bound_any = false;   // bound to 0.0.0.0 or [::]: `local` follows the peer's family
+  bool dead = false;        // its host crashed: every call fails until it is closed
+  bool reuse_port = false;  // SO_REUSEPORT: shares its port with others that set it too
   Addr local;
   Addr peer;
   std::shared_ptr<Connection> conn;

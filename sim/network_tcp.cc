@@ -87,7 +87,7 @@ void Network::syn_arrives(int fd, uint64_t attempt, uint32_t from, Addr client, 
   const uint32_t to_host = route(from, to);
   Host* host = world_.host_by_id(to_host);
   if (host == nullptr || !host->alive() || links_.blocked(from, to_host)) return;  // lost; retried
-  Socket* listener = bound(to_host, SOCK_STREAM, to.port);
+  Socket* listener = bound(to_host, SOCK_STREAM, to.port, client);
   // An IPv4 listener does not hear IPv6 (an IPv6 one hears both).
   const bool hears = listener != nullptr && listener->state == Socket::kListening &&
                      (listener->family == AF_INET6 || to.is_v4());

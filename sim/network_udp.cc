@@ -91,7 +91,7 @@ void Network::deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::
     ++stats_.datagrams_cut;
     return;
   }
-  Socket* socket = bound(to_host, SOCK_DGRAM, to.port);
+  Socket* socket = bound(to_host, SOCK_DGRAM, to.port, from);
   if (socket == nullptr || socket->datagrams.size() >= kDatagramQueue) return;
   if (socket->family == AF_INET && !to.is_v4()) return;  // an IPv4 socket hears no IPv6
   ++stats_.datagrams_delivered;

@@ -641,6 +641,146 @@ TEST(WorldTest, ToThreadRunsInlineAndALoopTokenTripsTheWire) {
   EXPECT_THAT(refused, HasSubstr("current_loop_token reaches the real world"));
 }
 
+// SO_REUSEPORT in the simulated network: sockets that all set it share a port, and each
+// connection goes to one of the listening ones, picked by the client's address and port.
+TEST(WorldTest, ListenersWithReusePortShareAPortAndSplitTheConnections) {
+  World world({.seed = 12});
+  std::vector<int> accepted(2, 0);
+  std::string refused;
+  Host& server = world.add_host("server", [&]() -> Task<> {
+    ListenOptions reuse;
+    reuse.reuse_port = true;
+    const SocketAddress address = *SocketAddress::parse("0.0.0.0", 7);
+    std::vector<SocketListener> listeners;
+    for (int i = 0; i < 2; ++i) {
+      absl::StatusOr<SocketListener> listener = SocketListener::listen(address, reuse);
+      if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+      listeners.push_back(std::move(*listener));
+    }
+    absl::StatusOr<SocketListener> without = SocketListener::listen(address);
+    refused = without.status().ToString();
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      for (int i = 0; i < 2; ++i) {
+        pool.spawn([&, i]() -> Task<> {
+          while (true) {
+            absl::StatusOr<SocketStream> stream = co_await listeners[i].accept();
+            if (!stream.ok()) co_return;
+            ++accepted[i];
+          }
+        });
+      }
+      co_return;
+    });
+  });
+  Host& client = world.add_host("client");
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    co_await world.on(client, [&]() -> Task<> {
+      std::vector<SocketStream> streams;
+      for (int c = 0; c < 20; ++c) {
+        absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(server.address(7));
+        EXPECT_TRUE(stream.ok()) << stream.status();
+        if (stream.ok()) streams.push_back(std::move(*stream));
+      }
+      co_await sleep(absl::Milliseconds(5));
+    }());
+  });
+  EXPECT_THAT(refused, HasSubstr("bind(0.0.0.0:7): Address already in use"));
+  EXPECT_EQ(accepted[0] + accepted[1], 20);
+  EXPECT_GT(accepted[0], 0);
+  EXPECT_GT(accepted[1], 0);
+}
+
+// A service on three loops (run_loops_interleaved, as run_loops would run it on three cores):
+// each loop listens on port 7 with SO_REUSEPORT and answers every message with what the next
+// loop makes of it (submit_to).
+struct ShardedEcho {
+  std::vector<int> accepted = std::vector<int>(3, 0);
+  int boots = 0;
+};
+
+Task<> sharded_echo_server(ShardedEcho& state) {
+  ++state.boots;
+  LoopsOptions options;
+  options.count = 3;
+  co_await run_loops_interleaved(options, [&state](const LoopGroup& group, size_t i) -> Task<> {
+    ListenOptions reuse;
+    reuse.reuse_port = true;
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("0.0.0.0", 7), reuse);
+    if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+    auto answer = [&state, &group, i](SocketStream stream) -> Task<> {
+      ++state.accepted[i];
+      while (true) {
+        absl::StatusOr<std::string> message = co_await stream.read_some(4096);
+        if (!message.ok() || message->empty()) co_return;
+        std::string text = std::move(*message);
+        const std::string reply =
+            co_await submit_to(group[(i + 1) % 3], [&text]() -> Task<std::string> {
+              co_await checkpoint();
+              co_return text;
+            });
+        if (!(co_await stream.write_all(reply)).ok()) co_return;
+      }
+    };
+    const absl::Status ended = co_await serve_tcp(*listener, answer);
+    throw std::runtime_error(ended.ToString());
+  });
+}
+
+// The multi-loop host replays to one fingerprint, through a crash and a restart of the host.
+TEST(WorldTest, AHostRunningSeveralLoopsReplaysToOneFingerprint) {
+  auto run = [](uint64_t seed, ShardedEcho& state, int& answered) {
+    WorldOptions options{.seed = seed};
+    options.faults.network.jitter = absl::Milliseconds(2);
+    World world(std::move(options));
+    Host& server = world.add_host("server", [&state] { return sharded_echo_server(state); });
+    std::vector<Host*> clients;
+    for (int i = 0; i < 4; ++i) clients.push_back(&world.add_host(absl::StrCat("client", i)));
+    auto round = [&]() -> Task<> {
+      co_await with_pool([&](Pool& pool) -> Task<> {
+        for (Host* c : clients) {
+          pool.spawn([&world, &server, &answered, c]() -> Task<> {
+            co_await world.on(*c, [&]() -> Task<> {
+              for (int n = 0; n < 5; ++n) {
+                const std::string message = absl::StrCat(c->name(), " ", n);
+                absl::StatusOr<std::string> reply = co_await echo_once(server.address(7), message);
+                if (reply.ok() && *reply == message) ++answered;
+              }
+            }());
+          });
+        }
+        co_return;
+      });
+    };
+    world.run([&]() -> Task<> {
+      co_await sleep(absl::Milliseconds(1));
+      co_await round();
+      world.crash(server);
+      co_await sleep(absl::Seconds(1));
+      world.restart(server);
+      co_await sleep(absl::Milliseconds(1));
+      co_await round();
+    });
+    return world.fingerprint();
+  };
+  ShardedEcho state;
+  int answered = 0;
+  const uint64_t first = run(3, state, answered);
+  EXPECT_EQ(answered, 40);
+  EXPECT_EQ(state.boots, 2);
+  EXPECT_EQ(state.accepted[0] + state.accepted[1] + state.accepted[2], 40);
+  for (int accepted : state.accepted) EXPECT_GT(accepted, 0);
+
+  ShardedEcho again;
+  int answered_again = 0;
+  EXPECT_EQ(run(3, again, answered_again), first);
+  EXPECT_EQ(again.accepted, state.accepted);
+  ShardedEcho other;
+  int answered_other = 0;
+  EXPECT_NE(run(4, other, answered_other), first);
+}
+
 TEST(WorldTest, HostsWallClocksDisagree) {
   WorldOptions options{.seed = 9};
   options.faults.clock = {.max_offset = absl::Seconds(5), .max_drift_ppm = 100};
