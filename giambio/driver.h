@@ -31,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "absl/time/time.h"
 
@@ -160,6 +161,25 @@ class Driver : public SystemCalls {
   // Whether other threads may work for this loop and call into it (threads.h): false on the
   // virtual clock and in the simulator, where to_thread runs its callable inline.
   virtual bool threads_allowed() const { return true; }
+
+  // A doorbell: how another loop's driver wakes this loop without a system call of its own
+  // (io_uring's MSG_RING: a completion posted into this ring; the inbox's eventfd stays for every
+  // other thread). open_doorbell returns a descriptor others ring, owned by the caller (it keeps
+  // the ring alive while anyone may ring it), or -1 when this driver has none (every driver but
+  // io_uring, or a kernel without MSG_RING); `rang` is called on this loop's thread, in poll(),
+  // after a ring. ring_doorbell(doorbell, fallback) queues a ring with this driver's next
+  // submission and returns true, or false when it cannot (the caller then wakes the loop its own
+  // way); if the ring fails in the kernel, the driver writes the eventfd `fallback` instead, so
+  // a wake-up is never lost.
+  virtual int open_doorbell(std::function<void()> rang) {
+    (void)rang;
+    return -1;
+  }
+  virtual bool ring_doorbell(int doorbell, int fallback) {
+    (void)doorbell;
+    (void)fallback;
+    return false;
+  }
 };
 
 // The simulator's tripwire (a public hook for simulators; programs never need it). While a

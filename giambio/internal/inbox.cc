@@ -31,13 +31,16 @@ void wake(int fd) {
 
 }  // namespace
 
-Inbox::Inbox(Loop& loop) : loop_(loop), event_fd_(make_event_fd()), wait_(*this, event_fd_) {}
+Inbox::Inbox(Loop& loop) : loop_(loop), event_fd_(make_event_fd()), wait_(*this, event_fd_) {
+  doorbell_ = loop_.driver().open_doorbell([this] { fired_ = true; });
+}
 
 Inbox::Inbox(Loop& loop, ForLane) : loop_(loop), wait_(*this, -1) {}
 
 Inbox::~Inbox() {
   GIAMBIO_CHECK(!armed_, "the inbox's wait outlived the loop's driver");
   if (event_fd_ >= 0) ::close(event_fd_);
+  if (doorbell_ >= 0) ::close(doorbell_);
 }
 
 void Inbox::Wait::complete(int64_t result) {
@@ -63,10 +66,18 @@ absl::Status Inbox::post(Call call, const char* operation) {
   }
   if (is_lane()) {
     arrived_.unpark_all();
-  } else if (was_empty) {
+  } else if (was_empty && !ring_doorbell()) {
     wake(event_fd_);
   }
   return absl::OkStatus();
+}
+
+bool Inbox::ring_doorbell() {
+  if (doorbell_ < 0) return false;
+  // Only from a task of another loop: its turn ends in a poll, which sends the ring.
+  Loop* here = Loop::current_or_null();
+  if (here == nullptr || here == &loop_ || here->running_task() == nullptr) return false;
+  return here->driver().ring_doorbell(doorbell_, event_fd_);
 }
 
 void Inbox::drop_token() {

@@ -2,7 +2,10 @@
 //
 // Calls from any thread queue here under a mutex (one FIFO, so FIFO per calling thread too) and
 // an eventfd wakes the loop, which waits for it through an ordinary readiness operation on its
-// driver and runs the calls between tasks (Loop::run_once calls service()). The operation is
+// driver and runs the calls between tasks (Loop::run_once calls service()). From a task of
+// another io_uring loop the wake-up is that driver's ring of this loop's doorbell instead
+// (driver.h: MSG_RING, sent with the caller's next submission, no system call of its own). The
+// operation is
 // armed only while somebody could still call in (a token is alive or calls are queued), so a loop
 // nobody can reach from outside still reports a deadlock; when the last token goes, the eventfd
 // wakes the loop to notice. Calls that start tasks (LoopToken::run) make guests: top-level tasks
@@ -89,10 +92,14 @@ class Inbox {
     Inbox& inbox_;
   };
   void fail_queued(const absl::Status& status);
+  // Wakes the loop through its doorbell if the calling thread runs a task of another loop whose
+  // driver can ring it; false otherwise.
+  bool ring_doorbell();
   void run_calls(std::deque<Call>& calls);
 
   Loop& loop_;
   int event_fd_ = -1;
+  int doorbell_ = -1;  // the driver's (open_doorbell), or -1
   Wait wait_;
   bool armed_ = false;  // wait_ is with the driver
   bool fired_ = false;  // wait_ completed since the last service()

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,11 @@ constexpr uint64_t kWorkersReady = 1;
 // An acceptor's multishot request: its address with this tag in the low bits (operations are
 // at least 8-byte aligned, so their addresses have them clear).
 constexpr uint64_t kAcceptorTag = 2;
+// A completion another loop's driver posted into this ring with MSG_RING (its doorbell).
+constexpr uint64_t kDoorbellRang = 3;
+// This ring's MSG_RING that failed (a success posts nothing here): the fallback eventfd in the
+// bits above the tag.
+constexpr uint64_t kDoorbellFailedTag = 4;
 constexpr uint64_t kTagMask = 7;
 
 constexpr int kOpcodesUsed[] = {
@@ -69,8 +75,28 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
       return absl::UnavailableError(absl::StrCat("io_uring: the kernel lacks opcode ", opcode));
     }
   }
+  driver->has_msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
+                          (params.features & IORING_FEAT_CQE_SKIP) != 0;
   io_uring_free_probe(probe);
   return driver;
+}
+
+int UringDriver::open_doorbell(std::function<void()> rang) {
+  if (!has_msg_ring_) return -1;
+  const int doorbell = fcntl(ring_.ring_fd, F_DUPFD_CLOEXEC, 0);
+  if (doorbell < 0) return -1;
+  doorbell_rang_ = std::move(rang);
+  return doorbell;
+}
+
+bool UringDriver::ring_doorbell(int doorbell, int fallback) {
+  if (!has_msg_ring_ || fallback < 0) return false;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_msg_ring(sqe, doorbell, 0, kDoorbellRang, 0);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data64(sqe, (static_cast<uint64_t>(fallback) << 3) | kDoorbellFailedTag);
+  ++doorbells_rung_;
+  return true;
 }
 
 UringDriver::~UringDriver() {
@@ -340,9 +366,21 @@ void UringDriver::reap() {
   reaped_.clear();
   resubmit_.clear();
   bool workers_ready = false;
+  bool doorbell_rang = false;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++count;
     const uint64_t data = io_uring_cqe_get_data64(cqe);
+    // Doorbells come from other rings, unasked: none of them is an expected completion.
+    if (data == kDoorbellRang) {
+      doorbell_rang = true;
+      continue;
+    }
+    if ((data & kTagMask) == kDoorbellFailedTag) {
+      // EAGAIN only when the counter is full, which means a wake-up is waiting already.
+      const uint64_t one = 1;
+      [[maybe_unused]] const ssize_t written = ::write(static_cast<int>(data >> 3), &one, 8);
+      continue;
+    }
     GIAMBIO_CHECK(completions_expected_ > 0, "io_uring: a completion (user_data ", data, ", res ",
                   cqe->res, ") arrived with none expected");
     if ((data & kTagMask) == kAcceptorTag) {
@@ -367,6 +405,7 @@ void UringDriver::reap() {
   for (Operation* op : resubmit_) submit(*op);
   for (auto [op, result] : reaped_) op->complete(result);
   if (workers_ready) deliver_worker_completions();
+  if (doorbell_rang && doorbell_rang_) doorbell_rang_();
 }
 
 void UringDriver::cancel_all() {

@@ -39,6 +39,7 @@
 #include <liburing.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -76,6 +77,12 @@ class UringDriver final : public Driver {
   void cancel_all() override;
   // Tears down the listener's multishot accept, if any, before closing.
   int close(int fd) override;
+
+  // MSG_RING (driver.h): when the kernel has it (and skips a successful ring's own completion).
+  int open_doorbell(std::function<void()> rang) override;
+  bool ring_doorbell(int doorbell, int fallback) override;
+  // How many doorbells this driver has rung, for tests.
+  uint64_t doorbells_rung() const { return doorbells_rung_; }
 
   // The setup flags the kernel accepted, for logs and tests.
   unsigned setup_flags() const { return setup_flags_; }
@@ -123,6 +130,9 @@ class UringDriver final : public Driver {
   std::unique_ptr<internal::WorkerThreads> workers_;
   bool watching_workers_ = false;
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
+  bool has_msg_ring_ = false;
+  uint64_t doorbells_rung_ = 0;
+  std::function<void()> doorbell_rang_;
 };
 
 }  // namespace giambio

@@ -3,6 +3,9 @@
 // and the setup it negotiated is reported.
 #include "giambio/uring/uring_driver.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +51,63 @@ TEST(UringDriverTest, TinyRingUnderLoadLosesNoCompletion) {
     co_return echoed;
   };
   EXPECT_EQ(run(body(), std::move(options)), kClients);
+}
+
+// MSG_RING: one ring rings another's doorbell (the loops' inboxes use it between io_uring
+// loops); a ring that fails in the kernel (here: the doorbell is no ring) writes the fallback
+// eventfd instead, so the wake-up is not lost.
+TEST(UringDriverTest, ADoorbellRungFromAnotherRingWakesItsPollOrItsFallback) {
+  absl::StatusOr<std::unique_ptr<UringDriver>> a = UringDriver::create();
+  absl::StatusOr<std::unique_ptr<UringDriver>> b = UringDriver::create();
+  if (!a.ok() || !b.ok()) GTEST_SKIP() << "io_uring is unavailable here";
+  int rang = 0;
+  const int doorbell = (*b)->open_doorbell([&rang] { ++rang; });
+  if (doorbell < 0) GTEST_SKIP() << "the kernel has no MSG_RING (or no CQE_SKIP)";
+  const int fallback = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ASSERT_GE(fallback, 0);
+  uint64_t count = 0;
+
+  ASSERT_TRUE((*a)->ring_doorbell(doorbell, fallback));
+  EXPECT_EQ(rang, 0);
+  (*a)->poll(absl::InfinitePast());             // sends it
+  (*b)->poll((*b)->now() + absl::Seconds(10));  // woken by it, not by the deadline
+  EXPECT_EQ(rang, 1);
+  EXPECT_LT(read(fallback, &count, sizeof(count)), 0);  // the fallback stayed quiet
+
+  ASSERT_TRUE((*a)->ring_doorbell(fallback, fallback));  // an eventfd is no ring: it fails
+  (*a)->poll((*a)->now() + absl::Seconds(10));           // its failure comes back here
+  EXPECT_EQ(read(fallback, &count, sizeof(count)), 8);
+  EXPECT_EQ(count, 1u);
+  EXPECT_EQ(rang, 1);
+  close(fallback);
+  close(doorbell);
+}
+
+// Between two io_uring loops, a submit_to and its answer each ring the other loop's doorbell
+// (no eventfd write).
+TEST(UringDriverTest, LoopsOnIoUringWakeEachOtherThroughTheirDoorbells) {
+  absl::StatusOr<std::unique_ptr<UringDriver>> probe = UringDriver::create();
+  if (!probe.ok()) GTEST_SKIP() << "io_uring is unavailable here: " << probe.status();
+  const int doorbell = (*probe)->open_doorbell([] {});
+  if (doorbell < 0) GTEST_SKIP() << "the kernel has no MSG_RING";
+  close(doorbell);
+  std::vector<uint64_t> rung(2, 0);
+  LoopsOptions options;
+  options.driver = DriverKind::kUring;
+  auto rung_here = []() -> Task<uint64_t> {
+    auto* driver = dynamic_cast<UringDriver*>(&Loop::current("test").driver());
+    co_return driver == nullptr ? 0 : driver->doorbells_rung();
+  };
+  run_loops(options, [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i != 0) co_return;
+    for (int n = 0; n < 100; ++n) {
+      co_await submit_to(group[1], []() -> Task<> { co_return; });
+    }
+    rung[1] = co_await submit_to(group[1], rung_here);
+    rung[0] = co_await rung_here();
+  });
+  EXPECT_GE(rung[0], 100u);
+  EXPECT_GE(rung[1], 100u);
 }
 
 TEST(UringDriverTest, ReportsItsSetup) {
