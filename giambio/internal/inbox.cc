@@ -32,7 +32,7 @@ void wake(int fd) {
 }  // namespace
 
 Inbox::Inbox(Loop& loop) : loop_(loop), event_fd_(make_event_fd()), wait_(*this, event_fd_) {
-  doorbell_ = loop_.driver().open_doorbell([this] { fired_ = true; });
+  doorbell_ = loop_.driver().open_doorbell([this] { rung_ = true; });
 }
 
 Inbox::Inbox(Loop& loop, ForLane) : loop_(loop), wait_(*this, -1) {}
@@ -88,10 +88,12 @@ void Inbox::drop_token() {
 
 void Inbox::service() {
   GIAMBIO_CHECK(!is_lane(), "Inbox::service on a lane's inbox (serve_lane runs its calls)");
-  if (fired_) {
-    fired_ = false;
+  if (fired_ || rung_) {
     uint64_t count = 0;
-    if (::read(event_fd_, &count, sizeof(count)) < 0) count = 0;  // EAGAIN: already drained
+    // EAGAIN: already drained. A doorbell leaves the eventfd alone: nothing to read.
+    if (fired_ && ::read(event_fd_, &count, sizeof(count)) < 0) count = 0;
+    fired_ = false;
+    rung_ = false;
     std::deque<Call> calls;
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -103,6 +103,7 @@ class Inbox {
   Wait wait_;
   bool armed_ = false;  // wait_ is with the driver
   bool fired_ = false;  // wait_ completed since the last service()
+  bool rung_ = false;   // the doorbell rang since the last service()
   std::atomic<int> tokens_{0};
   std::mutex mutex_;
   std::deque<Call> calls_;                // guarded by mutex_

@@ -8,6 +8,10 @@
 // - PostBurst: another thread posts 1000 calls and waits for the last: calls per second.
 // - ToThread: a task awaits to_thread of an empty callable (giambio only: Asio has no
 //   equivalent in the core library).
+// - SubmitTo: a task on one loop awaits an empty task on another loop (run_loops, two threads;
+//   on io_uring each hop rings the other loop's doorbell, MSG_RING; on epoll it writes an
+//   eventfd), against Asio: the benchmark thread's io_context posts to another thread's, whose
+//   handler posts back. One iteration is one round trip.
 #include <asio.hpp>
 #include <atomic>
 #include <future>
@@ -117,6 +121,35 @@ void BM_ToThread(benchmark::State& state) {
   }(state));
 }
 BENCHMARK(BM_ToThread)->UseRealTime();
+
+void BM_SubmitTo_Giambio(benchmark::State& state) {
+  giambio::LoopsOptions options;
+  options.driver = state.range(0) == 0 ? giambio::DriverKind::kUring : giambio::DriverKind::kEpoll;
+  state.SetLabel(state.range(0) == 0 ? "io_uring" : "epoll");
+  giambio::run_loops(options,
+                     [&state](const giambio::LoopGroup& group, size_t i) -> giambio::Task<> {
+                       if (i != 0) co_return;
+                       auto nothing = []() -> giambio::Task<> { co_return; };
+                       for (auto _ : state) co_await giambio::submit_to(group[1], nothing);
+                     });
+}
+BENCHMARK(BM_SubmitTo_Giambio)->Arg(0)->Arg(1)->UseRealTime();
+
+void BM_SubmitTo_Asio(benchmark::State& state) {
+  asio::io_context here;
+  asio::io_context there;
+  auto keep_here = asio::make_work_guard(here);
+  auto keep_there = asio::make_work_guard(there);
+  std::thread runner([&] { there.run(); });
+  for (auto _ : state) {
+    bool done = false;
+    asio::post(there, [&] { asio::post(here, [&] { done = true; }); });
+    while (!done) here.run_one();
+  }
+  keep_there.reset();
+  runner.join();
+}
+BENCHMARK(BM_SubmitTo_Asio)->UseRealTime();
 
 }  // namespace
 
