@@ -73,6 +73,12 @@ void Trace::record(TraceEvent event) {
   if (keep_events_) events_.push_back(std::move(event));
 }
 
+void Trace::annotate(TraceSlice slice) {
+  if (!keep_events_) return;
+  task_names_[{slice.process, slice.track}] = slice.track_name;
+  slices_.push_back(std::move(slice));
+}
+
 void Trace::name_task(uint32_t host, uint64_t task, std::string name) {
   task_names_[{host, task}] = std::move(name);
 }
@@ -110,6 +116,13 @@ void Trace::write_chrome_json(std::ostream& out) const {
       out << R"({"ph":"f","bp":"e","cat":"msg","name":"message","id":)" << event.flow_in << where
           << "}";
     }
+  }
+  for (const TraceSlice& slice : slices_) {
+    begin();
+    out << R"({"ph":"X","cat":"annotation","name":")" << json_escape(slice.name)
+        << "\",\"ts\":" << micros(slice.start) << ",\"dur\":" << micros(slice.duration)
+        << ",\"pid\":" << slice.process << ",\"tid\":" << slice.track << R"(,"args":{"detail":")"
+        << json_escape(slice.detail) << "\"}}";
   }
   out << "\n]}\n";
 }

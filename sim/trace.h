@@ -36,6 +36,18 @@ struct TraceEvent {
   uint64_t flow_in = 0;
 };
 
+// Something drawn beside the run (a client's operation in a history, sim/history.h): written to
+// the Chrome trace as a slice on its own track, never folded into the fingerprint.
+struct TraceSlice {
+  uint32_t process = 0;  // a pid of its own, named with name_annotation_process
+  uint32_t track = 0;
+  std::string track_name;
+  absl::Duration start;
+  absl::Duration duration;
+  std::string name;
+  std::string detail;
+};
+
 class Trace {
  public:
   explicit Trace(bool keep_events) : keep_events_(keep_events) {}
@@ -45,6 +57,11 @@ class Trace {
   void name_host(uint32_t host, std::string name) { host_names_[host] = std::move(name); }
   void name_task(uint32_t host, uint64_t task, std::string name);
   uint64_t new_flow() { return ++last_flow_; }
+  // Slices beside the run (kept only with keep_events; not part of the fingerprint).
+  void annotate(TraceSlice slice);
+  void name_annotation_process(uint32_t process, std::string name) {
+    host_names_[process] = std::move(name);
+  }
 
   uint64_t fingerprint() const { return hash_; }
   size_t size() const { return count_; }
@@ -64,6 +81,7 @@ class Trace {
   size_t count_ = 0;
   uint64_t last_flow_ = 0;
   std::vector<TraceEvent> events_;
+  std::vector<TraceSlice> slices_;
   std::map<uint32_t, std::string> host_names_;
   std::map<std::pair<uint32_t, uint64_t>, std::string> task_names_;
 };

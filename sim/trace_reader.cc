@@ -328,6 +328,12 @@ absl::Status read_events(const Json& array, ChromeTrace& trace) {
     return absl::InvalidArgumentError("trace JSON: traceEvents: expected an array");
   }
   for (size_t i = 0; i < array.items.size(); ++i) {
+    // Annotations (a history's operations) are drawn beside the run, not part of it.
+    const Json* category = array.items[i].find("cat");
+    if (category != nullptr && category->kind == Json::Kind::kString &&
+        category->text == "annotation") {
+      continue;
+    }
     absl::StatusOr<TraceRecord> record = read_record(array.items[i], i);
     if (!record.ok()) return record.status();
     if (record->phase != "M") {

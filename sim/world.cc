@@ -132,7 +132,20 @@ absl::Time Host::wall_time(absl::Time now) const {
 // ---- World ----
 
 World::World(WorldOptions options)
-    : options_(std::move(options)), trace_(options_.keep_trace), nemesis_prng_(stream("nemesis")) {
+    : options_(std::move(options)),
+      trace_(options_.keep_trace),
+      history_(History::Clock{[this] { return elapsed(); },
+                              [this] {
+                                Host* host = current_host();
+                                return host != nullptr ? host->id() : 0u;
+                              },
+                              [] {
+                                Loop* loop = Loop::current_or_null();
+                                const std::optional<TaskInfo> task =
+                                    loop == nullptr ? std::nullopt : loop->running_task_info();
+                                return task ? task->id : uint64_t{0};
+                              }}),
+      nemesis_prng_(stream("nemesis")) {
   if (options_.swarm) {
     Prng swarm = stream("swarm");
     faults_ = draw_swarm(swarm);

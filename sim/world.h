@@ -47,6 +47,7 @@
 #include "giambio/socket_address.h"
 #include "giambio/task.h"
 #include "sim/faults.h"
+#include "sim/history.h"
 #include "sim/trace.h"
 
 namespace giambio {
@@ -196,6 +197,10 @@ class World {
   absl::Duration elapsed() const { return now_ - absl::UnixEpoch(); }
   uint64_t fingerprint() const { return trace_.fingerprint(); }
   const Trace& trace() const { return trace_; }
+  // The clients' history (sim/history.h): times are the world's, hosts and tasks the running
+  // task's. Check it with check_linearizability (sim/linearizability.h); write it into the trace
+  // with history().annotate(mutable_trace(), witness) before the trace is written.
+  History& history() { return history_; }
   Network& network() { return *network_; }
   Disk& disk() { return *disk_; }
 
@@ -234,6 +239,7 @@ class World {
   WorldOptions options_;
   Faults faults_;
   Trace trace_;
+  History history_;
   absl::Time now_ = absl::UnixEpoch();
   std::map<std::pair<absl::Time, uint64_t>, std::function<void()>> events_;
   uint64_t events_scheduled_ = 0;
