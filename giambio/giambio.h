@@ -9,6 +9,7 @@
 #ifndef GIAMBIO_GIAMBIO_H_
 #define GIAMBIO_GIAMBIO_H_
 
+#include "giambio/buggify.h"
 #include "giambio/byte_stream.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/capacity_limiter.h"

@@ -3,9 +3,12 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/buggify.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/check.h"
 #include "giambio/errors.h"
@@ -65,6 +68,24 @@ class Tripwire final : public RealWorldGuard {
  private:
   const World& world_;
   RealWorldGuard* previous_;
+};
+
+// While a world runs, giambio::buggify() asks it.
+class BuggifyDecider final : public BuggifyHook {
+ public:
+  explicit BuggifyDecider(World& world) : world_(world), previous_(set_buggify_hook(this)) {}
+  ~BuggifyDecider() { set_buggify_hook(previous_); }
+  bool fire(const std::source_location& site) override {
+    // The same name from every compiler: GCC names a header reached through a relative include
+    // "./examples/echo.h".
+    std::string_view file = site.file_name();
+    if (file.starts_with("./")) file.remove_prefix(2);
+    return world_.buggify(absl::StrCat(std::string(file), ":", site.line()));
+  }
+
+ private:
+  World& world_;
+  BuggifyHook* previous_;
 };
 
 // A host's signals: delivered by World::signal, never read from a kernel.
@@ -145,7 +166,8 @@ World::World(WorldOptions options)
                                     loop == nullptr ? std::nullopt : loop->running_task_info();
                                 return task ? task->id : uint64_t{0};
                               }}),
-      nemesis_prng_(stream("nemesis")) {
+      nemesis_prng_(stream("nemesis")),
+      buggify_prng_(stream("buggify")) {
   if (options_.swarm) {
     Prng swarm = stream("swarm");
     faults_ = draw_swarm(swarm);
@@ -253,6 +275,21 @@ void World::advance(absl::Time deadline) {
   }
 }
 
+bool World::buggify(const std::string& site) {
+  auto [it, first] = buggify_sites_.try_emplace(site);
+  BuggifySite& state = it->second;
+  if (first) {
+    // Whether a site is enabled depends on the seed and the site alone, not on which site was
+    // reached first.
+    state.enabled = stream(absl::StrCat("buggify site ", site)).chance(options_.buggify_sites);
+  }
+  ++state.calls;
+  if (!state.enabled || !buggify_prng_.chance(options_.buggify_fires)) return false;
+  ++state.fired;
+  record("buggify", site);
+  return true;
+}
+
 void World::record(std::string what, std::string detail, RecordOptions options) {
   uint32_t host = options.host;
   Loop* loop = Loop::current_or_null();
@@ -269,6 +306,7 @@ void World::run(std::function<Task<>()> control) {
   ran_ = true;
   Recorder recorder(*this);
   Tripwire tripwire(*this);
+  BuggifyDecider buggify(*this);
   // OpenSSL's randomness and clock come from the world while it runs (sim/tls_environment.h).
   SimTlsEnvironment tls(stream("tls"), [this] {
     Host* host = current_host();

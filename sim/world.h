@@ -80,6 +80,17 @@ struct WorldOptions {
   // Keep every trace event (for write_chrome_json and trace_diff); the fingerprint is always
   // computed.
   bool keep_trace = false;
+  // BUGGIFY (giambio/buggify.h): the chance that a call site is enabled for the run, and that an
+  // enabled site fires on a call (FoundationDB's 25% and 25%). 0 turns it off.
+  double buggify_sites = 0.25;
+  double buggify_fires = 0.25;
+};
+
+// One buggify() call site in a run: whether it was enabled, how often it was called and fired.
+struct BuggifySite {
+  bool enabled = false;
+  uint64_t calls = 0;
+  uint64_t fired = 0;
 };
 
 class Host {
@@ -201,6 +212,10 @@ class World {
   // task's. Check it with check_linearizability (sim/linearizability.h); write it into the trace
   // with history().annotate(mutable_trace(), witness) before the trace is written.
   History& history() { return history_; }
+  // Every buggify() call site reached in this run, by "file:line" (giambio/buggify.h).
+  const std::map<std::string, BuggifySite>& buggify_sites() const { return buggify_sites_; }
+  // The hook's decision for a call at `site` (recorded in the trace when it fires).
+  bool buggify(const std::string& site);
   Network& network() { return *network_; }
   Disk& disk() { return *disk_; }
 
@@ -247,6 +262,8 @@ class World {
   std::unique_ptr<Network> network_;
   std::unique_ptr<Disk> disk_;
   Prng nemesis_prng_;
+  Prng buggify_prng_;
+  std::map<std::string, BuggifySite> buggify_sites_;
   int next_fd_ = kFirstFd;
   bool ran_ = false;
 };

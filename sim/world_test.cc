@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -779,6 +780,68 @@ TEST(WorldTest, AHostRunningSeveralLoopsReplaysToOneFingerprint) {
   ShardedEcho other;
   int answered_other = 0;
   EXPECT_NE(run(4, other, answered_other), first);
+}
+
+// BUGGIFY: per run a site is enabled or not, an enabled site fires on some calls; both drawn from
+// the seed, so a seed replays the same firings; every firing is in the trace.
+struct Buggified {
+  std::map<std::string, BuggifySite> sites;
+  uint64_t fingerprint = 0;
+  int slow = 0;
+  int tiny = 0;
+};
+
+Buggified buggify_run(uint64_t seed, double sites = 0.25) {
+  WorldOptions options{.seed = seed};
+  options.buggify_sites = sites;
+  World world(std::move(options));
+  Buggified out;
+  world.add_host("server", [&out]() -> Task<> {
+    for (int i = 0; i < 200; ++i) {
+      if (buggify()) ++out.slow;
+      if (buggify()) ++out.tiny;
+      co_await sleep(absl::Milliseconds(1));
+    }
+  });
+  world.run([&]() -> Task<> { co_await sleep(absl::Seconds(1)); });
+  out.sites = world.buggify_sites();
+  out.fingerprint = world.fingerprint();
+  return out;
+}
+
+TEST(WorldTest, BuggifyEnablesSitesPerRunAndFiresFromTheSeed) {
+  int enabled = 0;
+  int runs_with_a_firing = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    const Buggified run = buggify_run(seed);
+    ASSERT_EQ(run.sites.size(), 2u);
+    for (const auto& [site, state] : run.sites) {
+      EXPECT_THAT(site, HasSubstr("sim/world_test.cc:"));
+      EXPECT_EQ(state.calls, 200u);
+      if (state.enabled) {
+        ++enabled;
+        EXPECT_GT(state.fired, 20u) << site;  // about a quarter of 200
+        EXPECT_LT(state.fired, 80u) << site;
+      } else {
+        EXPECT_EQ(state.fired, 0u) << site;
+      }
+    }
+    if (run.slow + run.tiny > 0) ++runs_with_a_firing;
+    uint64_t fired = 0;
+    for (const auto& [site, state] : run.sites) fired += state.fired;
+    EXPECT_EQ(fired, static_cast<uint64_t>(run.slow + run.tiny));
+  }
+  EXPECT_GT(enabled, 8);  // about a quarter of 80 sites
+  EXPECT_LT(enabled, 35);
+  EXPECT_GT(runs_with_a_firing, 5);
+
+  const Buggified a = buggify_run(7);
+  const Buggified b = buggify_run(7);
+  EXPECT_EQ(a.fingerprint, b.fingerprint);
+  EXPECT_EQ(a.slow, b.slow);
+  EXPECT_EQ(a.tiny, b.tiny);
+  const Buggified off = buggify_run(7, /*sites=*/0);
+  EXPECT_EQ(off.slow + off.tiny, 0);
 }
 
 TEST(WorldTest, HostsWallClocksDisagree) {

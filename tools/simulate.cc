@@ -5,7 +5,8 @@
 //   bazel run //tools:simulate -- --list
 //
 // Output contract (scripts rely on it): one line per run with `seed=S`, `fingerprint=` and 16
-// hex digits, and `ok` or `FAILED`; a summary; one replay command per failure. Exit status 0 if
+// hex digits, and `ok` or `FAILED`; a summary; a line per buggify() site that fired (in how many
+// runs); one replay command per failure. Exit status 0 if
 // every run passed, 1 if any failed, 2 for bad flags. On a terminal, a sweep also draws a
 // progress bar on stderr.
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,7 @@ int main_impl(int argc, char** argv) {
   };
   absl::Duration simulated = absl::ZeroDuration();
   std::vector<uint64_t> failures;
+  std::map<std::string, uint64_t> buggified;  // site -> runs in which it fired
   uint64_t done = 0;
   for (const uint64_t seed : seeds) {
     const RunResult result = scenario.run(RunSettings{
@@ -99,6 +102,7 @@ int main_impl(int argc, char** argv) {
     });
     ++done;
     simulated += result.simulated;
+    for (const std::string& site : result.buggified) ++buggified[site];
     if (progress) std::fprintf(stderr, "\r\033[K");
     std::printf("scenario=%s seed=%llu fingerprint=%016llx %s simulated=%s", scenario.name.data(),
                 static_cast<unsigned long long>(seed),
@@ -120,6 +124,10 @@ int main_impl(int argc, char** argv) {
               static_cast<unsigned long long>(done), failures.size(),
               absl::FormatDuration(simulated).c_str(), wall_seconds,
               wall_seconds > 0 ? absl::ToDoubleSeconds(simulated) / wall_seconds : 0.0);
+  for (const auto& [site, runs] : buggified) {
+    std::printf("buggify: %s fired in %llu of %llu runs\n", site.c_str(),
+                static_cast<unsigned long long>(runs), static_cast<unsigned long long>(done));
+  }
   for (const uint64_t seed : failures) {
     std::printf("replay: %s\n", replay_command(flags, seed).c_str());
   }

@@ -41,6 +41,9 @@ cmp -s <(head -1 "$tmp/tls_a.txt") <(head -1 "$tmp/tls_b.txt") || fail "two tls 
 distinct=$(grep -o 'fingerprint=[0-9a-f]*' "$tmp/tls_sweep.txt" | sort -u | wc -l)
 [ "$distinct" -ge 198 ] || fail "tls: only $distinct distinct fingerprints over 200 seeds"
 grep -q '^summary: runs=200 failures=0 ' "$tmp/tls_sweep.txt" || fail "tls: $(tail -1 "$tmp/tls_sweep.txt")"
+# The echo's buggify() site (a one-byte read) fired in some of the runs, and the sweep says so.
+grep -qE '^buggify: examples/echo.h:[0-9]+ fired in [0-9]+ of 200 runs$' "$tmp/tls_sweep.txt" ||
+  fail "tls: no buggify line: $(grep buggify "$tmp/tls_sweep.txt")"
 
 # kv --bug fails on some seeds; every replay command reproduces its line exactly.
 set +e

@@ -28,6 +28,9 @@ RunResult run_world(World& world, std::function<Task<>()> control, const RunSett
   }
   result.fingerprint = world.fingerprint();
   result.simulated = world.elapsed();
+  for (const auto& [site, state] : world.buggify_sites()) {
+    if (state.fired > 0) result.buggified.push_back(site);
+  }
   if (settings.trace_out != nullptr) world.trace().write_chrome_json(*settings.trace_out);
   return result;
 }

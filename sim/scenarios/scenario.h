@@ -38,6 +38,8 @@ struct RunResult {
   uint64_t fingerprint = 0;
   absl::Duration simulated = absl::ZeroDuration();  // virtual time the run took
   std::string world;                                // World::describe()
+  // The buggify() sites that fired in the run (giambio/buggify.h), "file:line", in name order.
+  std::vector<std::string> buggified;
 };
 
 struct Scenario {

@@ -1,0 +1,16 @@
+#include "giambio/buggify.h"
+
+#include <utility>
+
+namespace giambio {
+namespace internal {
+
+thread_local BuggifyHook* buggify_hook = nullptr;
+
+}  // namespace internal
+
+BuggifyHook* set_buggify_hook(BuggifyHook* hook) {
+  return std::exchange(internal::buggify_hook, hook);
+}
+
+}  // namespace giambio

@@ -1,0 +1,46 @@
+// giambio/buggify.h: rare paths taken on purpose in simulation (FoundationDB's BUGGIFY).
+//
+//   if (giambio::buggify()) co_await giambio::sleep(absl::Seconds(2));  // a slow disk, sometimes
+//   size_t batch = giambio::buggify() ? 1 : 64;                          // a tiny batch, sometimes
+//
+// Outside a simulation buggify() is false, for the cost of one branch on a thread-local pointer.
+// In a simulation (sim/world.h) each call site (its file and line) is enabled or not for the
+// whole run, and an enabled site fires on a call with some probability, both drawn from the seed
+// (25% and 25% by default, as in FoundationDB; WorldOptions changes them or turns buggify off):
+// so one seed takes a rare path everywhere it is enabled, another seed never, and a failing seed
+// replays with the same sites firing at the same calls. Every firing is an event of the trace; a
+// sweep reports which sites fired. Use it for timing and sizes that production rarely shows
+// (short reads, slow paths, tiny buffers, early timeouts), never to change what is correct.
+#ifndef GIAMBIO_BUGGIFY_H_
+#define GIAMBIO_BUGGIFY_H_
+
+#include <source_location>
+
+namespace giambio {
+
+// What decides, while a simulation runs on this thread (a hook for simulators).
+class BuggifyHook {
+ public:
+  virtual bool fire(const std::source_location& site) = 0;
+
+ protected:
+  ~BuggifyHook() = default;
+};
+
+namespace internal {
+extern thread_local BuggifyHook* buggify_hook;
+}  // namespace internal
+
+// Installs `hook` on this thread (nullptr: none) and returns the previous one.
+BuggifyHook* set_buggify_hook(BuggifyHook* hook);
+
+inline bool buggify(const std::source_location site = std::source_location::current()) {
+  if (internal::buggify_hook == nullptr) [[likely]] {
+    return false;
+  }
+  return internal::buggify_hook->fire(site);
+}
+
+}  // namespace giambio
+
+#endif  // GIAMBIO_BUGGIFY_H_

@@ -1,0 +1,37 @@
+// buggify() outside a simulation is false; with a hook installed, the hook decides and sees the
+// call site.
+#include "giambio/buggify.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace giambio {
+namespace {
+
+TEST(BuggifyTest, FalseOutsideASimulation) {
+  for (int i = 0; i < 1000; ++i) EXPECT_FALSE(buggify());
+}
+
+TEST(BuggifyTest, AnInstalledHookDecidesAndSeesTheCallSite) {
+  struct Every final : BuggifyHook {
+    std::string file;
+    unsigned line = 0;
+    bool fire(const std::source_location& site) override {
+      file = site.file_name();
+      line = site.line();
+      return true;
+    }
+  } every;
+  BuggifyHook* previous = set_buggify_hook(&every);
+  const unsigned here = __LINE__ + 1;
+  const bool fired = buggify();
+  set_buggify_hook(previous);
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(every.file, "giambio/buggify_test.cc");
+  EXPECT_EQ(every.line, here);
+  EXPECT_FALSE(buggify());
+}
+
+}  // namespace
+}  // namespace giambio
