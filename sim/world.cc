@@ -400,6 +400,8 @@ Task<> World::nemesis() {
   while (true) {
     // Uniform in [0, 2 * mean]: the configured mean rate, drawn with integer arithmetic only.
     co_await sleep(absl::Nanoseconds(static_cast<int64_t>(nemesis_prng_.uniform(2 * mean + 1))));
+    // Every draw below depends on the seed alone, never on what earlier faults did, so a replay
+    // that leaves some of them out (only_faults) draws the others identically.
     const double pick = nemesis_prng_.uniform_double() * total;
     if (pick < f.partitions_per_minute + f.clogs_per_minute) {
       if (hosts_.size() < 2) continue;
@@ -408,24 +410,53 @@ Task<> World::nemesis() {
       Host* a = hosts_[i].get();
       Host* b = hosts_[j].get();
       if (pick < f.partitions_per_minute) {
-        partition(*a, *b, /*one_way=*/nemesis_prng_.chance(0.5));
+        const bool one_way = nemesis_prng_.chance(0.5);
+        if (!draw_fault(absl::StrCat("partition ", a->name_, one_way ? " -> " : " <-> ", b->name_,
+                                     " for ", absl::FormatDuration(f.partition_length)))) {
+          continue;
+        }
+        partition(*a, *b, one_way);
         at(now_ + f.partition_length, [this, a, b] { heal(*a, *b); });
       } else {
+        if (!draw_fault(absl::StrCat("clog ", a->name_, " <-> ", b->name_, " for ",
+                                     absl::FormatDuration(f.clog_length)))) {
+          continue;
+        }
         clog(*a, *b, f.clog_length);
       }
       continue;
     }
-    std::vector<Host*> candidates;
+    std::vector<Host*> crashable;
     for (const auto& host : hosts_) {
-      if (host->alive_ && host->crashable_) candidates.push_back(host.get());
+      if (host->crashable_) crashable.push_back(host.get());
     }
-    if (candidates.empty()) continue;
-    Host* victim = candidates[nemesis_prng_.uniform(candidates.size())];
+    if (crashable.empty()) continue;
+    Host* victim = crashable[nemesis_prng_.uniform(crashable.size())];
+    if (!draw_fault(
+            absl::StrCat("crash ", victim->name_, " for ", absl::FormatDuration(f.downtime)))) {
+      continue;
+    }
+    if (!victim->alive_) {
+      faults_drawn_.back().carried_out = false;  // down already
+      continue;
+    }
     crash(*victim);
     at(now_ + f.downtime, [this, victim] {
       if (!victim->alive_) restart(*victim);
     });
   }
+}
+
+bool World::draw_fault(std::string what) {
+  FaultRecord fault;
+  fault.number = faults_drawn_.size() + 1;
+  fault.at = elapsed();
+  fault.what = std::move(what);
+  fault.carried_out = !options_.only_faults || options_.only_faults->contains(fault.number);
+  if (!fault.carried_out)
+    record("fault left out", absl::StrCat("#", fault.number, " ", fault.what));
+  faults_drawn_.push_back(std::move(fault));
+  return faults_drawn_.back().carried_out;
 }
 
 // ---- Faults ----

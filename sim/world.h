@@ -37,6 +37,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +86,20 @@ struct WorldOptions {
   // enabled site fires on a call (FoundationDB's 25% and 25%). 0 turns it off.
   double buggify_sites = 0.25;
   double buggify_fires = 0.25;
+  // Replay with only these of the nemesis's faults (their numbers in faults_drawn() of a run of
+  // the same seed); the others are drawn as before but not carried out, so the kept ones happen
+  // at the same times to the same hosts. Unset: all of them.
+  std::optional<std::set<uint64_t>> only_faults = std::nullopt;
+};
+
+// One fault the nemesis drew (faults.h's schedule faults), numbered from 1 in the order drawn.
+struct FaultRecord {
+  uint64_t number = 0;
+  absl::Duration at;  // since the start of the run
+  std::string what;   // "crash follower1", "partition leader -> client", "clog a <-> b for 1s"
+  // False when it was left out (WorldOptions::only_faults) or had nothing to do (a crash of a
+  // host that was down).
+  bool carried_out = true;
 };
 
 // One buggify() call site in a run: whether it was enabled, how often it was called and fired.
@@ -212,6 +228,9 @@ class World {
   // task's. Check it with check_linearizability (sim/linearizability.h); write it into the trace
   // with history().annotate(mutable_trace(), witness) before the trace is written.
   History& history() { return history_; }
+  // Every fault the nemesis drew in this run, in order (what minimal fault schedules are made
+  // of: replay a subset with WorldOptions::only_faults).
+  const std::vector<FaultRecord>& faults_drawn() const { return faults_drawn_; }
   // Every buggify() call site reached in this run, by "file:line" (giambio/buggify.h).
   const std::map<std::string, BuggifySite>& buggify_sites() const { return buggify_sites_; }
   // The hook's decision for a call at `site` (recorded in the trace when it fires).
@@ -264,6 +283,9 @@ class World {
   Prng nemesis_prng_;
   Prng buggify_prng_;
   std::map<std::string, BuggifySite> buggify_sites_;
+  std::vector<FaultRecord> faults_drawn_;
+  // The nemesis's next fault: recorded, and whether to carry it out.
+  bool draw_fault(std::string what);
   int next_fd_ = kFirstFd;
   bool ran_ = false;
 };

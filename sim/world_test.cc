@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -842,6 +843,45 @@ TEST(WorldTest, BuggifyEnablesSitesPerRunAndFiresFromTheSeed) {
   EXPECT_EQ(a.tiny, b.tiny);
   const Buggified off = buggify_run(7, /*sites=*/0);
   EXPECT_EQ(off.slow + off.tiny, 0);
+}
+
+// A run records the faults the nemesis drew; a replay with only some of them draws the same
+// faults at the same times and carries out only those.
+TEST(WorldTest, AReplayWithOnlySomeFaultsKeepsTheirTimesAndTargets) {
+  auto run = [](std::optional<std::set<uint64_t>> only) {
+    WorldOptions options{.seed = 21};
+    options.faults.schedule.crashes_per_minute = 20;
+    options.faults.schedule.partitions_per_minute = 20;
+    options.faults.schedule.clogs_per_minute = 20;
+    options.only_faults = std::move(only);
+    World world(std::move(options));
+    for (int i = 0; i < 3; ++i) {
+      world.add_host(absl::StrCat("node", i), []() -> Task<> { co_await sleep(absl::Hours(1)); });
+    }
+    world.run([]() -> Task<> { co_await sleep(absl::Seconds(60)); });
+    return world.faults_drawn();
+  };
+  const std::vector<FaultRecord> all = run(std::nullopt);
+  ASSERT_GT(all.size(), 30u);
+  std::set<uint64_t> odd;
+  for (const FaultRecord& fault : all) {
+    EXPECT_EQ(fault.number, static_cast<uint64_t>(&fault - all.data()) + 1);
+    if (fault.number % 2 == 1) odd.insert(fault.number);
+  }
+  const std::vector<FaultRecord> some = run(odd);
+  ASSERT_EQ(some.size(), all.size());
+  int crashes_kept = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(some[i].at, all[i].at);
+    EXPECT_EQ(some[i].what, all[i].what);
+    if (!odd.contains(some[i].number)) {
+      EXPECT_FALSE(some[i].carried_out) << some[i].what;
+    }
+    if (some[i].carried_out && some[i].what.starts_with("crash")) ++crashes_kept;
+  }
+  EXPECT_GT(crashes_kept, 0);
+  const std::vector<FaultRecord> none = run(std::set<uint64_t>{});
+  for (const FaultRecord& fault : none) EXPECT_FALSE(fault.carried_out);
 }
 
 TEST(WorldTest, HostsWallClocksDisagree) {

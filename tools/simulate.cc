@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "sim/scenarios/scenario.h"
+#include "sim/shrink.h"
 #include "tools/simulate_flags.h"
 
 namespace giambio::sim {
@@ -50,6 +53,52 @@ void draw_progress(uint64_t done, uint64_t total, uint64_t failed, absl::Duratio
   std::fflush(stderr);
 }
 
+std::optional<std::set<uint64_t>> only(const SimulateFlags& flags) {
+  if (!flags.faults) return std::nullopt;
+  return std::set<uint64_t>(flags.faults->begin(), flags.faults->end());
+}
+
+// --shrink: runs the seed with all its faults, then with fewer (sim/shrink.h), and prints the
+// fewest with which it still fails and the command that replays exactly that.
+int shrink(const SimulateFlags& flags, const Scenario& scenario) {
+  RunSettings settings{
+      .seed = *flags.seed, .swarm = flags.swarm, .bug = flags.bug, .simulated = flags.simulated};
+  const RunResult first = scenario.run(settings);
+  if (first.ok) {
+    std::printf("shrink: seed %llu passes: nothing to shrink\n",
+                static_cast<unsigned long long>(*flags.seed));
+    return 0;
+  }
+  std::printf("shrink: seed %llu fails at %s: %s\n", static_cast<unsigned long long>(*flags.seed),
+              absl::FormatDuration(first.failed_at).c_str(), first.failure.c_str());
+  std::vector<uint64_t> carried_out;
+  for (const FaultRecord& fault : first.faults) {
+    if (fault.carried_out) carried_out.push_back(fault.number);
+  }
+  const ShrinkResult shrunk = shrink_faults(carried_out, [&](const std::set<uint64_t>& only) {
+    RunSettings trial = settings;
+    trial.only_faults = only;
+    return !scenario.run(trial).ok;
+  });
+  if (!shrunk.reproduced) {
+    std::printf("shrink: the seed did not fail again with its own faults (nondeterminism?)\n");
+    return 1;
+  }
+  std::printf("shrink: %zu faults drawn, %zu carried out; it still fails with %zu%s (%zu runs):\n",
+              first.faults.size(), carried_out.size(), shrunk.faults.size(),
+              shrunk.minimal ? "" : " (not proven minimal: out of runs)", shrunk.runs);
+  for (const uint64_t number : shrunk.faults) {
+    const FaultRecord& fault = first.faults[number - 1];
+    std::printf("  #%llu at %s: %s\n", static_cast<unsigned long long>(number),
+                absl::FormatDuration(fault.at).c_str(), fault.what.c_str());
+  }
+  SimulateFlags replay = flags;
+  replay.shrink = false;
+  replay.faults = shrunk.faults;
+  std::printf("replay: %s\n", replay_command(replay, *flags.seed).c_str());
+  return 1;
+}
+
 int main_impl(int argc, char** argv) {
   std::vector<ScenarioName> catalog;
   for (const Scenario& s : scenarios()) catalog.push_back({s.name, s.has_bug});
@@ -70,6 +119,7 @@ int main_impl(int argc, char** argv) {
     return 0;
   }
   const Scenario& scenario = *find_scenario(flags.scenario);
+  if (flags.shrink) return shrink(flags, scenario);
   std::vector<uint64_t> seeds;
   if (flags.seed) {
     seeds.push_back(*flags.seed);
@@ -99,6 +149,7 @@ int main_impl(int argc, char** argv) {
         .bug = flags.bug,
         .simulated = flags.simulated,
         .trace_out = trace_file.is_open() ? &trace_file : nullptr,
+        .only_faults = only(flags),
     });
     ++done;
     simulated += result.simulated;

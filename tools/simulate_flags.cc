@@ -3,13 +3,17 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "sim/seeds.h"
 
 namespace giambio::sim {
 
 const char* simulate_usage() {
   return "usage: simulate [--scenario=NAME] [--seed=S | --seeds=A..B] [--swarm] [--bug]\n"
-         "                [--trace_out=FILE.json] [--simulated=DURATION] [--list]\n"
+         "                [--trace_out=FILE.json] [--simulated=DURATION] [--faults=N,M | "
+         "--shrink]\n"
+         "                [--list]\n"
          "  --scenario=NAME      which scenario (see --list); default kv\n"
          "  --seed=S             one run with seed S\n"
          "  --seeds=A..B         a sweep over seeds A .. B-1 (or N: 0 .. N-1); default 0..100\n"
@@ -17,8 +21,34 @@ const char* simulate_usage() {
          "  --bug                plant the scenario's known bug\n"
          "  --trace_out=FILE     write the run's Chrome trace-event JSON (one seed only)\n"
          "  --simulated=DURATION how long the workload runs in simulated time (e.g. 30s, 5m)\n"
+         "  --faults=N,M,...     carry out only these of the run's drawn faults (or: none)\n"
+         "  --shrink             find the fewest faults with which the seed still fails\n"
          "  --list               list the scenarios, their faults and what they check\n";
 }
+
+namespace {
+
+// "3,9,12" (fault numbers from 1, ascending, no repeats) or "none".
+absl::StatusOr<std::vector<uint64_t>> parse_fault_list(const std::string& value) {
+  std::vector<uint64_t> faults;
+  if (value == "none") return faults;
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    uint64_t number = 0;
+    if (!absl::SimpleAtoi(part, &number) || number == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--faults=", value, ": '", std::string(part),
+          "' is not a fault number (1, 2, ... as a run lists them; or --faults=none)"));
+    }
+    if (!faults.empty() && number <= faults.back()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--faults=", value, ": numbers must ascend without repeats"));
+    }
+    faults.push_back(number);
+  }
+  return faults;
+}
+
+}  // namespace
 
 absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string>& args,
                                                    const std::vector<ScenarioName>& catalog) {
@@ -39,9 +69,9 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
     const bool has_value = equals != std::string::npos;
     const std::string value = has_value ? arg.substr(equals + 1) : "";
     const bool takes_value = name == "--scenario" || name == "--seed" || name == "--seeds" ||
-                             name == "--trace_out" || name == "--simulated";
+                             name == "--trace_out" || name == "--simulated" || name == "--faults";
     const bool is_switch = name == "--swarm" || name == "--bug" || name == "--list" ||
-                           name == "--help" || name == "-h";
+                           name == "--help" || name == "-h" || name == "--shrink";
     if (!takes_value && !is_switch) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
     }
@@ -79,6 +109,12 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
       flags.list = true;
     } else if (name == "--trace_out") {
       flags.trace_out = value;
+    } else if (name == "--shrink") {
+      flags.shrink = true;
+    } else if (name == "--faults") {
+      absl::StatusOr<std::vector<uint64_t>> faults = parse_fault_list(value);
+      if (!faults.ok()) return faults.status();
+      flags.faults = *std::move(faults);
     } else {  // --simulated
       if (!absl::ParseDuration(value, &flags.simulated) ||
           flags.simulated <= absl::ZeroDuration() || flags.simulated == absl::InfiniteDuration()) {
@@ -92,6 +128,15 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
   }
   if (!flags.trace_out.empty() && !flags.seed) {
     return absl::InvalidArgumentError("--trace_out needs a single run: give --seed=S");
+  }
+  if (flags.faults && !flags.seed) {
+    return absl::InvalidArgumentError("--faults needs a single run: give --seed=S");
+  }
+  if (flags.shrink && !flags.seed) {
+    return absl::InvalidArgumentError("--shrink needs the failing seed: give --seed=S");
+  }
+  if (flags.shrink && flags.faults) {
+    return absl::InvalidArgumentError("--shrink and --faults exclude each other");
   }
   const ScenarioName* scenario = find(flags.scenario);
   if (scenario == nullptr) {
@@ -112,6 +157,10 @@ std::vector<std::string> replay_args(const SimulateFlags& flags, uint64_t seed) 
   if (flags.bug) args.push_back("--bug");
   if (flags.simulated > absl::ZeroDuration()) {
     args.push_back(absl::StrCat("--simulated=", absl::FormatDuration(flags.simulated)));
+  }
+  if (flags.faults) {
+    args.push_back(absl::StrCat(
+        "--faults=", flags.faults->empty() ? "none" : absl::StrJoin(*flags.faults, ",")));
   }
   return args;
 }

@@ -31,6 +31,10 @@ struct SimulateFlags {
   bool help = false;  // --help or -h: print the usage and stop; other flags are not checked
   std::string trace_out;
   absl::Duration simulated = absl::ZeroDuration();  // zero: the scenario's default
+  // --faults=3,9 (or none): carry out only these of the nemesis's faults (one seed only).
+  std::optional<std::vector<uint64_t>> faults;
+  // --shrink: find the fewest faults with which the seed still fails (one seed only).
+  bool shrink = false;
 };
 
 struct ScenarioName {
@@ -43,7 +47,7 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
                                                    const std::vector<ScenarioName>& catalog);
 
 // The arguments that replay one seed of a run with `flags` (scenario, seed, --swarm, --bug,
-// --simulated): parse_simulate_flags gives them back unchanged.
+// --simulated, --faults): parse_simulate_flags gives them back unchanged.
 std::vector<std::string> replay_args(const SimulateFlags& flags, uint64_t seed);
 
 // The --help text.

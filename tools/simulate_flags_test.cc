@@ -63,6 +63,14 @@ TEST(SimulateFlagsTest, EveryMistakeIsAnInvalidArgumentNamingTheFlag) {
       {{"--seed=1", "--seeds=2"}, "--seed and --seeds exclude each other"},
       {{"--trace_out=/tmp/x.json"}, "--trace_out needs a single run"},
       {{"--scenario=echo", "--bug"}, "--bug: scenario echo has no planted bug"},
+      {{"--seed=1", "--faults=0"}, "--faults=0: '0' is not a fault number"},
+      {{"--seed=1", "--faults=3,x"}, "--faults=3,x: 'x' is not a fault number"},
+      {{"--seed=1", "--faults=3,"}, "--faults=3,: '' is not a fault number"},
+      {{"--seed=1", "--faults=9,3"}, "--faults=9,3: numbers must ascend without repeats"},
+      {{"--seed=1", "--faults=3,3"}, "numbers must ascend without repeats"},
+      {{"--faults=3"}, "--faults needs a single run"},
+      {{"--shrink"}, "--shrink needs the failing seed"},
+      {{"--seed=1", "--shrink", "--faults=2"}, "--shrink and --faults exclude each other"},
   };
   for (const auto& [args, message] : cases) {
     absl::StatusOr<SimulateFlags> flags = parse(args);
@@ -84,6 +92,16 @@ TEST(SimulateFlagsTest, ReplayArgumentsGiveTheSameRunBack) {
   EXPECT_EQ(replay->seed, 12u);
   EXPECT_TRUE(replay->swarm && replay->bug);
   EXPECT_EQ(replay->simulated, absl::Milliseconds(1500));
+
+  // With a fault schedule (what --shrink prints), and with none.
+  absl::StatusOr<SimulateFlags> shrunk = parse({"--seed=9", "--bug", "--faults=2,7,11"});
+  ASSERT_TRUE(shrunk.ok()) << shrunk.status();
+  EXPECT_THAT(*shrunk->faults, ::testing::ElementsAre(2, 7, 11));
+  EXPECT_THAT(replay_args(*shrunk, 9), ::testing::Contains("--faults=2,7,11"));
+  absl::StatusOr<SimulateFlags> none = parse({"--seed=9", "--faults=none"});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->faults->empty());
+  EXPECT_THAT(replay_args(*none, 9), ::testing::Contains("--faults=none"));
 }
 
 }  // namespace

@@ -60,6 +60,28 @@ grep '^replay: ' "$tmp/bug.txt" | head -3 | while read -r _ _ _ _ _ args; do
   set -e
   [ "$(echo "$got" | head -1)" == "$expected" ] || fail "replay of $seed differs: $got vs $expected"
 done
+# --shrink on the first failing seed: it prints the fewest faults with which the seed still fails
+# and a replay line with --faults=...; that line fails the same way, and without those faults
+# (--faults=none) the seed passes.
+first=$(grep -o '^scenario=kv seed=[0-9]* [^ ]* FAILED' "$tmp/bug.txt" | head -1 | grep -o 'seed=[0-9]*')
+set +e
+"$simulate" --scenario=kv --bug "--$first" --simulated=30s --shrink > "$tmp/shrink.txt"
+status=$?
+set -e
+[ "$status" -eq 1 ] || fail "--shrink of $first exited $status, expected 1: $(cat "$tmp/shrink.txt")"
+grep -qE '^shrink: [0-9]+ faults drawn, [0-9]+ carried out; it still fails with [0-9]+' "$tmp/shrink.txt" ||
+  fail "no shrink summary: $(cat "$tmp/shrink.txt")"
+replay=$(grep '^replay: ' "$tmp/shrink.txt" | sed -E 's/^replay: bazel run \/\/tools:simulate -- //')
+[[ "$replay" == *--faults=* ]] || fail "the shrink's replay has no --faults: $replay"
+set +e
+"$simulate" $replay > "$tmp/shrunk_run.txt"
+status=$?
+set -e
+[ "$status" -eq 1 ] || fail "the shrink's replay passed: $(cat "$tmp/shrunk_run.txt")"
+if ! grep -q -- '--faults=none' <<< "$replay"; then
+  "$simulate" --scenario=kv --bug "--$first" --simulated=30s --faults=none > "$tmp/no_faults.txt" ||
+    fail "$first fails without any fault, yet the shrink kept some: $(cat "$tmp/shrink.txt")"
+fi
 # Without the bug the same sweep passes.
 "$simulate" --scenario=kv --seeds=0..30 --simulated=30s > "$tmp/fixed.txt" || fail "kv without --bug failed: $(grep FAILED "$tmp/fixed.txt")"
 
@@ -80,4 +102,6 @@ expect_bad "--simulated=forever" --simulated=forever
 expect_bad "unknown flag" --frobnicate
 expect_bad "--trace_out needs a single run" --trace_out=/tmp/x.json
 expect_bad "has no planted bug" --scenario=echo --bug
+expect_bad "--shrink needs the failing seed" --shrink
+expect_bad "is not a fault number" --seed=1 --faults=x
 echo PASS

@@ -6,10 +6,12 @@
 namespace giambio::sim {
 
 WorldOptions world_options(const RunSettings& settings, const Faults& faults) {
-  return WorldOptions{.seed = settings.seed,
-                      .faults = faults,
-                      .swarm = settings.swarm,
-                      .keep_trace = settings.trace_out != nullptr};
+  WorldOptions options{.seed = settings.seed,
+                       .faults = faults,
+                       .swarm = settings.swarm,
+                       .keep_trace = settings.trace_out != nullptr};
+  options.only_faults = settings.only_faults;
+  return options;
 }
 
 absl::Duration workload_duration(const RunSettings& settings, absl::Duration fallback) {
@@ -28,6 +30,7 @@ RunResult run_world(World& world, std::function<Task<>()> control, const RunSett
   }
   result.fingerprint = world.fingerprint();
   result.simulated = world.elapsed();
+  result.faults = world.faults_drawn();
   for (const auto& [site, state] : world.buggify_sites()) {
     if (state.fired > 0) result.buggified.push_back(site);
   }

@@ -11,12 +11,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "sim/world.h"
 
 namespace giambio::sim {
 
@@ -29,6 +32,8 @@ struct RunSettings {
   absl::Duration simulated = absl::ZeroDuration();
   // Where to write the run's Chrome trace-event JSON, or null.
   std::ostream* trace_out = nullptr;
+  // Carry out only these of the nemesis's faults (WorldOptions::only_faults); unset: all.
+  std::optional<std::set<uint64_t>> only_faults = std::nullopt;
 };
 
 struct RunResult {
@@ -40,6 +45,8 @@ struct RunResult {
   std::string world;                                // World::describe()
   // The buggify() sites that fired in the run (giambio/buggify.h), "file:line", in name order.
   std::vector<std::string> buggified;
+  // Every fault the nemesis drew, in order (World::faults_drawn()).
+  std::vector<FaultRecord> faults;
 };
 
 struct Scenario {
