@@ -400,6 +400,7 @@ Task<> World::nemesis() {
   while (true) {
     // Uniform in [0, 2 * mean]: the configured mean rate, drawn with integer arithmetic only.
     co_await sleep(absl::Nanoseconds(static_cast<int64_t>(nemesis_prng_.uniform(2 * mean + 1))));
+    if (faults_stopped_) co_return;
     // Every draw below depends on the seed alone, never on what earlier faults did, so a replay
     // that leaves some of them out (only_faults) draws the others identically.
     const double pick = nemesis_prng_.uniform_double() * total;
@@ -444,6 +445,45 @@ Task<> World::nemesis() {
     at(now_ + f.downtime, [this, victim] {
       if (!victim->alive_) restart(*victim);
     });
+  }
+}
+
+void World::stop_faults() {
+  record("faults stopped", "", {.host = 0});
+  faults_stopped_ = true;
+  network_->heal_all();
+  for (const auto& host : hosts_) {
+    if (!host->alive_ && host->program_ != nullptr) restart(*host);
+  }
+  faults_.network.loss = 0;
+  faults_.network.duplication = 0;
+  faults_.network.reorder = 0;
+  faults_.disk.read_error = 0;
+}
+
+Task<> World::eventually(std::function<std::string()> still_pending, absl::Duration within,
+                         absl::Duration every) {
+  if (!faults_stopped_) {
+    throw UsageError(
+        "World::eventually: call stop_faults() first (liveness is checked once the "
+        "faults have stopped)");
+  }
+  if (every <= absl::ZeroDuration() || within < absl::ZeroDuration()) {
+    throw UsageError(absl::StrCat("World::eventually: within=", absl::FormatDuration(within),
+                                  " every=", absl::FormatDuration(every),
+                                  ": both must be positive"));
+  }
+  const absl::Time deadline = now_ + within;
+  while (true) {
+    std::string pending = still_pending();
+    if (pending.empty()) co_return;
+    if (now_ >= deadline) {
+      record("liveness failed", pending, {.host = 0});
+      throw LivenessFailure(absl::StrCat(
+          "simulation (", describe(), ") at ", absl::FormatDuration(elapsed()), ": not live ",
+          absl::FormatDuration(within), " after the faults stopped: ", pending));
+    }
+    co_await sleep(std::min(every, deadline - now_));
   }
 }
 

@@ -39,6 +39,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,6 +101,12 @@ struct FaultRecord {
   // False when it was left out (WorldOptions::only_faults) or had nothing to do (a crash of a
   // host that was down).
   bool carried_out = true;
+};
+
+// World::eventually's verdict: the system did not recover in time after the faults stopped.
+class LivenessFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // One buggify() call site in a run: whether it was enabled, how often it was called and fired.
@@ -201,6 +208,17 @@ class World {
   void clog(Host& a, Host& b, absl::Duration duration);
   // Per-link delay, replacing the faults' latency and jitter for a->b and b->a.
   void set_link_delay(Host& a, Host& b, absl::Duration latency, absl::Duration jitter);
+  // Liveness (Jepsen's final heal, then a check that the system recovers). stop_faults ends the
+  // faults: the nemesis draws no more, every partition heals, every crashed host with a program
+  // restarts, datagrams are no longer lost, duplicated or reordered, disk reads no longer fail
+  // (a clog already under way runs out: at most ScheduleFaults::clog_length).
+  void stop_faults();
+  // From the control task, after stop_faults: waits until still_pending() returns "" (asked
+  // every `every` of virtual time), at most `within`; if it still names something then, throws
+  // LivenessFailure with the seed, the time and what it named ("no leader elected", "3 requests
+  // unanswered").
+  Task<> eventually(std::function<std::string()> still_pending, absl::Duration within,
+                    absl::Duration every = absl::Milliseconds(10));
   void crash(Host& host);
   // Starts a host's program again: after a crash or kill, or after the program ended by itself.
   // UsageError while it runs.
@@ -284,6 +302,7 @@ class World {
   Prng buggify_prng_;
   std::map<std::string, BuggifySite> buggify_sites_;
   std::vector<FaultRecord> faults_drawn_;
+  bool faults_stopped_ = false;
   // The nemesis's next fault: recorded, and whether to carry it out.
   bool draw_fault(std::string what);
   int next_fd_ = kFirstFd;

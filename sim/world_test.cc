@@ -884,6 +884,60 @@ TEST(WorldTest, AReplayWithOnlySomeFaultsKeepsTheirTimesAndTargets) {
   for (const FaultRecord& fault : none) EXPECT_FALSE(fault.carried_out);
 }
 
+// Liveness: once the faults stop (partitions healed, crashed hosts restarted), the system must
+// recover within a bound; if it does not, the run fails with the seed and what is still pending.
+TEST(WorldTest, EventuallyAfterTheFaultsStopPassesOrNamesWhatIsPending) {
+  World world({.seed = 41});
+  Host& server = world.add_host("server", [] { return echo_server(7); });
+  Host& client = world.add_host("client");
+  int answered_after_heal = 0;
+  world.run([&]() -> Task<> {
+    co_await sleep(absl::Milliseconds(1));
+    world.partition(client, server);
+    world.crash(server);
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {  // a client that keeps trying
+        co_await world.on(client, [&]() -> Task<> {
+          while (true) {
+            absl::StatusOr<std::string> reply = co_await with_timeout(
+                absl::Milliseconds(200), echo_once(server.address(7), "ping"));
+            if (reply.ok() && *reply == "ping") ++answered_after_heal;
+            co_await sleep(absl::Milliseconds(50));
+          }
+        }());
+      });
+      co_await sleep(absl::Seconds(2));
+      EXPECT_EQ(answered_after_heal, 0);
+      world.stop_faults();  // heals the partition, restarts the server
+      co_await world.eventually(
+          [&] { return answered_after_heal > 0 ? "" : "the client has no answer"; },
+          absl::Seconds(5));
+      pool.cancel();
+    });
+  });
+  EXPECT_GT(answered_after_heal, 0);
+  EXPECT_TRUE(server.alive());
+
+  World stuck({.seed = 42});
+  std::string failure;
+  try {
+    stuck.run([&]() -> Task<> {
+      stuck.stop_faults();
+      co_await stuck.eventually([] { return std::string("no leader elected"); }, absl::Seconds(3));
+    });
+  } catch (const LivenessFailure& e) {
+    failure = e.what();
+  }
+  EXPECT_THAT(failure, HasSubstr("seed=42"));
+  EXPECT_THAT(failure, HasSubstr("at 3s: not live 3s after the faults stopped: no leader elected"));
+
+  World early({.seed = 43});
+  EXPECT_THROW(early.run([&]() -> Task<> {
+    co_await early.eventually([] { return std::string(); }, absl::Seconds(1));
+  }),
+               UsageError);
+}
+
 TEST(WorldTest, HostsWallClocksDisagree) {
   WorldOptions options{.seed = 9};
   options.faults.clock = {.max_offset = absl::Seconds(5), .max_drift_ppm = 100};
