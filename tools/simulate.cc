@@ -143,14 +143,16 @@ int main_impl(int argc, char** argv) {
   std::map<std::string, uint64_t> buggified;  // site -> runs in which it fired
   uint64_t done = 0;
   for (const uint64_t seed : seeds) {
-    const RunResult result = scenario.run(RunSettings{
+    const RunSettings settings{
         .seed = seed,
         .swarm = flags.swarm,
         .bug = flags.bug,
         .simulated = flags.simulated,
         .trace_out = trace_file.is_open() ? &trace_file : nullptr,
         .only_faults = only(flags),
-    });
+    };
+    const RunResult result = flags.check_determinism ? run_twice_and_compare(scenario, settings)
+                                                     : scenario.run(settings);
     ++done;
     simulated += result.simulated;
     for (const std::string& site : result.buggified) ++buggified[site];

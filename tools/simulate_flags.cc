@@ -23,6 +23,7 @@ const char* simulate_usage() {
          "  --simulated=DURATION how long the workload runs in simulated time (e.g. 30s, 5m)\n"
          "  --faults=N,M,...     carry out only these of the run's drawn faults (or: none)\n"
          "  --shrink             find the fewest faults with which the seed still fails\n"
+         "  --check_determinism  run each seed twice in this process; a difference fails it\n"
          "  --list               list the scenarios, their faults and what they check\n";
 }
 
@@ -71,7 +72,8 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
     const bool takes_value = name == "--scenario" || name == "--seed" || name == "--seeds" ||
                              name == "--trace_out" || name == "--simulated" || name == "--faults";
     const bool is_switch = name == "--swarm" || name == "--bug" || name == "--list" ||
-                           name == "--help" || name == "-h" || name == "--shrink";
+                           name == "--help" || name == "-h" || name == "--shrink" ||
+                           name == "--check_determinism";
     if (!takes_value && !is_switch) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
     }
@@ -111,6 +113,8 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
       flags.trace_out = value;
     } else if (name == "--shrink") {
       flags.shrink = true;
+    } else if (name == "--check_determinism") {
+      flags.check_determinism = true;
     } else if (name == "--faults") {
       absl::StatusOr<std::vector<uint64_t>> faults = parse_fault_list(value);
       if (!faults.ok()) return faults.status();
@@ -135,6 +139,9 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
   if (flags.shrink && !flags.seed) {
     return absl::InvalidArgumentError("--shrink needs the failing seed: give --seed=S");
   }
+  if (flags.check_determinism && !flags.trace_out.empty()) {
+    return absl::InvalidArgumentError("--check_determinism and --trace_out exclude each other");
+  }
   if (flags.shrink && flags.faults) {
     return absl::InvalidArgumentError("--shrink and --faults exclude each other");
   }
@@ -158,6 +165,7 @@ std::vector<std::string> replay_args(const SimulateFlags& flags, uint64_t seed) 
   if (flags.simulated > absl::ZeroDuration()) {
     args.push_back(absl::StrCat("--simulated=", absl::FormatDuration(flags.simulated)));
   }
+  if (flags.check_determinism) args.push_back("--check_determinism");
   if (flags.faults) {
     args.push_back(absl::StrCat(
         "--faults=", flags.faults->empty() ? "none" : absl::StrJoin(*flags.faults, ",")));

@@ -35,6 +35,8 @@ struct SimulateFlags {
   std::optional<std::vector<uint64_t>> faults;
   // --shrink: find the fewest faults with which the seed still fails (one seed only).
   bool shrink = false;
+  // --check_determinism: run each seed twice in this process; a difference fails the seed.
+  bool check_determinism = false;
 };
 
 struct ScenarioName {

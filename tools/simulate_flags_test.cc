@@ -71,6 +71,8 @@ TEST(SimulateFlagsTest, EveryMistakeIsAnInvalidArgumentNamingTheFlag) {
       {{"--faults=3"}, "--faults needs a single run"},
       {{"--shrink"}, "--shrink needs the failing seed"},
       {{"--seed=1", "--shrink", "--faults=2"}, "--shrink and --faults exclude each other"},
+      {{"--seed=1", "--check_determinism", "--trace_out=/tmp/x.json"},
+       "--check_determinism and --trace_out exclude each other"},
   };
   for (const auto& [args, message] : cases) {
     absl::StatusOr<SimulateFlags> flags = parse(args);

@@ -85,6 +85,13 @@ fi
 # Without the bug the same sweep passes.
 "$simulate" --scenario=kv --seeds=0..30 --simulated=30s > "$tmp/fixed.txt" || fail "kv without --bug failed: $(grep FAILED "$tmp/fixed.txt")"
 
+# The determinism audit on a sample of seeds of every scenario: each seed runs twice in this
+# process and must give the same fingerprint (a difference fails it, naming the first event).
+for scenario in $("$simulate" --list | grep -o '^[a-z]*:' | tr -d :); do
+  "$simulate" --scenario="$scenario" --seeds=0..3 --simulated=3s --swarm --check_determinism \
+    > "$tmp/audit.txt" || fail "determinism audit of $scenario: $(grep FAILED "$tmp/audit.txt")"
+done
+
 # Bad flags: exit 2 with a message naming the flag.
 expect_bad() {
   local want="$1"; shift

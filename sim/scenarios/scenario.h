@@ -62,6 +62,11 @@ const std::vector<Scenario>& scenarios();
 // nullptr if there is none of that name.
 const Scenario* find_scenario(std::string_view name);
 
+// The determinism audit: runs `scenario` twice with `settings` in this process, traces kept. A
+// different fingerprint or verdict is a failed result whose failure names the first differing
+// event (sim/trace_reader.h); otherwise the first run's result.
+RunResult run_twice_and_compare(const Scenario& scenario, RunSettings settings);
+
 // A checker's verdict inside a scenario: thrown, it ends the run as FAILED with its message.
 struct CheckFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
