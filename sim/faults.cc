@@ -83,6 +83,8 @@ std::string describe(const Faults& f) {
       absl::FormatDuration(f.schedule.clog_length), ")");
   add(f.schedule.crashes_per_minute > 0, "crashes/min=", f.schedule.crashes_per_minute, " (down ",
       absl::FormatDuration(f.schedule.downtime), ")");
+  add(f.schedule.splits_per_minute > 0, "splits/min=", f.schedule.splits_per_minute, " (",
+      absl::FormatDuration(f.schedule.partition_length), ")");
   return out;
 }
 

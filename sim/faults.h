@@ -57,6 +57,9 @@ struct ScheduleFaults {
   absl::Duration clog_length = absl::Seconds(1);
   double crashes_per_minute = 0;               // a random crashable host crashes ...
   absl::Duration downtime = absl::Seconds(2);  // ... and restarts after this long
+  // The hosts split into two random groups that cannot reach each other (both ways) for
+  // partition_length: a leader cut off from most of its peers but not from every client, say.
+  double splits_per_minute = 0;
 };
 
 struct Faults {

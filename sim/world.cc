@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "giambio/buggify.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/check.h"
@@ -339,7 +340,8 @@ Task<> World::main(std::function<Task<>()> control) {
       pool.spawn([this, h] { return run_host(*h); }, h->name_);
     }
     const ScheduleFaults& schedule = faults_.schedule;
-    if (schedule.partitions_per_minute + schedule.clogs_per_minute + schedule.crashes_per_minute >
+    if (schedule.partitions_per_minute + schedule.clogs_per_minute + schedule.crashes_per_minute +
+            schedule.splits_per_minute >
         0) {
       pool.spawn([this] { return nemesis(); }, "nemesis");
     }
@@ -395,7 +397,8 @@ Task<> World::programs_finished(Host& host, uint64_t times) {
 
 Task<> World::nemesis() {
   const ScheduleFaults& f = faults_.schedule;
-  const double total = f.partitions_per_minute + f.clogs_per_minute + f.crashes_per_minute;
+  const double total =
+      f.partitions_per_minute + f.clogs_per_minute + f.crashes_per_minute + f.splits_per_minute;
   const uint64_t mean = static_cast<uint64_t>(60e9 / total);
   while (true) {
     // Uniform in [0, 2 * mean]: the configured mean rate, drawn with integer arithmetic only.
@@ -425,6 +428,41 @@ Task<> World::nemesis() {
         }
         clog(*a, *b, f.clog_length);
       }
+      continue;
+    }
+    if (pick >= f.partitions_per_minute + f.clogs_per_minute + f.crashes_per_minute) {
+      std::vector<Host*> sides[2];
+      for (const auto& host : hosts_)
+        sides[nemesis_prng_.chance(0.5) ? 1 : 0].push_back(host.get());
+      std::vector<std::string> names[2];
+      for (int side = 0; side < 2; ++side) {
+        for (Host* host : sides[side]) names[side].push_back(host->name_);
+      }
+      if (!draw_fault(absl::StrCat("split {", absl::StrJoin(names[0], " "), "} | {",
+                                   absl::StrJoin(names[1], " "), "} for ",
+                                   absl::FormatDuration(f.partition_length)))) {
+        continue;
+      }
+      if (sides[0].empty() || sides[1].empty()) {
+        faults_drawn_.back().carried_out = false;  // one side holds every host: nothing to cut
+        continue;
+      }
+      record("split", faults_drawn_.back().what, {.host = 0});
+      for (Host* a : sides[0]) {
+        for (Host* b : sides[1]) {
+          network_->set_cut(a->id_, b->id_, true);
+          network_->set_cut(b->id_, a->id_, true);
+        }
+      }
+      at(now_ + f.partition_length, [this, sides] {
+        record("split healed", "", {.host = 0});
+        for (Host* a : sides[0]) {
+          for (Host* b : sides[1]) {
+            network_->set_cut(a->id_, b->id_, false);
+            network_->set_cut(b->id_, a->id_, false);
+          }
+        }
+      });
       continue;
     }
     std::vector<Host*> crashable;

@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "sim/scenarios/scenario.h"
 #include "sim/shrink.h"
@@ -61,8 +62,11 @@ std::optional<std::set<uint64_t>> only(const SimulateFlags& flags) {
 // --shrink: runs the seed with all its faults, then with fewer (sim/shrink.h), and prints the
 // fewest with which it still fails and the command that replays exactly that.
 int shrink(const SimulateFlags& flags, const Scenario& scenario) {
-  RunSettings settings{
-      .seed = *flags.seed, .swarm = flags.swarm, .bug = flags.bug, .simulated = flags.simulated};
+  RunSettings settings{.seed = *flags.seed,
+                       .swarm = flags.swarm,
+                       .bug = flags.bug,
+                       .simulated = flags.simulated,
+                       .bug_name = flags.bug_name};
   const RunResult first = scenario.run(settings);
   if (first.ok) {
     std::printf("shrink: seed %llu passes: nothing to shrink\n",
@@ -101,7 +105,7 @@ int shrink(const SimulateFlags& flags, const Scenario& scenario) {
 
 int main_impl(int argc, char** argv) {
   std::vector<ScenarioName> catalog;
-  for (const Scenario& s : scenarios()) catalog.push_back({s.name, s.has_bug});
+  for (const Scenario& s : scenarios()) catalog.push_back({s.name, s.has_bug, s.bugs});
   const absl::StatusOr<SimulateFlags> parsed =
       parse_simulate_flags(std::vector<std::string>(argv + 1, argv + argc), catalog);
   if (!parsed.ok()) bad_flag(std::string(parsed.status().message()));
@@ -115,6 +119,7 @@ int main_impl(int argc, char** argv) {
       std::printf("%s: %s\n  faults: %s\n  checks: %s\n", std::string(s.name).c_str(),
                   std::string(s.summary).c_str(), std::string(s.faults).c_str(),
                   std::string(s.checks).c_str());
+      if (!s.bugs.empty()) std::printf("  bugs: %s\n", absl::StrJoin(s.bugs, ", ").c_str());
     }
     return 0;
   }
@@ -150,6 +155,7 @@ int main_impl(int argc, char** argv) {
         .simulated = flags.simulated,
         .trace_out = trace_file.is_open() ? &trace_file : nullptr,
         .only_faults = only(flags),
+        .bug_name = flags.bug_name,
     };
     const RunResult result = flags.check_determinism ? run_twice_and_compare(scenario, settings)
                                                      : scenario.run(settings);
@@ -168,6 +174,12 @@ int main_impl(int argc, char** argv) {
                   result.failure.c_str());
     }
     std::printf("\n");
+    // One run: what the checker has to say beyond its line (a witness), indented.
+    if (seeds.size() == 1 && !result.details.empty()) {
+      for (absl::string_view line : absl::StrSplit(result.details, '\n', absl::SkipEmpty())) {
+        std::printf("  %s\n", std::string(line).c_str());
+      }
+    }
     std::fflush(stdout);
     if (progress) draw_progress(done, seeds.size(), failures.size(), simulated, wall());
   }

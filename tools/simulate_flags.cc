@@ -1,5 +1,7 @@
 #include "tools/simulate_flags.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,7 +20,7 @@ const char* simulate_usage() {
          "  --seed=S             one run with seed S\n"
          "  --seeds=A..B         a sweep over seeds A .. B-1 (or N: 0 .. N-1); default 0..100\n"
          "  --swarm              draw the faults from each seed (swarm testing)\n"
-         "  --bug                plant the scenario's known bug\n"
+         "  --bug, --bug=NAME    plant the scenario's known bug (NAME: one of several)\n"
          "  --trace_out=FILE     write the run's Chrome trace-event JSON (one seed only)\n"
          "  --simulated=DURATION how long the workload runs in simulated time (e.g. 30s, 5m)\n"
          "  --faults=N,M,...     carry out only these of the run's drawn faults (or: none)\n"
@@ -71,9 +73,16 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
     const std::string value = has_value ? arg.substr(equals + 1) : "";
     const bool takes_value = name == "--scenario" || name == "--seed" || name == "--seeds" ||
                              name == "--trace_out" || name == "--simulated" || name == "--faults";
-    const bool is_switch = name == "--swarm" || name == "--bug" || name == "--list" ||
-                           name == "--help" || name == "-h" || name == "--shrink" ||
-                           name == "--check_determinism";
+    if (name == "--bug") {  // a switch, or --bug=NAME
+      if (has_value && value.empty()) {
+        return absl::InvalidArgumentError("--bug= needs a name: --bug=NAME (or just --bug)");
+      }
+      flags.bug = true;
+      flags.bug_name = value;
+      continue;
+    }
+    const bool is_switch = name == "--swarm" || name == "--list" || name == "--help" ||
+                           name == "-h" || name == "--shrink" || name == "--check_determinism";
     if (!takes_value && !is_switch) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
     }
@@ -105,8 +114,6 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
       flags.seeds = *range;
     } else if (name == "--swarm") {
       flags.swarm = true;
-    } else if (name == "--bug") {
-      flags.bug = true;
     } else if (name == "--list") {
       flags.list = true;
     } else if (name == "--trace_out") {
@@ -154,6 +161,26 @@ absl::StatusOr<SimulateFlags> parse_simulate_flags(const std::vector<std::string
     return absl::InvalidArgumentError(
         absl::StrCat("--bug: scenario ", flags.scenario, " has no planted bug"));
   }
+  if (flags.bug && !scenario->bugs.empty()) {
+    const std::string names = absl::StrJoin(scenario->bugs, ", ");
+    if (flags.bug_name.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--bug: scenario ", flags.scenario,
+                                                     " has several planted bugs: --bug=NAME with "
+                                                     "NAME one of ",
+                                                     names));
+    }
+    if (std::find(scenario->bugs.begin(), scenario->bugs.end(), flags.bug_name) ==
+        scenario->bugs.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("--bug=", flags.bug_name, ": scenario ",
+                                                     flags.scenario, " has no such bug; one of ",
+                                                     names));
+    }
+  }
+  if (flags.bug && scenario->bugs.empty() && !flags.bug_name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--bug=", flags.bug_name, ": scenario ",
+                                                   flags.scenario,
+                                                   " has one planted bug: give just --bug"));
+  }
   return flags;
 }
 
@@ -161,7 +188,9 @@ std::vector<std::string> replay_args(const SimulateFlags& flags, uint64_t seed) 
   std::vector<std::string> args = {absl::StrCat("--scenario=", flags.scenario),
                                    absl::StrCat("--seed=", seed)};
   if (flags.swarm) args.push_back("--swarm");
-  if (flags.bug) args.push_back("--bug");
+  if (flags.bug) {
+    args.push_back(flags.bug_name.empty() ? "--bug" : absl::StrCat("--bug=", flags.bug_name));
+  }
   if (flags.simulated > absl::ZeroDuration()) {
     args.push_back(absl::StrCat("--simulated=", absl::FormatDuration(flags.simulated)));
   }

@@ -27,6 +27,7 @@ struct SimulateFlags {
   std::optional<std::pair<uint64_t, uint64_t>> seeds;  // [first, end), never empty
   bool swarm = false;
   bool bug = false;
+  std::string bug_name;  // --bug=NAME, for a scenario with several planted bugs
   bool list = false;
   bool help = false;  // --help or -h: print the usage and stop; other flags are not checked
   std::string trace_out;
@@ -42,6 +43,7 @@ struct SimulateFlags {
 struct ScenarioName {
   std::string name;
   bool has_bug = false;
+  std::vector<std::string> bugs;  // several: --bug=NAME picks one
 };
 
 // `args` without the program name.

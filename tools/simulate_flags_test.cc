@@ -11,7 +11,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const std::vector<ScenarioName> kCatalog = {{"kv", true}, {"echo", false}};
+const std::vector<ScenarioName> kCatalog = {
+    {"kv", true, {}}, {"echo", false, {}}, {"raft", true, {"stale_read", "commit_old_term"}}};
 
 absl::StatusOr<SimulateFlags> parse(std::vector<std::string> args) {
   return parse_simulate_flags(args, kCatalog);
@@ -48,7 +49,7 @@ TEST(SimulateFlagsTest, EveryMistakeIsAnInvalidArgumentNamingTheFlag) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--frobnicate"}, "unknown flag '--frobnicate'"},
       {{"--swarm", ""}, "argument 2 is an empty argument"},
-      {{"--scenario=nope"}, "--scenario=nope: no such scenario; expected one of kv, echo"},
+      {{"--scenario=nope"}, "--scenario=nope: no such scenario; expected one of kv, echo, raft"},
       {{"--scenario"}, "--scenario needs a value"},
       {{"--seed="}, "--seed needs a value"},
       {{"--seed=x"}, "--seed"},
@@ -63,6 +64,12 @@ TEST(SimulateFlagsTest, EveryMistakeIsAnInvalidArgumentNamingTheFlag) {
       {{"--seed=1", "--seeds=2"}, "--seed and --seeds exclude each other"},
       {{"--trace_out=/tmp/x.json"}, "--trace_out needs a single run"},
       {{"--scenario=echo", "--bug"}, "--bug: scenario echo has no planted bug"},
+      {{"--scenario=raft", "--bug"},
+       "--bug: scenario raft has several planted bugs: --bug=NAME with NAME one of stale_read, "
+       "commit_old_term"},
+      {{"--scenario=raft", "--bug=nope"}, "--bug=nope: scenario raft has no such bug"},
+      {{"--scenario=kv", "--bug=stale_read"}, "scenario kv has one planted bug: give just --bug"},
+      {{"--scenario=raft", "--bug="}, "--bug= needs a name"},
       {{"--seed=1", "--faults=0"}, "--faults=0: '0' is not a fault number"},
       {{"--seed=1", "--faults=3,x"}, "--faults=3,x: 'x' is not a fault number"},
       {{"--seed=1", "--faults=3,"}, "--faults=3,: '' is not a fault number"},
@@ -94,6 +101,12 @@ TEST(SimulateFlagsTest, ReplayArgumentsGiveTheSameRunBack) {
   EXPECT_EQ(replay->seed, 12u);
   EXPECT_TRUE(replay->swarm && replay->bug);
   EXPECT_EQ(replay->simulated, absl::Milliseconds(1500));
+
+  // A named bug comes back named.
+  absl::StatusOr<SimulateFlags> named = parse({"--scenario=raft", "--seed=4", "--bug=stale_read"});
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->bug_name, "stale_read");
+  EXPECT_THAT(replay_args(*named, 4), ::testing::Contains("--bug=stale_read"));
 
   // With a fault schedule (what --shrink prints), and with none.
   absl::StatusOr<SimulateFlags> shrunk = parse({"--seed=9", "--bug", "--faults=2,7,11"});

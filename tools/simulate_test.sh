@@ -85,6 +85,28 @@ fi
 # Without the bug the same sweep passes.
 "$simulate" --scenario=kv --seeds=0..30 --simulated=30s > "$tmp/fixed.txt" || fail "kv without --bug failed: $(grep FAILED "$tmp/fixed.txt")"
 
+# Raft: --list names its bugs; without a bug a short sweep passes; with stale_read it fails, the
+# replay line reproduces the run line, and a single run prints the witness (the operations of
+# the history that cannot be ordered).
+"$simulate" --list | grep -q '^  bugs: vote_not_durable, commit_old_term, stale_read$' ||
+  fail "--list does not name raft's bugs"
+"$simulate" --scenario=raft --seeds=0..8 --simulated=5s > "$tmp/raft.txt" ||
+  fail "raft without a bug failed: $(grep FAILED "$tmp/raft.txt")"
+set +e
+"$simulate" --scenario=raft --bug=stale_read --seeds=0..20 --simulated=10s > "$tmp/raft_bug.txt"
+status=$?
+set -e
+[ "$status" -eq 1 ] || fail "raft --bug=stale_read over 20 seeds exited $status, expected 1"
+replay=$(grep '^replay: ' "$tmp/raft_bug.txt" | head -1 | sed -E 's/^replay: bazel run \/\/tools:simulate -- //')
+seed=$(echo "$replay" | grep -o 'seed=[0-9]*')
+set +e
+"$simulate" $replay > "$tmp/raft_replay.txt"
+set -e
+[ "$(head -1 "$tmp/raft_replay.txt")" == "$(grep "^scenario=raft $seed " "$tmp/raft_bug.txt")" ] ||
+  fail "raft replay of $seed differs: $(head -1 "$tmp/raft_replay.txt")"
+grep -q "^  not linearizable: key 'k[0-9]': these [0-9]* operations cannot be ordered:" \
+  "$tmp/raft_replay.txt" || fail "the raft replay printed no witness: $(cat "$tmp/raft_replay.txt")"
+
 # The determinism audit on a sample of seeds of every scenario: each seed runs twice in this
 # process and must give the same fingerprint (a difference fails it, naming the first event).
 for scenario in $("$simulate" --list | grep -o '^[a-z]*:' | tr -d :); do

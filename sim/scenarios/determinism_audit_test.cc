@@ -2,9 +2,9 @@
 // with its own result; one that does not fails, naming the first event where the runs differ.
 #include <string>
 
+#include "giambio/giambio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "giambio/giambio.h"
 #include "sim/scenarios/run_world.h"
 #include "sim/scenarios/scenario.h"
 #include "sim/world.h"
@@ -22,7 +22,8 @@ Scenario sleeper(std::function<int()> extra) {
     World world(world_options(settings, Faults{}));
     const int ms = extra();
     world.add_host("host", [ms]() -> Task<> { co_await sleep(absl::Milliseconds(1 + ms)); });
-    return run_world(world, []() -> Task<> { co_await sleep(absl::Seconds(1)); }, settings);
+    return run_world(
+        world, []() -> Task<> { co_await sleep(absl::Seconds(1)); }, settings);
   };
   return scenario;
 }

@@ -12,10 +12,11 @@ Scenario echo_scenario();
 Scenario chat_scenario();
 Scenario kv_scenario();
 Scenario tls_scenario();
+Scenario raft_scenario();
 
 const std::vector<Scenario>& scenarios() {
-  static const std::vector<Scenario>* const all =
-      new std::vector<Scenario>{echo_scenario(), chat_scenario(), kv_scenario(), tls_scenario()};
+  static const std::vector<Scenario>* const all = new std::vector<Scenario>{
+      echo_scenario(), chat_scenario(), kv_scenario(), tls_scenario(), raft_scenario()};
   return *all;
 }
 

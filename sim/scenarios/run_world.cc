@@ -23,6 +23,11 @@ RunResult run_world(World& world, std::function<Task<>()> control, const RunSett
   result.world = world.describe();
   try {
     world.run(std::move(control));
+  } catch (const CheckFailure& e) {
+    result.ok = false;
+    result.failure = e.what();
+    result.details = e.details;
+    result.failed_at = world.elapsed();
   } catch (const std::exception& e) {
     result.ok = false;
     result.failure = e.what();

@@ -26,7 +26,8 @@ namespace giambio::sim {
 struct RunSettings {
   uint64_t seed = 0;
   bool swarm = false;
-  // Plant the scenario's known bug (scenarios without one ignore it).
+  // Plant the scenario's known bug (scenarios without one ignore it); for a scenario with
+  // several, bug_name (below) says which.
   bool bug = false;
   // How long the scenario's workload runs in simulated time; zero: the scenario's default.
   absl::Duration simulated = absl::ZeroDuration();
@@ -34,11 +35,14 @@ struct RunSettings {
   std::ostream* trace_out = nullptr;
   // Carry out only these of the nemesis's faults (WorldOptions::only_faults); unset: all.
   std::optional<std::set<uint64_t>> only_faults = std::nullopt;
+  // With bug: which of Scenario::bugs (empty for a scenario with one bug).
+  std::string bug_name = "";
 };
 
 struct RunResult {
   bool ok = true;
-  std::string failure;                              // what the checker (or an exception) said
+  std::string failure;  // what the checker (or an exception) said, on one line
+  std::string details;  // more lines about it (a linearizability witness), or empty
   absl::Duration failed_at = absl::ZeroDuration();  // virtual time of the failure
   uint64_t fingerprint = 0;
   absl::Duration simulated = absl::ZeroDuration();  // virtual time the run took
@@ -56,6 +60,8 @@ struct Scenario {
   std::string checks;  // what its checker verifies
   bool has_bug;        // whether --bug plants something
   std::function<RunResult(const RunSettings&)> run;
+  // Several planted bugs, chosen with --bug=NAME (empty: --bug plants the one there is).
+  std::vector<std::string> bugs = {};
 };
 
 const std::vector<Scenario>& scenarios();
@@ -70,6 +76,9 @@ RunResult run_twice_and_compare(const Scenario& scenario, RunSettings settings);
 // A checker's verdict inside a scenario: thrown, it ends the run as FAILED with its message.
 struct CheckFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
+  CheckFailure(const std::string& what, std::string details)
+      : std::runtime_error(what), details(std::move(details)) {}
+  std::string details;  // RunResult::details
 };
 
 }  // namespace giambio::sim
