@@ -17,7 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   std::vector<std::string> args;
   if (!text.empty()) args = absl::StrSplit(text, '\n');
-  const std::vector<ScenarioName> catalog = {{"kv", true}, {"echo", false}, {"chat", false}};
+  const std::vector<ScenarioName> catalog = {{"kv", true, {}},
+                                             {"echo", false, {}},
+                                             {"chat", false, {}},
+                                             {"raft", true, {"stale_read", "commit_old_term"}}};
   const absl::StatusOr<SimulateFlags> flags = parse_simulate_flags(args, catalog);
   if (!flags.ok()) {
     if (flags.status().code() != absl::StatusCode::kInvalidArgument) std::abort();
@@ -36,7 +39,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (flags->seeds && flags->seeds->first >= flags->seeds->second) std::abort();
   if (flags->seed && flags->seeds) std::abort();
   if (!flags->trace_out.empty() && !flags->seed) std::abort();
-  if (flags->bug && flags->scenario != "kv") std::abort();
+  if (flags->bug && flags->scenario != "kv" && flags->scenario != "raft") std::abort();
+  if (flags->bug && (flags->scenario == "raft") != !flags->bug_name.empty()) std::abort();
+  if ((flags->faults || flags->shrink) && !flags->seed) std::abort();
   if (flags->simulated < absl::ZeroDuration() || flags->simulated == absl::InfiniteDuration()) {
     std::abort();
   }
@@ -45,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       parse_simulate_flags(replay_args(*flags, seed), catalog);
   if (!replay.ok() || replay->seed != seed || replay->scenario != flags->scenario ||
       replay->swarm != flags->swarm || replay->bug != flags->bug ||
-      replay->simulated != flags->simulated) {
+      replay->bug_name != flags->bug_name || replay->simulated != flags->simulated ||
+      replay->faults != flags->faults || replay->check_determinism != flags->check_determinism) {
     std::abort();
   }
   return 0;

@@ -207,21 +207,26 @@ class RaftNode {
     co_return co_await storage_.write(record);
   }
 
+  // The task for this tick (a plain function: each step is its own coroutine).
   Task<> tick() {
-    if (role_ == Role::kLeader) {
-      if (giambio::now() >= next_heartbeat_) {
-        next_heartbeat_ = giambio::now() + kHeartbeat;
-        for (int p = 0; p < kNodes; ++p) {
-          // In a simulation, now and then a follower is left out of a round: entries then reach
-          // a minority first, the case where commit rules matter.
-          const bool skip = buggify();
-          if (p != id_ && !skip) co_await replicate(p);
-        }
-      }
-      co_return;
+    if (role_ == Role::kLeader) return heartbeat();
+    if (giambio::now() >= election_deadline_) return stand_for_election();
+    if (role_ == Role::kCandidate && giambio::now() >= next_heartbeat_) return ask_for_votes();
+    return nothing();
+  }
+
+  Task<> heartbeat() {
+    if (giambio::now() < next_heartbeat_) co_return;
+    next_heartbeat_ = giambio::now() + kHeartbeat;
+    for (int p = 0; p < kNodes; ++p) {
+      // In a simulation, now and then a follower is left out of a round: entries then reach a
+      // minority first, the case where commit rules matter.
+      const bool skip = p == id_ || buggify();
+      if (!skip) co_await replicate(p);
     }
-    if (giambio::now() < election_deadline_) co_return;
-    // Stand for election.
+  }
+
+  Task<> stand_for_election() {
     ++term_;
     voted_ = id_;
     role_ = Role::kCandidate;
@@ -232,10 +237,18 @@ class RaftNode {
     const std::string record = absl::StrCat("T ", term_, " ", voted_ + 1, "\n");
     const bool written = co_await storage_.write(record);
     if (!written) co_return;
+    co_await ask_for_votes();
+  }
+
+  // A candidate asks every node that has not voted for it yet, again every heartbeat (a request
+  // or its answer may be lost).
+  Task<> ask_for_votes() {
+    next_heartbeat_ = giambio::now() + kHeartbeat;
     const std::string request =
         absl::StrCat("RV ", term_, " ", id_, " ", last_index(), " ", log_.back().term);
     for (int p = 0; p < kNodes; ++p) {
-      if (p != id_) co_await send(p, request);
+      const bool ask = !votes_.contains(p);
+      if (ask) co_await send(p, request);
     }
   }
 
@@ -607,7 +620,7 @@ RunResult run_raft(const RunSettings& settings) {
   faults.clock.max_offset = absl::Milliseconds(100);
   faults.clock.max_drift_ppm = 100;
   faults.schedule.crashes_per_minute = 12;
-  faults.schedule.downtime = absl::Milliseconds(500);
+  faults.schedule.downtime = absl::Milliseconds(100);
   faults.schedule.partitions_per_minute = 3;
   faults.schedule.splits_per_minute = 8;
   faults.schedule.partition_length = absl::Seconds(3);
