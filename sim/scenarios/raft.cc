@@ -37,6 +37,11 @@ constexpr absl::Duration kTick = absl::Milliseconds(20);
 constexpr absl::Duration kHeartbeat = absl::Milliseconds(50);
 constexpr size_t kEntriesPerMessage = 32;
 constexpr int64_t kDatagramMax = 8192;  // 32 entries of a few dozen bytes fit
+// A client waits this long for an answer before asking the next node (links may take 50 ms each
+// way, and a write crosses four of them and two fsyncs), and gives up on an operation after
+// kGiveUp (its outcome then stays unknown).
+constexpr absl::Duration kAttempt = absl::Milliseconds(500);
+constexpr absl::Duration kGiveUp = absl::Seconds(3);
 
 enum class Bug { kNone, kVoteNotDurable, kCommitOldTerm, kStaleRead };
 
@@ -77,7 +82,12 @@ class Storage {
     file_ = *std::move(file);
     const absl::StatusOr<int64_t> size = file_.size();
     if (!size.ok()) co_return size.status();
+    // A read error may pass (a disk's transient EIO): try a few times before giving up.
     absl::StatusOr<std::string> content = co_await file_.read_at(*size, 0);
+    for (int attempt = 1; attempt < 10 && !content.ok(); ++attempt) {
+      co_await sleep(absl::Milliseconds(10));
+      content = co_await file_.read_at(*size, 0);
+    }
     if (!content.ok()) co_return content.status();
     Recovered state;
     size_t at = 0;
@@ -532,8 +542,9 @@ Task<> raft_server(int id, std::vector<SocketAddress> peers, Bug bug, Prng prng,
 
 // A client: one operation at a time on 3 keys (reads 40%, writes 40%, compare-and-sets 20%),
 // each recorded in the history; a request goes to the node believed to lead, and moves on to the
-// next node after a timeout or to the hinted leader. An operation not answered within 1 s stays
-// unknown, and the client continues under a new session (the old request may still happen).
+// next node after a timeout or to the hinted leader. An operation not answered within kGiveUp
+// stays unknown, and the client continues under a new session (the old request may still
+// happen).
 Task<> raft_client(World& world, int index, std::vector<SocketAddress> nodes, Prng prng,
                    int& completed) {
   absl::StatusOr<UdpSocket> socket = UdpSocket::bind(*SocketAddress::parse("0.0.0.0", 0));
@@ -565,11 +576,11 @@ Task<> raft_client(World& world, int index, std::vector<SocketAddress> nodes, Pr
     const OpId id = history.invoke(client_id, op);
     const std::string message = absl::StrCat("REQ ", cid, " ", seq, " ", request);
     const std::string answer_prefix = absl::StrCat("RES ", cid, " ", seq, " ");
-    const absl::Time give_up = giambio::now() + absl::Seconds(1);
+    const absl::Time give_up = giambio::now() + kGiveUp;
     bool answered = false;
     while (!answered && giambio::now() < give_up) {
       (void)co_await socket->send_to(message, nodes[guess]);
-      const absl::Time wait_until = std::min(give_up, giambio::now() + absl::Milliseconds(100));
+      const absl::Time wait_until = std::min(give_up, giambio::now() + kAttempt);
       while (giambio::now() < wait_until) {
         absl::StatusOr<Datagram> reply =
             co_await with_timeout(wait_until - giambio::now(), socket->receive_from(kDatagramMax));
