@@ -369,13 +369,18 @@ auto submit_to(const LoopToken& target, F fn)
   auto remote = std::make_shared<internal::SubmitRemote>();
   LoopToken back = current_loop_token();  // keeps this loop waiting for the answer
   // On the target loop: sends the outcome home.
-  auto answer = [back, at = &home](std::optional<Stored> value, std::exception_ptr error,
-                                   std::string ended) {
-    (void)back.run_soon([at, value = std::move(value), error = std::move(error),
-                         ended = std::move(ended)]() mutable {
-      at->value = std::move(value);
-      at->error = std::move(error);
-      at->ended = std::move(ended);
+  // The outcome travels in one heap block, so no lambda copies or moves the value itself (GCC 12
+  // reports a moved optional<std::string> captured by value as maybe-uninitialized).
+  struct Delivery {
+    std::optional<Stored> value;
+    std::exception_ptr error;
+    std::string ended;
+  };
+  auto answer = [back, at = &home](std::shared_ptr<Delivery> delivery) {
+    (void)back.run_soon([at, delivery = std::move(delivery)] {
+      at->value = std::move(delivery->value);
+      at->error = std::move(delivery->error);
+      at->ended = std::move(delivery->ended);
       at->done = true;
       at->finished.unpark_all();
     });
@@ -388,14 +393,22 @@ auto submit_to(const LoopToken& target, F fn)
         }
         const bool target_ended = outcome.cancelled && !remote->cancel_requested;
         remote->task.reset();
-        answer(std::move(outcome.value), std::move(outcome.error),
-               target_ended ? "submit_to: the target loop ended before the call finished" : "");
+        auto delivery = std::make_shared<Delivery>();
+        delivery->value = std::move(outcome.value);
+        delivery->error = std::move(outcome.error);
+        if (target_ended)
+          delivery->ended = "submit_to: the target loop ended before the call finished";
+        answer(std::move(delivery));
       },
       [remote](TaskHandle<void> task) {
         remote->task = std::move(task);
         if (remote->cancel_requested) remote->task->cancel("submit_to: the caller was cancelled");
       },
-      [answer](absl::Status why) { answer(std::nullopt, nullptr, std::string(why.message())); });
+      [answer](absl::Status why) {
+        auto delivery = std::make_shared<Delivery>();
+        delivery->ended = std::string(why.message());
+        answer(std::move(delivery));
+      });
   std::exception_ptr cancelled;
   try {
     while (!home.done) co_await home.finished.park();

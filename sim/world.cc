@@ -530,7 +530,7 @@ bool World::draw_fault(std::string what) {
   fault.number = faults_drawn_.size() + 1;
   fault.at = elapsed();
   fault.what = std::move(what);
-  fault.carried_out = !options_.only_faults || options_.only_faults->contains(fault.number);
+  fault.carried_out = options_.only_faults.keeps(fault.number);
   if (!fault.carried_out)
     record("fault left out", absl::StrCat("#", fault.number, " ", fault.what));
   faults_drawn_.push_back(std::move(fault));

@@ -75,6 +75,20 @@ struct RecordOptions {
   uint64_t flow_in = 0;          // ... or ends one
 };
 
+// Which of the nemesis's faults a run carries out (WorldOptions::only_faults): all of them, or
+// only those numbered (World::faults_drawn() of a run of the same seed). A plain struct rather
+// than an optional set: GCC 12 reports a moved std::optional<std::set> as maybe-uninitialized
+// under ASan.
+struct FaultSelection {
+  bool all = true;
+  std::set<uint64_t> numbers;  // when not all
+
+  static FaultSelection only(std::set<uint64_t> numbers) {
+    return FaultSelection{false, std::move(numbers)};
+  }
+  bool keeps(uint64_t number) const { return all || numbers.contains(number); }
+};
+
 struct WorldOptions {
   uint64_t seed = 0;
   Faults faults = {};
@@ -87,10 +101,9 @@ struct WorldOptions {
   // enabled site fires on a call (FoundationDB's 25% and 25%). 0 turns it off.
   double buggify_sites = 0.25;
   double buggify_fires = 0.25;
-  // Replay with only these of the nemesis's faults (their numbers in faults_drawn() of a run of
-  // the same seed); the others are drawn as before but not carried out, so the kept ones happen
-  // at the same times to the same hosts. Unset: all of them.
-  std::optional<std::set<uint64_t>> only_faults = std::nullopt;
+  // Replay with only some of the nemesis's faults; the others are drawn as before but not carried
+  // out, so the kept ones happen at the same times to the same hosts. Default: all of them.
+  FaultSelection only_faults = {};
 };
 
 // One fault the nemesis drew (faults.h's schedule faults), numbered from 1 in the order drawn.

@@ -848,7 +848,7 @@ TEST(WorldTest, BuggifyEnablesSitesPerRunAndFiresFromTheSeed) {
 // A run records the faults the nemesis drew; a replay with only some of them draws the same
 // faults at the same times and carries out only those.
 TEST(WorldTest, AReplayWithOnlySomeFaultsKeepsTheirTimesAndTargets) {
-  auto run = [](std::optional<std::set<uint64_t>> only) {
+  auto run = [](FaultSelection only) {
     WorldOptions options{.seed = 21};
     options.faults.schedule.crashes_per_minute = 20;
     options.faults.schedule.partitions_per_minute = 20;
@@ -861,14 +861,14 @@ TEST(WorldTest, AReplayWithOnlySomeFaultsKeepsTheirTimesAndTargets) {
     world.run([]() -> Task<> { co_await sleep(absl::Seconds(60)); });
     return world.faults_drawn();
   };
-  const std::vector<FaultRecord> all = run(std::nullopt);
+  const std::vector<FaultRecord> all = run(FaultSelection{});
   ASSERT_GT(all.size(), 30u);
   std::set<uint64_t> odd;
   for (const FaultRecord& fault : all) {
     EXPECT_EQ(fault.number, static_cast<uint64_t>(&fault - all.data()) + 1);
     if (fault.number % 2 == 1) odd.insert(fault.number);
   }
-  const std::vector<FaultRecord> some = run(odd);
+  const std::vector<FaultRecord> some = run(FaultSelection::only(odd));
   ASSERT_EQ(some.size(), all.size());
   int crashes_kept = 0;
   for (size_t i = 0; i < all.size(); ++i) {
@@ -880,7 +880,7 @@ TEST(WorldTest, AReplayWithOnlySomeFaultsKeepsTheirTimesAndTargets) {
     if (some[i].carried_out && some[i].what.starts_with("crash")) ++crashes_kept;
   }
   EXPECT_GT(crashes_kept, 0);
-  const std::vector<FaultRecord> none = run(std::set<uint64_t>{});
+  const std::vector<FaultRecord> none = run(FaultSelection::only({}));
   for (const FaultRecord& fault : none) EXPECT_FALSE(fault.carried_out);
 }
 

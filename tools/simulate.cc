@@ -54,9 +54,9 @@ void draw_progress(uint64_t done, uint64_t total, uint64_t failed, absl::Duratio
   std::fflush(stderr);
 }
 
-std::optional<std::set<uint64_t>> only(const SimulateFlags& flags) {
-  if (!flags.faults) return std::nullopt;
-  return std::set<uint64_t>(flags.faults->begin(), flags.faults->end());
+FaultSelection only(const SimulateFlags& flags) {
+  if (!flags.faults) return FaultSelection{};
+  return FaultSelection::only(std::set<uint64_t>(flags.faults->begin(), flags.faults->end()));
 }
 
 // --shrink: runs the seed with all its faults, then with fewer (sim/shrink.h), and prints the
@@ -81,7 +81,7 @@ int shrink(const SimulateFlags& flags, const Scenario& scenario) {
   }
   const ShrinkResult shrunk = shrink_faults(carried_out, [&](const std::set<uint64_t>& only) {
     RunSettings trial = settings;
-    trial.only_faults = only;
+    trial.only_faults = FaultSelection::only(only);
     return !scenario.run(trial).ok;
   });
   if (!shrunk.reproduced) {

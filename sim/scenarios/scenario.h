@@ -33,8 +33,8 @@ struct RunSettings {
   absl::Duration simulated = absl::ZeroDuration();
   // Where to write the run's Chrome trace-event JSON, or null.
   std::ostream* trace_out = nullptr;
-  // Carry out only these of the nemesis's faults (WorldOptions::only_faults); unset: all.
-  std::optional<std::set<uint64_t>> only_faults = std::nullopt;
+  // Which of the nemesis's faults to carry out (WorldOptions::only_faults); default: all.
+  FaultSelection only_faults = {};
   // With bug: which of Scenario::bugs (empty for a scenario with one bug).
   std::string bug_name = "";
 };
