@@ -14,14 +14,13 @@
 #ifndef GIAMBIO_BUGGIFY_H_
 #define GIAMBIO_BUGGIFY_H_
 
-#include <source_location>
-
 namespace giambio {
 
 // What decides, while a simulation runs on this thread (a hook for simulators).
 class BuggifyHook {
  public:
-  virtual bool fire(const std::source_location& site) = 0;
+  // `file` and `line`: the call site, as the compiler names it.
+  virtual bool fire(const char* file, int line) = 0;
 
  protected:
   ~BuggifyHook() = default;
@@ -34,11 +33,13 @@ extern thread_local BuggifyHook* buggify_hook;
 // Installs `hook` on this thread (nullptr: none) and returns the previous one.
 BuggifyHook* set_buggify_hook(BuggifyHook* hook);
 
-inline bool buggify(const std::source_location site = std::source_location::current()) {
+// The call site comes from __builtin_FILE/__builtin_LINE (GCC and clang alike; clang 14 with
+// libstdc++ 12 has no std::source_location).
+inline bool buggify(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   if (internal::buggify_hook == nullptr) [[likely]] {
     return false;
   }
-  return internal::buggify_hook->fire(site);
+  return internal::buggify_hook->fire(file, line);
 }
 
 }  // namespace giambio

@@ -76,12 +76,12 @@ class BuggifyDecider final : public BuggifyHook {
  public:
   explicit BuggifyDecider(World& world) : world_(world), previous_(set_buggify_hook(this)) {}
   ~BuggifyDecider() { set_buggify_hook(previous_); }
-  bool fire(const std::source_location& site) override {
+  bool fire(const char* file, int line) override {
     // The same name from every compiler: GCC names a header reached through a relative include
     // "./examples/echo.h".
-    std::string_view file = site.file_name();
-    if (file.starts_with("./")) file.remove_prefix(2);
-    return world_.buggify(absl::StrCat(std::string(file), ":", site.line()));
+    std::string_view name = file;
+    if (name.starts_with("./")) name.remove_prefix(2);
+    return world_.buggify(absl::StrCat(std::string(name), ":", line));
   }
 
  private:

@@ -33,6 +33,7 @@
 #ifndef SIM_WORLD_H_
 #define SIM_WORLD_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -76,17 +77,19 @@ struct RecordOptions {
 };
 
 // Which of the nemesis's faults a run carries out (WorldOptions::only_faults): all of them, or
-// only those numbered (World::faults_drawn() of a run of the same seed). A plain struct rather
-// than an optional set: GCC 12 reports a moved std::optional<std::set> as maybe-uninitialized
-// under ASan.
+// only those numbered (World::faults_drawn() of a run of the same seed). The numbers are a sorted
+// vector, not a std::set or an optional: GCC 12 reports moved red-black trees in aggregates as
+// maybe-uninitialized at -O1 and above.
 struct FaultSelection {
   bool all = true;
-  std::set<uint64_t> numbers;  // when not all
+  std::vector<uint64_t> numbers;  // when not all: ascending
 
-  static FaultSelection only(std::set<uint64_t> numbers) {
-    return FaultSelection{false, std::move(numbers)};
+  static FaultSelection only(const std::set<uint64_t>& numbers) {
+    return FaultSelection{false, std::vector<uint64_t>(numbers.begin(), numbers.end())};
   }
-  bool keeps(uint64_t number) const { return all || numbers.contains(number); }
+  bool keeps(uint64_t number) const {
+    return all || std::binary_search(numbers.begin(), numbers.end(), number);
+  }
 };
 
 struct WorldOptions {

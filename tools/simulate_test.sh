@@ -93,10 +93,10 @@ fi
 "$simulate" --scenario=raft --seeds=0..8 --simulated=5s > "$tmp/raft.txt" ||
   fail "raft without a bug failed: $(grep FAILED "$tmp/raft.txt")"
 set +e
-"$simulate" --scenario=raft --bug=stale_read --seeds=0..20 --simulated=10s > "$tmp/raft_bug.txt"
+"$simulate" --scenario=raft --bug=stale_read --seeds=0..30 > "$tmp/raft_bug.txt"
 status=$?
 set -e
-[ "$status" -eq 1 ] || fail "raft --bug=stale_read over 20 seeds exited $status, expected 1"
+[ "$status" -eq 1 ] || fail "raft --bug=stale_read over 30 seeds exited $status, expected 1"
 replay=$(grep '^replay: ' "$tmp/raft_bug.txt" | head -1 | sed -E 's/^replay: bazel run \/\/tools:simulate -- //')
 seed=$(echo "$replay" | grep -o 'seed=[0-9]*')
 set +e

@@ -153,7 +153,9 @@ class RaftNode {
     reset_election_timer();
     // One task reads the socket, another ticks; this one handles both in order, one at a time,
     // so the node's state has a single writer.
-    auto [inbound, events] = open_memory_channel<Inbound>(64);
+    auto channel = open_memory_channel<Inbound>(64);  // (no structured binding: lambdas use it)
+    MemorySendChannel<Inbound>& inbound = channel.first;
+    MemoryReceiveChannel<Inbound>& events = channel.second;
     co_await with_pool([&](Pool& pool) -> Task<> {
       pool.spawn([&]() -> Task<> {
         while (true) {
