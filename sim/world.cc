@@ -76,12 +76,13 @@ class BuggifyDecider final : public BuggifyHook {
  public:
   explicit BuggifyDecider(World& world) : world_(world), previous_(set_buggify_hook(this)) {}
   ~BuggifyDecider() { set_buggify_hook(previous_); }
-  bool fire(const char* file, int line) override {
+  bool fire(const char* name, const char* file, int line) override {
+    if (name != nullptr) return world_.buggify(name);
     // The same name from every compiler: GCC names a header reached through a relative include
     // "./examples/echo.h".
-    std::string_view name = file;
-    if (name.starts_with("./")) name.remove_prefix(2);
-    return world_.buggify(absl::StrCat(std::string(name), ":", line));
+    std::string_view path = file;
+    if (path.starts_with("./")) path.remove_prefix(2);
+    return world_.buggify(absl::StrCat(std::string(path), ":", line));
   }
 
  private:

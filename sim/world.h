@@ -265,7 +265,7 @@ class World {
   // Every fault the nemesis drew in this run, in order (what minimal fault schedules are made
   // of: replay a subset with WorldOptions::only_faults).
   const std::vector<FaultRecord>& faults_drawn() const { return faults_drawn_; }
-  // Every buggify() call site reached in this run, by "file:line" (giambio/buggify.h).
+  // Every buggify() call site reached in this run, by name or "file:line" (giambio/buggify.h).
   const std::map<std::string, BuggifySite>& buggify_sites() const { return buggify_sites_; }
   // The hook's decision for a call at `site` (recorded in the trace when it fires).
   bool buggify(const std::string& site);

@@ -1,15 +1,17 @@
 // The raft scenario: a key-value store replicated with Raft on 5 hosts (leader election, log
 // replication, persistence with fsync before answering, reads through the log), clients that
 // retry across leader changes, under partitions, crashes that lose unsynced writes, clock skew and
-// lossy, duplicating, reordering datagrams. The checker: the clients' history is linearizable
-// (sim/linearizability.h), and once the faults stop a leader is elected and a request completes
+// lossy, duplicating, reordering datagrams. The checks: Raft's Election Safety and State Machine
+// Safety as the nodes go (Observed), the clients' history is linearizable
+// (sim/linearizability.h), and once the faults stop a leader is elected and requests complete
 // (World::eventually).
 //
 // The server is ordinary giambio code (UDP, files with fsync, timers): it would run unchanged on
-// io_uring. Planted bugs (--bug=NAME): vote_not_durable (a vote granted without being written),
-// commit_old_term (a leader counts replicas to commit an entry of an earlier term: Raft's
-// Figure 8), stale_read (a leader answers reads from its own state without checking that it still
-// leads).
+// io_uring. Planted bugs (--bug=NAME): append_not_durable (a follower acknowledges entries before
+// they are fsynced), double_vote (a node votes for every candidate of a term), vote_ignores_log (a
+// vote granted without Raft's election restriction, 5.4.1), commit_old_term (a leader counts
+// replicas to commit an entry of an earlier term: Raft's Figure 8), stale_read (a leader answers
+// reads from its own state without checking that it still leads).
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -22,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "giambio/giambio.h"
 #include "sim/linearizability.h"
 #include "sim/scenarios/run_world.h"
@@ -43,12 +46,49 @@ constexpr int64_t kDatagramMax = 8192;  // 32 entries of a few dozen bytes fit
 constexpr absl::Duration kAttempt = absl::Milliseconds(500);
 constexpr absl::Duration kGiveUp = absl::Seconds(3);
 
-enum class Bug { kNone, kVoteNotDurable, kCommitOldTerm, kStaleRead };
+enum class Bug {
+  kNone,
+  kAppendNotDurable,
+  kDoubleVote,
+  kVoteIgnoresLog,
+  kCommitOldTerm,
+  kStaleRead
+};
 
-// What the nodes show the checker (the scenario's window into them, not part of Raft).
+// What the nodes show the checker (the scenario's window into them, not part of Raft), and the
+// safety properties of Raft's Figure 3 checked as they happen: Election Safety (at most one
+// leader per term) and State Machine Safety (no two nodes apply different entries at one index).
+// The first violation is kept; the control task fails the run with it.
 struct Observed {
   std::vector<bool> leads = std::vector<bool>(kNodes, false);
-  std::vector<uint64_t> term = std::vector<uint64_t>(kNodes, 0);
+  std::map<uint64_t, int> leader_of_term;
+  std::vector<std::string> applied = {""};  // applied[i]: "term op" of the entry applied at i
+  std::string violation;
+
+  void violated(std::string what) {
+    if (violation.empty()) {
+      violation = absl::StrCat(what, " (at ",
+                               absl::FormatDuration(giambio::now() - absl::UnixEpoch()), ")");
+    }
+  }
+  void elected(int node, uint64_t term) {
+    leads[node] = true;
+    const auto [it, first] = leader_of_term.emplace(term, node);
+    if (!first && it->second != node) {
+      violated(absl::StrCat("Election Safety: n", it->second, " and n", node,
+                            " both became leader of term ", term));
+    }
+  }
+  void applies(int node, uint64_t index, uint64_t term, const std::string& op) {
+    std::string entry = absl::StrCat(term, " ", op);
+    if (index == applied.size()) {
+      applied.push_back(std::move(entry));
+      return;
+    }
+    if (index > applied.size() || applied[index] == entry) return;
+    violated(absl::StrCat("State Machine Safety: n", node, " applied entry ", index, " as '", entry,
+                          "', another node as '", applied[index], "'"));
+  }
 };
 
 struct Entry {
@@ -196,8 +236,11 @@ class RaftNode {
 
   uint64_t last_index() const { return log_.size() - 1; }
   void observe() {
-    observed_.leads[id_] = role_ == Role::kLeader;
-    observed_.term[id_] = term_;
+    if (role_ == Role::kLeader) {
+      observed_.elected(id_, term_);
+    } else {
+      observed_.leads[id_] = false;
+    }
   }
   void reset_election_timer() {
     election_deadline_ = giambio::now() + absl::Milliseconds(150 + prng_.uniform(150));
@@ -233,7 +276,7 @@ class RaftNode {
     for (int p = 0; p < kNodes; ++p) {
       // In a simulation, now and then a follower is left out of a round: entries then reach a
       // minority first, the case where commit rules matter.
-      const bool skip = p == id_ || buggify();
+      const bool skip = p == id_ || buggify("raft: a follower left out of a round");
       if (!skip) co_await replicate(p);
     }
   }
@@ -310,18 +353,20 @@ class RaftNode {
     if (candidate < 0 || candidate >= kNodes) co_return;
     const bool current = co_await adopt_term(term);
     if (!current) co_return;
+    // Raft's election restriction (5.4.1): only a candidate whose log is at least as up to date
+    // as the voter's gets the vote (the bug skips it: a node missing committed entries can lead).
     const bool up_to_date = last_term > log_.back().term ||
-                            (last_term == log_.back().term && last_index >= this->last_index());
-    const bool grant = term == term_ && (voted_ == -1 || voted_ == candidate) && up_to_date;
+                            (last_term == log_.back().term && last_index >= this->last_index()) ||
+                            bug_ == Bug::kVoteIgnoresLog;
+    // One vote per term (the double_vote bug grants whoever asks).
+    const bool can_vote = voted_ == -1 || voted_ == candidate || bug_ == Bug::kDoubleVote;
+    const bool grant = term == term_ && can_vote && up_to_date;
     if (grant) {
       voted_ = candidate;
       reset_election_timer();
     }
-    // The bug: the vote is granted without being written, so a node that restarts can vote again
-    // in the same term (two leaders in one term).
-    const bool persist = grant && bug_ != Bug::kVoteNotDurable;
     const std::string record = absl::StrCat("T ", term_, " ", voted_ + 1, "\n");
-    const bool written = co_await write_if(persist, record);
+    const bool written = co_await write_if(grant, record);
     if (!written) co_return;
     const std::string reply = absl::StrCat("RVR ", term_, " ", grant ? 1 : 0, " ", id_);
     co_await send(candidate, reply);
@@ -329,9 +374,9 @@ class RaftNode {
 
   // (GCC 12 miscompiles some coroutines with co_await in nested branches: this file keeps each
   // co_await at the top level of its function.)
-  Task<bool> write_if(bool wanted, const std::string& record) {
+  Task<bool> write_if(bool wanted, const std::string& record, bool sync = true) {
     if (!wanted) co_return true;
-    co_return co_await storage_.write(record);
+    co_return co_await storage_.write(record, sync);
   }
 
   Task<> on_vote(uint64_t term, bool granted, int voter) {
@@ -395,7 +440,9 @@ class RaftNode {
       absl::StrAppend(&records, "E ", index, " ", entry.term, " ", entry.op, "\n");
       log_.push_back(std::move(entry));
     }
-    const bool written = co_await write_if(!records.empty(), records);
+    // The bug: the entries are acknowledged before they are durable (a crash may lose them).
+    const bool written =
+        co_await write_if(!records.empty(), records, bug_ != Bug::kAppendNotDurable);
     if (!written) co_return;
     if (commit > commit_) commit_ = std::min(commit, index);
     co_await apply();
@@ -437,6 +484,7 @@ class RaftNode {
   Task<> apply() {
     while (applied_ < commit_) {
       ++applied_;
+      observed_.applies(id_, applied_, log_[applied_].term, log_[applied_].op);
       const std::vector<std::string> w = words(log_[applied_].op);
       if (w.empty() || w[0] == "NOOP" || w.size() < 4) continue;
       const std::string& cid = w[w.size() - 2];
@@ -639,7 +687,9 @@ RunResult run_raft(const RunSettings& settings) {
   faults.schedule.partition_length = absl::Seconds(3);
   World world(world_options(settings, faults));
   Bug bug = Bug::kNone;
-  if (settings.bug_name == "vote_not_durable") bug = Bug::kVoteNotDurable;
+  if (settings.bug_name == "append_not_durable") bug = Bug::kAppendNotDurable;
+  if (settings.bug_name == "double_vote") bug = Bug::kDoubleVote;
+  if (settings.bug_name == "vote_ignores_log") bug = Bug::kVoteIgnoresLog;
   if (settings.bug_name == "commit_old_term") bug = Bug::kCommitOldTerm;
   if (settings.bug_name == "stale_read") bug = Bug::kStaleRead;
   Observed observed;
@@ -685,6 +735,8 @@ RunResult run_raft(const RunSettings& settings) {
               absl::Seconds(10));
           pool.cancel();
         });
+        if (!observed.violation.empty())
+          throw CheckFailure(absl::StrCat("raft: ", observed.violation));
         const LinearizabilityResult verdict = check_linearizability(world.history());
         if (verdict.verdict == LinearizabilityResult::kNotLinearizable) {
           world.history().annotate(world.mutable_trace(),
@@ -719,7 +771,8 @@ Scenario raft_scenario() {
           "requests complete within 10 s",
       .has_bug = true,
       .run = run_raft,
-      .bugs = {"vote_not_durable", "commit_old_term", "stale_read"},
+      .bugs = {"append_not_durable", "double_vote", "vote_ignores_log", "commit_old_term",
+               "stale_read"},
   };
 }
 
