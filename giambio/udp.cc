@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -70,9 +71,12 @@ Task<absl::StatusOr<Datagram>> UdpSocket::receive_from(int64_t max_bytes) {
         absl::StrCat("receive_from(", max_bytes, "): max_bytes must be positive"));
   }
   Datagram datagram;
-  // No UDP datagram is longer than 65,535 bytes, so a larger buffer would only waste memory.
-  datagram.data.resize(static_cast<size_t>(std::min<int64_t>(max_bytes, 65536)));
-  iovec vector{datagram.data.data(), datagram.data.size()};
+  // No UDP datagram is longer than 65,535 bytes, so a larger buffer would only waste memory. The
+  // buffer is not zeroed, and the datagram keeps only the bytes that came (a small copy, where
+  // zeroing max_bytes and keeping them all cost more for the short datagrams most protocols send).
+  const size_t capacity = static_cast<size_t>(std::min<int64_t>(max_bytes, 65536));
+  const std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(capacity);
+  iovec vector{buffer.get(), capacity};
   msghdr message{};
   message.msg_name = datagram.from.get();
   message.msg_namelen = SocketAddress::capacity();
@@ -86,7 +90,7 @@ Task<absl::StatusOr<Datagram>> UdpSocket::receive_from(int64_t max_bytes) {
                                      local_address_.to_string());
   }
   *datagram.from.mutable_length() = message.msg_namelen;
-  datagram.data.resize(static_cast<size_t>(result));
+  datagram.data.assign(buffer.get(), static_cast<size_t>(result));
   datagram.truncated = (message.msg_flags & MSG_TRUNC) != 0;
   co_return datagram;
 }

@@ -151,8 +151,7 @@ void Disk::perform(Operation& op, uint32_t host) {
     }
     case OpKind::kSync:
       ++stats_.syncs;
-      file.durable = file.current;
-      file.unsynced.clear();
+      make_durable(file);
       world_.record("fsync", path, {.host = host});
       op.complete(0);
       return;
@@ -168,9 +167,15 @@ void Disk::process_died(Host& host) {
     world_.record("killed: disk",
                   absl::StrCat(key.second, ": ", file.unsynced.size(), " unsynced writes kept"),
                   {.host = host.id()});
-    file.unsynced.clear();
-    file.durable = file.current;
+    make_durable(file);
   }
+}
+
+// What was written since the last sync becomes durable: the writes applied again, in order, to
+// the durable copy (the cost of what changed, not of the whole file).
+void Disk::make_durable(File& file) {
+  for (const Write& write : file.unsynced) apply(file.durable, write);
+  file.unsynced.clear();
 }
 
 void Disk::end_operations(Host& host) {

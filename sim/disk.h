@@ -87,6 +87,7 @@ class Disk {
   void perform(Operation& op, uint32_t host);
   int64_t open_file(Operation& op, uint32_t host);
   static void apply(std::string& content, const Write& write);
+  static void make_durable(File& file);
 
   World& world_;
   Prng prng_;

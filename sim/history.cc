@@ -133,6 +133,7 @@ const std::vector<OpRecord>& History::operations() const {
 }
 
 void History::annotate(Trace& trace, const std::set<OpId>& witness) const {
+  if (!trace.keeps_events()) return;  // annotations are drawn only in a kept trace
   absl::Duration end = absl::ZeroDuration();
   for (const OpRecord& operation : operations()) {
     end = std::max(end, operation.invoked);

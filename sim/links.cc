@@ -34,10 +34,19 @@ absl::Time Links::start_sending(uint32_t from, uint32_t to, size_t bytes) {
   return l.busy_until;
 }
 
+Links::Link& Links::link(uint32_t from, uint32_t to) {
+  if (from >= links_.size()) links_.resize(from + 1);
+  std::vector<Link>& row = links_[from];
+  if (to >= row.size()) row.resize(to + 1);
+  return row[to];
+}
+
 std::vector<std::pair<uint32_t, uint32_t>> Links::cut_links() const {
   std::vector<std::pair<uint32_t, uint32_t>> cut;
-  for (const auto& [key, l] : links_) {
-    if (l.cut) cut.push_back(key);
+  for (uint32_t from = 0; from < links_.size(); ++from) {
+    for (uint32_t to = 0; to < links_[from].size(); ++to) {
+      if (links_[from][to].cut) cut.emplace_back(from, to);
+    }
   }
   return cut;
 }

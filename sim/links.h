@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -51,11 +50,12 @@ class Links {
     absl::Time busy_until = absl::InfinitePast();
     std::optional<std::pair<absl::Duration, absl::Duration>> delay;  // latency, jitter
   };
-  Link& link(uint32_t from, uint32_t to) { return links_[{from, to}]; }
+  Link& link(uint32_t from, uint32_t to);
 
   World& world_;
   Prng prng_;
-  std::map<std::pair<uint32_t, uint32_t>, Link> links_;
+  // links_[from][to], grown on first use: host ids are small and dense (0 is the world).
+  std::vector<std::vector<Link>> links_;
 };
 
 }  // namespace giambio::sim

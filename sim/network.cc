@@ -117,9 +117,25 @@ void Network::fill(int family, Addr address, sockaddr* out, socklen_t* length) {
 
 std::string Network::text(Addr a) const {
   if (a.is_v4()) {
+    // By hand: this names the peer of every datagram in the trace, a hot path of UDP scenarios.
+    char text[sizeof("255.255.255.255:65535")];
+    char* end = text;
+    auto decimal = [&end](uint32_t n) {
+      char digits[10];
+      int count = 0;
+      do {
+        digits[count++] = static_cast<char>('0' + n % 10);
+        n /= 10;
+      } while (n != 0);
+      while (count > 0) *end++ = digits[--count];
+    };
     const uint32_t ip = a.v4_ip();
-    return absl::StrCat(ip >> 24, ".", (ip >> 16) & 0xff, ".", (ip >> 8) & 0xff, ".", ip & 0xff,
-                        ":", a.port);
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      decimal((ip >> shift) & 0xff);
+      *end++ = shift == 0 ? ':' : '.';
+    }
+    decimal(a.port);
+    return std::string(text, end);
   }
   char buffer[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, a.ip, buffer, sizeof(buffer));

@@ -159,8 +159,7 @@ class Network {
 
   // ---- UDP (network_udp.cc) ----
   void send_datagram(Socket& socket, Operation& op);
-  void deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::string& data,
-                        uint64_t flow);
+  void deliver_datagram(uint32_t to_host, Addr to, Addr from, std::string data, uint64_t flow);
   void try_receive_datagram(Socket& socket);
 
   World& world_;

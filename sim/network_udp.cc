@@ -67,7 +67,8 @@ void Network::send_datagram(Socket& socket, Operation& op) {
     if (duplicated) ++stats_.datagrams_duplicated;
     Addr source = socket.bound_any ? own_address(from, to) : socket.local;
     source.port = socket.local.port;
-    for (int copy = 0; copy < (duplicated ? 2 : 1); ++copy) {
+    const int copies = duplicated ? 2 : 1;
+    for (int copy = 0; copy < copies; ++copy) {
       absl::Time at = world_.now() + links_.delay(from, to_host);
       if (datagram_prng_.chance(faults.reorder)) {
         ++stats_.datagrams_reordered;
@@ -75,15 +76,17 @@ void Network::send_datagram(Socket& socket, Operation& op) {
       }
       const absl::Time clogged_until = links_.clogged_until(from, to_host);
       if (world_.now() < clogged_until) at = std::max(at, clogged_until + faults.latency);
-      world_.at(at, [this, to_host, to, source, data, flow] {
-        deliver_datagram(to_host, to, source, data, flow);
+      // The last copy takes the bytes; a duplicate's first copy has its own.
+      std::string bytes = copy + 1 == copies ? std::move(data) : data;
+      world_.at(at, [this, to_host, to, source, bytes = std::move(bytes), flow]() mutable {
+        deliver_datagram(to_host, to, source, std::move(bytes), flow);
       });
     }
   }
   op.complete(sent);
 }
 
-void Network::deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::string& data,
+void Network::deliver_datagram(uint32_t to_host, Addr to, Addr from, std::string data,
                                uint64_t flow) {
   Host* host = world_.host_by_id(to_host);
   const uint32_t from_host = route(to_host, from);
@@ -97,7 +100,7 @@ void Network::deliver_datagram(uint32_t to_host, Addr to, Addr from, const std::
   ++stats_.datagrams_delivered;
   world_.record("recvfrom", absl::StrCat(data.size(), " bytes from ", text(from)),
                 {.host = to_host, .flow_in = flow});
-  socket->datagrams.push_back(Datagram{from, data});
+  socket->datagrams.push_back(Datagram{from, std::move(data)});
   try_receive_datagram(*socket);
 }
 

@@ -52,7 +52,9 @@ class Trace {
  public:
   explicit Trace(bool keep_events) : keep_events_(keep_events) {}
 
-  void record(TraceEvent event);
+  // Folds an event into the fingerprint, and keeps it (its text copied) with keep_events.
+  void record(absl::Duration time, uint32_t host, uint64_t task, std::string_view what,
+              std::string_view detail, uint64_t flow_out = 0, uint64_t flow_in = 0);
   // Names for the Chrome trace's tracks.
   void name_host(uint32_t host, std::string name) { host_names_[host] = std::move(name); }
   void name_task(uint32_t host, uint64_t task, std::string name);
@@ -77,7 +79,7 @@ class Trace {
   void mix(std::string_view text);
 
   bool keep_events_;
-  uint64_t hash_ = 0xcbf29ce484222325ULL;  // FNV-1a offset basis
+  uint64_t hash_ = 0xcbf29ce484222325ULL;  // any fixed start (FNV-1a's offset basis)
   size_t count_ = 0;
   uint64_t last_flow_ = 0;
   std::vector<TraceEvent> events_;

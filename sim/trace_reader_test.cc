@@ -19,10 +19,10 @@ Trace sample_trace() {
   trace.name_host(1, "server \"one\"");
   trace.name_task(1, 7, "accept\tloop");
   const uint64_t flow = trace.new_flow();
-  trace.record({absl::ZeroDuration(), 0, 1, "step", "", 0, 0});
-  trace.record({absl::Microseconds(1500) + absl::Nanoseconds(7), 1, 7, "send",
-                "line\nwith \\ and \x01 and caf\xc3\xa9", flow, 0});
-  trace.record({absl::Seconds(86400), 1, 7, "deliver", "64 bytes", 0, flow});
+  trace.record(absl::ZeroDuration(), 0, 1, "step", "", 0, 0);
+  trace.record(absl::Microseconds(1500) + absl::Nanoseconds(7), 1, 7, "send",
+               "line\nwith \\ and \x01 and caf\xc3\xa9", flow, 0);
+  trace.record(absl::Seconds(86400), 1, 7, "deliver", "64 bytes", 0, flow);
   return trace;
 }
 

@@ -258,22 +258,25 @@ void World::touched_real_world(const std::string& call) const {
 }
 
 void World::at(absl::Time time, std::function<void()> event) {
-  events_.emplace(std::make_pair(std::max(time, now_), ++events_scheduled_), std::move(event));
+  events_.push_back(Event{std::max(time, now_), ++events_scheduled_, std::move(event)});
+  std::push_heap(events_.begin(), events_.end(), Later());
 }
 
 void World::advance(absl::Time deadline) {
   if (deadline == absl::InfinitePast()) deadline = now_;
-  if (events_.empty() || events_.begin()->first.first > deadline) {
+  if (events_.empty() || events_.front().time > deadline) {
     if (deadline != absl::InfiniteFuture() && deadline > now_) now_ = deadline;
     return;
   }
-  now_ = std::max(now_, events_.begin()->first.first);
-  while (!events_.empty() && events_.begin()->first.first <= now_) {
-    auto node = events_.extract(events_.begin());
-    GIAMBIO_CHECK(node.key().first == now_, "simulator: an event due at ",
-                  absl::FormatTime(node.key().first), " ran at ", absl::FormatTime(now_),
+  now_ = std::max(now_, events_.front().time);
+  while (!events_.empty() && events_.front().time <= now_) {
+    std::pop_heap(events_.begin(), events_.end(), Later());
+    Event event = std::move(events_.back());
+    events_.pop_back();
+    GIAMBIO_CHECK(event.time == now_, "simulator: an event due at ", absl::FormatTime(event.time),
+                  " ran at ", absl::FormatTime(now_),
                   " (events run in time order, none in the past)");
-    node.mapped()();
+    event.run();
   }
 }
 
@@ -292,13 +295,13 @@ bool World::buggify(const std::string& site) {
   return true;
 }
 
-void World::record(std::string what, std::string detail, RecordOptions options) {
+void World::record(std::string_view what, std::string_view detail, RecordOptions options) {
   uint32_t host = options.host;
   Loop* loop = Loop::current_or_null();
   const std::optional<TaskInfo> task = loop == nullptr ? std::nullopt : loop->running_task_info();
   if (host == RecordOptions::kCurrentHost) host = task ? task->domain : 0;
-  trace_.record(TraceEvent{now_ - absl::UnixEpoch(), host, task ? task->id : 0, std::move(what),
-                           std::move(detail), options.flow_out, options.flow_in});
+  trace_.record(now_ - absl::UnixEpoch(), host, task ? task->id : 0, what, detail, options.flow_out,
+                options.flow_in);
 }
 
 // ---- Running ----

@@ -281,7 +281,7 @@ class World {
   void advance(absl::Time deadline);
   // Records an event at the current virtual time, from the running task (its id, and its host
   // unless options name one), e.g. record("recv", "12 bytes", {.host = 2, .flow_in = flow}).
-  void record(std::string what, std::string detail = "", RecordOptions options = {});
+  void record(std::string_view what, std::string_view detail = "", RecordOptions options = {});
   Trace& mutable_trace() { return trace_; }
   // The host of the running task (nullptr: the world's own tasks, or no task runs).
   Host* current_host();
@@ -309,7 +309,18 @@ class World {
   Trace trace_;
   History history_;
   absl::Time now_ = absl::UnixEpoch();
-  std::map<std::pair<absl::Time, uint64_t>, std::function<void()>> events_;
+  // Scheduled events, a binary heap with the earliest (time, then order scheduled) on top.
+  struct Event {
+    absl::Time time;
+    uint64_t order;
+    std::function<void()> run;
+  };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.time != b.time ? a.time > b.time : a.order > b.order;
+    }
+  };
+  std::vector<Event> events_;
   uint64_t events_scheduled_ = 0;
   std::vector<std::unique_ptr<Host>> hosts_;
   std::unique_ptr<Network> network_;

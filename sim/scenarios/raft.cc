@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -62,7 +63,7 @@ enum class Bug {
 struct Observed {
   std::vector<bool> leads = std::vector<bool>(kNodes, false);
   std::map<uint64_t, int> leader_of_term;
-  std::vector<std::string> applied = {""};  // applied[i]: "term op" of the entry applied at i
+  std::vector<std::pair<uint64_t, std::string>> applied = {{0, ""}};  // [i]: the entry at i
   std::string violation;
 
   void violated(std::string what) {
@@ -80,14 +81,15 @@ struct Observed {
     }
   }
   void applies(int node, uint64_t index, uint64_t term, const std::string& op) {
-    std::string entry = absl::StrCat(term, " ", op);
     if (index == applied.size()) {
-      applied.push_back(std::move(entry));
+      applied.emplace_back(term, op);
       return;
     }
-    if (index > applied.size() || applied[index] == entry) return;
-    violated(absl::StrCat("State Machine Safety: n", node, " applied entry ", index, " as '", entry,
-                          "', another node as '", applied[index], "'"));
+    if (index > applied.size()) return;
+    const auto& [first_term, first_op] = applied[index];
+    if (first_term == term && first_op == op) return;
+    violated(absl::StrCat("State Machine Safety: n", node, " applied entry ", index, " as '", term,
+                          " ", op, "', another node as '", first_term, " ", first_op, "'"));
   }
 };
 
@@ -96,11 +98,12 @@ struct Entry {
   std::string op;  // "NOOP", "GET k cid seq", "SET k v cid seq", "CAS k expected v cid seq"
 };
 
-std::vector<std::string> words(absl::string_view text) {
+// The words of `text`, as views into it (messages are parsed without copying them).
+std::vector<absl::string_view> words(absl::string_view text) {
   return absl::StrSplit(text, ' ', absl::SkipEmpty());
 }
 
-uint64_t number(const std::string& text) {
+uint64_t number(absl::string_view text) {
   uint64_t n = 0;
   return absl::SimpleAtoi(text, &n) ? n : 0;
 }
@@ -134,7 +137,7 @@ class Storage {
     while (true) {
       const size_t newline = content->find('\n', at);
       if (newline == std::string::npos) break;  // an incomplete record: the end
-      const std::vector<std::string> w =
+      const std::vector<absl::string_view> w =
           words(absl::string_view(*content).substr(at, newline - at));
       if (w.size() == 3 && w[0] == "T") {
         state.term = number(w[1]);
@@ -321,8 +324,8 @@ class RaftNode {
 
   // The task that handles one message (a plain function: each handler is its own coroutine).
   Task<> handle(const std::string& data, const SocketAddress& from) {
-    const std::vector<std::string> lines = absl::StrSplit(data, '\n');
-    const std::vector<std::string> w = words(lines[0]);
+    const std::vector<absl::string_view> lines = absl::StrSplit(data, '\n');
+    const std::vector<absl::string_view> w = words(lines[0]);
     if (w.empty()) return nothing();
     if (w[0] == "RV" && w.size() == 5) {
       return on_request_vote(number(w[1]), static_cast<int>(number(w[2])), number(w[3]),
@@ -335,8 +338,9 @@ class RaftNode {
       std::vector<Entry> entries;
       for (size_t i = 1; i < lines.size(); ++i) {
         const size_t space = lines[i].find(' ');
-        if (space == std::string::npos) return nothing();
-        entries.push_back(Entry{number(lines[i].substr(0, space)), lines[i].substr(space + 1)});
+        if (space == absl::string_view::npos) return nothing();
+        entries.push_back(
+            Entry{number(lines[i].substr(0, space)), std::string(lines[i].substr(space + 1))});
       }
       return on_append(number(w[1]), static_cast<int>(number(w[2])), number(w[3]), number(w[4]),
                        number(w[5]), std::move(entries));
@@ -345,7 +349,9 @@ class RaftNode {
       return on_append_reply(number(w[1]), w[2] == "1", number(w[3]),
                              static_cast<int>(number(w[4])));
     }
-    if (w[0] == "REQ" && w.size() >= 4) return on_client(w, from);
+    if (w[0] == "REQ" && w.size() >= 4) {
+      return on_client(std::vector<std::string>(w.begin(), w.end()), from);
+    }
     return nothing();
   }
 
@@ -485,9 +491,9 @@ class RaftNode {
     while (applied_ < commit_) {
       ++applied_;
       observed_.applies(id_, applied_, log_[applied_].term, log_[applied_].op);
-      const std::vector<std::string> w = words(log_[applied_].op);
+      const std::vector<absl::string_view> w = words(log_[applied_].op);
       if (w.empty() || w[0] == "NOOP" || w.size() < 4) continue;
-      const std::string& cid = w[w.size() - 2];
+      const std::string cid(w[w.size() - 2]);
       const uint64_t seq = number(w.back());
       Session& session = sessions_[cid];
       if (seq > session.seq) {
@@ -505,17 +511,17 @@ class RaftNode {
     }
   }
 
-  std::string execute(const std::vector<std::string>& w) {
-    if (w[0] == "GET") return absl::StrCat("=", kv_[w[1]]);
+  std::string execute(const std::vector<absl::string_view>& w) {
+    if (w[0] == "GET") return absl::StrCat("=", kv_[std::string(w[1])]);
     if (w[0] == "SET" && w.size() == 5) {
-      kv_[w[1]] = w[2];
+      kv_[std::string(w[1])] = std::string(w[2]);
       return "=";
     }
     if (w[0] == "CAS" && w.size() == 6) {
-      std::string& value = kv_[w[1]];
-      const std::string expected = w[2] == "-" ? "" : w[2];
+      std::string& value = kv_[std::string(w[1])];
+      const absl::string_view expected = w[2] == "-" ? absl::string_view() : w[2];
       if (value != expected) return "=0";
-      value = w[3];
+      value = std::string(w[3]);
       return "=1";
     }
     return "=";
@@ -636,7 +642,7 @@ Task<> raft_client(World& world, int index, std::vector<SocketAddress> nodes, Pr
             co_await with_timeout(wait_until - giambio::now(), socket->receive_from(kDatagramMax));
         if (!reply.ok()) break;
         if (!reply->data.starts_with(answer_prefix)) continue;  // an old answer
-        const std::vector<std::string> w = words(reply->data);
+        const std::vector<absl::string_view> w = words(reply->data);
         if (w.size() >= 5 && w[3] == "NOTLEADER") {
           const int hint = static_cast<int>(number(w[4]));
           guess = w[4] != "-1" && hint < kNodes ? hint : (guess + 1) % kNodes;
@@ -644,7 +650,7 @@ Task<> raft_client(World& world, int index, std::vector<SocketAddress> nodes, Pr
           break;
         }
         if (w.size() < 4 || w[3] != "OK") continue;
-        const std::string result = w.size() >= 5 ? w[4].substr(1) : "";
+        const std::string result = w.size() >= 5 ? std::string(w[4].substr(1)) : "";
         if (op.kind == Op::Kind::kRead) {
           history.ok(id, result);
           last_value = result;
