@@ -167,7 +167,8 @@ std::vector<KeyOp> prefix(const std::vector<KeyOp>& ops, uint64_t cut) {
 }
 
 // A key's operations that fail: the shortest failing prefix, then without every operation that
-// changes nothing and is not needed. Returns the witness, or empty if the budget ran out first.
+// changes nothing and is not needed, then without every write (with what depends on its value)
+// that is not needed. Returns the witness, or empty if the budget ran out first.
 std::vector<KeyOp> minimize(const std::vector<KeyOp>& ops, int initial, uint64_t& budget,
                             uint64_t& steps) {
   std::vector<uint64_t> cuts;
@@ -203,6 +204,39 @@ std::vector<KeyOp> minimize(const std::vector<KeyOp>& ops, int initial, uint64_t
     } else {
       ++i;
     }
+  }
+  // Then a write (or cas) goes together with what depends on its value, latest first, while the
+  // rest still fails. Sound too: a linearization of the whole, without such a group, still
+  // linearizes the rest. The group: the write, every read of its value, every cas that expected
+  // its value (took effect, or may have) with that cas's own group, and every cas that failed
+  // (which might otherwise see the value the write covered).
+  for (size_t i = witness.size(); i-- > 0;) {
+    if (i >= witness.size() || witness[i].changes_nothing()) continue;
+    std::vector<bool> drop(witness.size(), false);
+    std::vector<int> values = {witness[i].value};
+    drop[i] = true;
+    while (!values.empty()) {
+      const int value = values.back();
+      values.pop_back();
+      for (size_t j = 0; j < witness.size(); ++j) {
+        const KeyOp& op = witness[j];
+        if (drop[j]) continue;
+        const bool reads_it = op.known && op.kind == Op::Kind::kRead && op.result == value;
+        const bool failed_cas = op.known && op.kind == Op::Kind::kCas && !op.cas_succeeded;
+        const bool cas_on_it = op.kind == Op::Kind::kCas && op.expected == value && !failed_cas;
+        if (!reads_it && !failed_cas && !cas_on_it) continue;
+        drop[j] = true;
+        if (cas_on_it) values.push_back(op.value);
+      }
+    }
+    std::vector<KeyOp> without;
+    for (size_t j = 0; j < witness.size(); ++j) {
+      if (!drop[j]) without.push_back(witness[j]);
+    }
+    if (without.empty()) continue;
+    const Search result = search(without, initial, budget, steps);
+    if (result == Search::kBudget) return witness;
+    if (result == Search::kNot) witness = std::move(without);
   }
   return witness;
 }

@@ -16,10 +16,12 @@
 // of events, so two at the same virtual time are still ordered as they happened.
 //
 // Answers: linearizable; not linearizable, with a witness: the key, and the fewest operations of
-// it found that cannot be ordered (the shortest failing prefix of the key's history, then every
-// operation that changes nothing and is not needed for the failure removed: a sound witness,
-// since removing such operations from a linearizable history leaves it linearizable); or unknown,
-// when the search spent its budget of steps (it never runs away).
+// it found that cannot be ordered (the shortest failing prefix of the key's history; then every
+// operation that changes nothing and is not needed for the failure removed; then every write not
+// needed, together with the operations that depend on its value: the reads of it, the cas that
+// expected it, the failed cas. A sound witness: removing such operations from a linearizable
+// history leaves it linearizable, so no operation left out can repair it); or unknown, when the
+// search spent its budget of steps (it never runs away).
 #ifndef SIM_LINEARIZABILITY_H_
 #define SIM_LINEARIZABILITY_H_
 

@@ -79,6 +79,28 @@ TEST(LinearizabilityTest, AStaleReadIsNotLinearizableAndItsWitnessIsMinimal) {
   EXPECT_THAT(r.explanation, HasSubstr("read x -> '1'"));
 }
 
+// Writes and compare-and-sets that the failure does not need leave the witness, with what
+// depends on their values: of a busy history only the stale read and the two writes it spans stay.
+TEST(LinearizabilityTest, AWitnessKeepsOnlyTheWritesTheFailureNeeds) {
+  History h;
+  int t = 0;
+  for (int n = 0; n < 20; ++n) {  // three clients write, read back and cas, one after another
+    const std::string value = absl::StrCat("v", n);
+    ok(h, n % 3, Op::write("x", value), t, t + 1);
+    ok(h, (n + 1) % 3, Op::read("x"), t + 2, t + 3, value);
+    const std::string next = absl::StrCat("c", n);
+    ok_cas(h, (n + 2) % 3, Op::cas("x", value, next), t + 4, t + 5, /*succeeded=*/true);
+    ok_cas(h, n % 3, Op::cas("x", value, "never"), t + 6, t + 7, /*succeeded=*/false);
+    t += 10;
+  }
+  const OpId w_old = ok(h, 0, Op::write("x", "old"), t, t + 1);
+  const OpId w_new = ok(h, 1, Op::write("x", "new"), t + 2, t + 3);
+  const OpId stale = ok(h, 2, Op::read("x"), t + 4, t + 5, "old");
+  const LinearizabilityResult r = check_linearizability(h);
+  ASSERT_EQ(r.verdict, LinearizabilityResult::kNotLinearizable);
+  EXPECT_THAT(r.witness, ElementsAre(w_old, w_new, stale));
+}
+
 // The new-old inversion (Herlihy and Wing's register example; Jepsen's "stale read after a newer
 // read"): while a write is in flight, a read that saw the new value is followed by one that sees
 // the old.
@@ -300,6 +322,30 @@ TEST(LinearizabilityTest, AgreesWithABruteForceCheckerOnRandomSmallHistories) {
                     op.cas_succeeded);
       }
       EXPECT_FALSE(brute_force(witness)) << "history " << i << ": an unsound witness";
+      // ...and it proves the failure: no operation of its key that it left out repairs it
+      // (every history between the witness and the whole key's history cannot be ordered).
+      std::vector<OpId> left_out;
+      for (const OpRecord& op : h.operations()) {
+        if (op.op.key == r.key && std::find(r.witness.begin(), r.witness.end(), op.id) ==
+                                      r.witness.end()) {
+          left_out.push_back(op.id);
+        }
+      }
+      for (uint32_t subset = 1; subset < (1u << left_out.size()); ++subset) {
+        std::vector<OpId> ids = r.witness;
+        for (size_t b = 0; b < left_out.size(); ++b) {
+          if (subset & (1u << b)) ids.push_back(left_out[b]);
+        }
+        std::sort(ids.begin(), ids.end());
+        History between;
+        for (OpId id : ids) {
+          const OpRecord& op = h.operations()[id];
+          between.add(op.client, op.op, op.invoked, op.completed, op.outcome, op.result,
+                      op.cas_succeeded);
+        }
+        EXPECT_FALSE(brute_force(between))
+            << "history " << i << ": the witness leaves out operations that repair it";
+      }
     }
   }
   // Both answers were exercised, many times.
