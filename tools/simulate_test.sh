@@ -29,7 +29,7 @@ PY
 "$simulate" --scenario=chat --seeds=0..200 > "$tmp/sweep.txt"
 distinct=$(grep -o 'fingerprint=[0-9a-f]*' "$tmp/sweep.txt" | sort -u | wc -l)
 [ "$distinct" -ge 198 ] || fail "only $distinct distinct fingerprints over 200 seeds"
-grep -q '^summary: runs=200 failures=0 ' "$tmp/sweep.txt" || fail "no summary: $(tail -1 "$tmp/sweep.txt")"
+grep -qE '^summary: runs=200 failures=0 .* simulated_per_wall=[0-9]+ seeds_per_second=[0-9.]+$' "$tmp/sweep.txt" || fail "no summary: $(tail -1 "$tmp/sweep.txt")"
 
 # The TLS scenario, whose OpenSSL draws its randomness from the world: the same seed gives the
 # same line in two processes, and 200 seeds at least 198 distinct fingerprints (1 s each here:
@@ -52,7 +52,7 @@ status=$?
 set -e
 [ "$status" -eq 1 ] || fail "kv --bug sweep exited $status, expected 1"
 grep -q '^replay: ' "$tmp/bug.txt" || fail "no replay line"
-grep '^replay: ' "$tmp/bug.txt" | head -3 | while read -r _ _ _ _ _ args; do
+grep '^replay: ' "$tmp/bug.txt" | head -3 | while read -r _ _ _ _ _ _ args; do  # replay: bazel run --config=opt //tools:simulate -- ARGS
   seed=$(echo "$args" | grep -o 'seed=[0-9]*')
   expected=$(grep "^scenario=kv $seed " "$tmp/bug.txt")
   set +e
@@ -71,7 +71,7 @@ set -e
 [ "$status" -eq 1 ] || fail "--shrink of $first exited $status, expected 1: $(cat "$tmp/shrink.txt")"
 grep -qE '^shrink: [0-9]+ faults drawn, [0-9]+ carried out; it still fails with [0-9]+' "$tmp/shrink.txt" ||
   fail "no shrink summary: $(cat "$tmp/shrink.txt")"
-replay=$(grep '^replay: ' "$tmp/shrink.txt" | sed -E 's/^replay: bazel run \/\/tools:simulate -- //')
+replay=$(grep '^replay: ' "$tmp/shrink.txt" | sed -E 's/^replay: bazel run --config=opt \/\/tools:simulate -- //')
 [[ "$replay" == *--faults=* ]] || fail "the shrink's replay has no --faults: $replay"
 set +e
 "$simulate" $replay > "$tmp/shrunk_run.txt"
@@ -98,7 +98,7 @@ set +e
 status=$?
 set -e
 [ "$status" -eq 1 ] || fail "raft --bug=stale_read over 30 seeds exited $status, expected 1"
-replay=$(grep '^replay: ' "$tmp/raft_bug.txt" | head -1 | sed -E 's/^replay: bazel run \/\/tools:simulate -- //')
+replay=$(grep '^replay: ' "$tmp/raft_bug.txt" | head -1 | sed -E 's/^replay: bazel run --config=opt \/\/tools:simulate -- //')
 seed=$(echo "$replay" | grep -o 'seed=[0-9]*')
 set +e
 "$simulate" $replay > "$tmp/raft_replay.txt"

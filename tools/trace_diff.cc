@@ -1,7 +1,7 @@
 // tools/trace_diff.cc: where two simulation traces of the same scenario first diverge.
 //
-//   bazel run //tools:simulate -- --scenario=kv --seed=3 --trace_out=/tmp/a.json
-//   bazel run //tools:simulate -- --scenario=kv --seed=3 --bug --trace_out=/tmp/b.json
+//   bazel run --config=opt //tools:simulate -- --scenario=kv --seed=3 --trace_out=a.json
+//   bazel run --config=opt //tools:simulate -- --scenario=kv --seed=3 --bug --trace_out=b.json
 //   bazel run //tools:trace_diff -- /tmp/a.json /tmp/b.json
 //
 // Prints "identical (...)" and exits 0, or the last common event and the first differing one in
@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "sim/trace_reader.h"
+#include "tools/user_path.h"
 
 namespace {
 
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
   }
   giambio::sim::ChromeTrace traces[2];
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<giambio::sim::ChromeTrace> trace = load(argv[i + 1]);
+    absl::StatusOr<giambio::sim::ChromeTrace> trace = load(giambio::tools::user_path(argv[i + 1]));
     if (!trace.ok()) {
       std::fprintf(stderr, "trace_diff: %s\n", std::string(trace.status().message()).c_str());
       return 2;

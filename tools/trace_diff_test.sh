@@ -2,14 +2,24 @@
 # trace_diff on real runner traces: one seed twice is identical (exit 0); two seeds, or kv with
 # and without its planted bug, diverge at a named event (exit 1); bad input exits 2.
 set -euo pipefail
-simulate="$1"
-trace_diff="$2"
+simulate="$(realpath "$1")"
+trace_diff="$(realpath "$2")"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$simulate" --scenario=echo --seed=4 --simulated=5s --trace_out="$tmp/a.json" > /dev/null
 "$simulate" --scenario=echo --seed=4 --simulated=5s --trace_out="$tmp/b.json" > /dev/null
 "$simulate" --scenario=echo --seed=5 --simulated=5s --trace_out="$tmp/c.json" > /dev/null
+
+# As under `bazel run`: relative paths are the user's directory's (BUILD_WORKING_DIRECTORY), and
+# the runner says where it wrote the trace.
+mkdir -p "$tmp/user"
+(cd / && BUILD_WORKING_DIRECTORY="$tmp/user" "$simulate" --scenario=echo --seed=4 --simulated=5s \
+  --trace_out=rel.json > /dev/null 2> "$tmp/wrote.txt") || fail "relative --trace_out: exit $?"
+[ -s "$tmp/user/rel.json" ] || fail "relative --trace_out did not write $tmp/user/rel.json"
+grep -qF "trace: wrote $tmp/user/rel.json" "$tmp/wrote.txt" || fail "$(cat "$tmp/wrote.txt")"
+(cd / && BUILD_WORKING_DIRECTORY="$tmp/user" "$trace_diff" rel.json "$tmp/a.json" > /dev/null) ||
+  fail "trace_diff with a relative path: exit $?"
 
 "$trace_diff" "$tmp/a.json" "$tmp/b.json" > "$tmp/same.txt" || fail "same seed: exit $?"
 grep -Eq '^identical \([0-9]+ events, [0-9]+ names\)$' "$tmp/same.txt" || fail "$(cat "$tmp/same.txt")"

@@ -34,7 +34,11 @@ Task<> echo_client(SocketAddress server, Prng prng, int& round_trips) {
       continue;
     }
     while (true) {
-      const std::string message(1 + prng.uniform(20000), static_cast<char>('a' + prng.uniform(26)));
+      // Two draws, two statements: the order of a call's arguments is the compiler's choice
+      // (docs/architecture.md, determinism rules).
+      const char letter = static_cast<char>('a' + prng.uniform(26));
+      const size_t length = 1 + prng.uniform(20000);
+      const std::string message(length, letter);
       std::optional<std::string> reply =
           co_await skip_after(absl::Seconds(10), [&]() -> Task<std::string> {
             if (!(co_await stream->write_all(message)).ok()) co_return "";
