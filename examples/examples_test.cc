@@ -1,4 +1,5 @@
 // End to end: starts the example servers as processes and talks to them over loopback.
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,7 +27,9 @@ namespace {
 // A server process, stopped when this goes away.
 class Server {
  public:
-  explicit Server(const std::string& name, std::vector<std::string> flags = {}) {
+  // `errors`: a file for its stderr ("": the test's).
+  explicit Server(const std::string& name, std::vector<std::string> flags = {},
+                  const std::string& errors = "") {
     const std::string path = std::string(std::getenv("TEST_SRCDIR")) + "/giambio/examples/" + name;
     int out[2];
     EXPECT_EQ(pipe(out), 0);
@@ -33,6 +37,10 @@ class Server {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, out[0]);
+    if (!errors.empty()) {
+      posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, errors.c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    }
     flags.insert(flags.begin(), "--port=0");
     std::vector<char*> argv{const_cast<char*>(path.c_str())};
     for (std::string& flag : flags) argv.push_back(flag.data());
@@ -90,6 +98,41 @@ TEST(ExamplesTest, EchoServer) {
     co_return co_await read_exactly(*stream, 14);
   };
   EXPECT_EQ(run(body()), "hello, giambio");
+}
+
+// Each connection's connect and disconnect is a line on stderr with the peer; --quiet: none.
+TEST(ExamplesTest, ServersLogConnectionsUnlessQuiet) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  for (const bool quiet : {false, true}) {
+    const std::string log = dir + (quiet ? "/quiet.log" : "/log.log");
+    std::string client;
+    {
+      Server echo("echo_server",
+                  quiet ? std::vector<std::string>{"--quiet"} : std::vector<std::string>{}, log);
+      auto body = [&]() -> Task<std::string> {
+        absl::StatusOr<SocketStream> stream = co_await SocketStream::connect(echo.address());
+        EXPECT_TRUE(stream.ok()) << stream.status();
+        const std::string me = stream->local_address()->to_string();
+        (void)co_await stream->write_all("hi");
+        (void)co_await read_exactly(*stream, 2);
+        (void)stream->close();
+        co_await sleep(absl::Milliseconds(200));  // the server sees the end of stream
+        co_return me;
+      };
+      client = run(body());
+      kill(echo.pid(), SIGTERM);
+      EXPECT_EQ(echo.wait(), 0);
+    }
+    std::ifstream file(log);
+    std::stringstream text;
+    text << file.rdbuf();
+    if (quiet) {
+      EXPECT_THAT(text.str(), ::testing::Not(::testing::HasSubstr("connected"))) << text.str();
+    } else {
+      EXPECT_THAT(text.str(), ::testing::HasSubstr("echo_server: " + client + " connected\n"));
+      EXPECT_THAT(text.str(), ::testing::HasSubstr("echo_server: " + client + " disconnected\n"));
+    }
+  }
 }
 
 // SIGTERM in the middle of an 8 MiB echo: the client gets every byte back and a clean end of

@@ -20,9 +20,20 @@
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "After SIGTERM or SIGINT: how long open connections may run on before they are "
           "cancelled.");
+ABSL_FLAG(bool, quiet, false, "Do not log each connection's connect and disconnect on stderr.");
 
 namespace giambio::examples {
 namespace {
+
+// One line on stderr per connect and disconnect, with the peer ("echo_server: 127.0.0.1:5123
+// connected"), unless --quiet.
+std::function<void(const SocketAddress&, ConnectionEvent)> connection_log(const char* program) {
+  if (absl::GetFlag(FLAGS_quiet)) return nullptr;
+  return [program](const SocketAddress& peer, ConnectionEvent event) {
+    std::fprintf(stderr, "%s: %s %s\n", program, peer.to_string().c_str(),
+                 event == ConnectionEvent::kOpened ? "connected" : "disconnected");
+  };
+}
 
 Task<int> listen_and_serve(const char* program, SocketAddress address, Serve serve,
                            std::string note) {
@@ -42,6 +53,7 @@ Task<int> listen_and_serve(const char* program, SocketAddress address, Serve ser
   ServeOptions options;
   options.shutdown = &shutdown;
   options.grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.on_connection = connection_log(program);
   absl::Status ended;
   int stopped_by = 0;  // the second signal, if one came
   co_await with_pool([&](Pool& pool) -> Task<> {
@@ -129,6 +141,7 @@ int serve_on_loops(const char* program, SocketAddress address, const Serve& serv
         ServeOptions serve_options;
         serve_options.shutdown = &shutdown;
         serve_options.grace = absl::GetFlag(FLAGS_shutdown_grace);
+        serve_options.on_connection = connection_log(program);
         const absl::Status ended = co_await serve(*listener, serve_options);
         if (!ended.ok()) throw std::runtime_error(ended.ToString());
         pool.cancel();

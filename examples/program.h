@@ -7,7 +7,9 @@
 //
 // server_main parses --host/--port (exit status 2 and the reason on stderr if they are bad),
 // listens, prints "listening on HOST:PORT" and the note (the line that tests and benchmarks wait
-// for), and runs serve(listener, options) on giambio::run until it ends.
+// for), and runs serve(listener, options) on giambio::run until it ends. Each connection's
+// connect and disconnect is a line on stderr with the peer ("echo_server: 127.0.0.1:51234
+// connected"), unless --quiet (benchmarks and load tests pass it).
 //
 // Stopping: SIGTERM or SIGINT (Ctrl-C) shuts the server down gracefully (serve.h): no new
 // connections, the open ones have --shutdown_grace (10s) to finish, then they are cancelled; the

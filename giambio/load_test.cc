@@ -84,7 +84,7 @@ class EchoServerProcess {
     for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
     env.push_back(const_cast<char*>(driver_env.c_str()));
     env.push_back(nullptr);
-    const char* argv[] = {binary.c_str(), "--port=0", nullptr};
+    const char* argv[] = {binary.c_str(), "--port=0", "--quiet", nullptr};
     if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, const_cast<char**>(argv),
                     env.data()) != 0) {
       pid_ = -1;

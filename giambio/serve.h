@@ -16,6 +16,9 @@
 // same Event. A program stops on SIGTERM
 // by setting the Event from a signal receiver (signals.h; examples/program.cc does).
 //
+// ServeOptions::on_connection, if set, hears each connection open and close with its peer (for
+// logs and counters; the example programs log with it).
+//
 // Resource exhaustion does not kill the server: when accept fails with EMFILE, ENFILE, ENOBUFS
 // or ENOMEM, serve_tcp backs off (1 ms, doubling up to 1 s) and keeps accepting, so it recovers
 // as soon as descriptors or memory free up. Any other accept error ends serve_tcp with that
@@ -43,20 +46,43 @@ namespace internal {
 bool is_resource_exhaustion(const absl::Status& status);
 }  // namespace internal
 
+// What ServeOptions::on_connection hears about a connection.
+enum class ConnectionEvent { kOpened, kClosed };
+
 struct ServeOptions {
   // Set it to shut down gracefully (above); nullptr: serve until cancelled.
   Event* shutdown = nullptr;
   // How long connections may run on after the shutdown (>= 0; infinite: until they end).
   absl::Duration grace = absl::Seconds(10);
+  // Called on the loop with a connection's peer when it is accepted (kOpened), and when its
+  // handler has ended, however it ended: returned, threw or was cancelled (kClosed). For logs and
+  // counters; it must not throw (kClosed is told from a destructor) and cannot block the loop for
+  // long. Empty: nothing is called.
+  std::function<void(const SocketAddress& peer, ConnectionEvent event)> on_connection;
 };
 
 namespace internal {
 
+// One connection's task with ServeOptions::on_connection: told when it opens and when it ends.
+template <typename Handler>
+Task<> observed_connection(Handler& handler, SocketStream stream, const ServeOptions& options) {
+  const absl::StatusOr<SocketAddress> peer = stream.peer_address();
+  struct Told {
+    const ServeOptions& options;
+    SocketAddress peer;
+    ~Told() { options.on_connection(peer, ConnectionEvent::kClosed); }
+  };
+  options.on_connection(peer.ok() ? *peer : SocketAddress(), ConnectionEvent::kOpened);
+  const Told told{options, peer.ok() ? *peer : SocketAddress()};
+  auto work = std::invoke(handler, std::move(stream));
+  co_await std::move(work);
+}
+
 // The accept loop: runs until cancelled, or until an accept error other than exhaustion (the
 // status it returns).
 template <typename Handler>
-Task<absl::Status> accept_connections(SocketListener& listener, Handler& handler,
-                                      Pool& connections) {
+Task<absl::Status> accept_connections(SocketListener& listener, Handler& handler, Pool& connections,
+                                      const ServeOptions& options) {
   absl::Duration backoff = absl::Milliseconds(1);
   while (true) {
     absl::StatusOr<SocketStream> stream = co_await listener.accept();
@@ -67,6 +93,10 @@ Task<absl::Status> accept_connections(SocketListener& listener, Handler& handler
       continue;
     }
     backoff = absl::Milliseconds(1);
+    if (options.on_connection) {
+      connections.spawn(observed_connection(handler, *std::move(stream), options));
+      continue;
+    }
     connections.spawn([&handler, s = *std::move(stream)]() mutable {
       return std::invoke(handler, std::move(s));
     });
@@ -98,7 +128,7 @@ requires std::invocable<Handler&, SocketStream> Task<absl::Status> serve_tcp(
     co_await with_pool([&](Pool& pool) -> Task<> {
       connections = &pool;
       std::optional<absl::Status> ended =
-          co_await accepting.run(internal::accept_connections(listener, handler, pool));
+          co_await accepting.run(internal::accept_connections(listener, handler, pool, options));
       if (ended.has_value()) {  // accept failed: the server ends
         result = *ended;
         pool.cancel();

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -54,6 +55,54 @@ TEST_P(ServeTest, OneTaskPerConnection) {
     co_return answered;
   };
   EXPECT_EQ(run_here(body()), 20);
+}
+
+// ServeOptions::on_connection hears every connection open and close, with its peer: one whose
+// handler returned, and one still running when the server was cancelled.
+TEST_P(ServeTest, OnConnectionHearsEachConnectionOpenAndClose) {
+  struct Heard {
+    std::vector<std::string> events;
+    std::vector<std::string> clients;  // the clients' own addresses, as the server's peers
+  };
+  auto body = []() -> Task<Heard> {
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    Heard heard;
+    ServeOptions options;
+    options.on_connection = [&heard](const SocketAddress& peer, ConnectionEvent event) {
+      heard.events.push_back((event == ConnectionEvent::kOpened ? "opened " : "closed ") +
+                             peer.to_string());
+    };
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { (void)co_await serve_tcp(*listener, echo_once, options); });
+      absl::StatusOr<SocketStream> answered =
+          co_await SocketStream::connect(listener->local_address());
+      const std::string question = "q";
+      (void)co_await answered->write_all(question);
+      (void)co_await answered->read_some(16);  // echo_once has answered and returned
+      heard.clients.push_back(answered->local_address()->to_string());
+      absl::StatusOr<SocketStream> waiting =
+          co_await SocketStream::connect(listener->local_address());
+      heard.clients.push_back(waiting->local_address()->to_string());
+      // Until the server has accepted it: its handler then waits for a question that never comes.
+      for (int i = 0; i < 5000 && heard.events.size() < 3; ++i) {
+        co_await sleep(absl::Milliseconds(1));
+      }
+      pool.cancel();
+    });
+    co_return heard;
+  };
+  const Heard heard = run_here(body());
+  ASSERT_EQ(heard.clients.size(), 2u);
+  EXPECT_THAT(heard.events, ::testing::UnorderedElementsAre(
+                                "opened " + heard.clients[0], "closed " + heard.clients[0],
+                                "opened " + heard.clients[1], "closed " + heard.clients[1]));
+  // Each connection opened before it closed.
+  for (const std::string& client : heard.clients) {
+    const auto opened = std::find(heard.events.begin(), heard.events.end(), "opened " + client);
+    const auto closed = std::find(heard.events.begin(), heard.events.end(), "closed " + client);
+    EXPECT_LT(opened, closed) << client;
+  }
 }
 
 // With the descriptor limit reached, accept fails with EMFILE; serve_tcp backs off and serves

@@ -30,8 +30,8 @@ ticks_per_second=$(getconf CLK_TCK)
 servers=(giambio_uring giambio_epoll liburing epoll asio)
 command_for() {
   case "$1" in
-    giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/examples/echo_server" ;;
-    giambio_epoll) echo "env GIAMBIO_DRIVER=epoll $runfiles/examples/echo_server" ;;
+    giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/examples/echo_server --quiet" ;;
+    giambio_epoll) echo "env GIAMBIO_DRIVER=epoll $runfiles/examples/echo_server --quiet" ;;
     liburing) echo "$runfiles/tools/bench/uring_echo" ;;
     epoll) echo "$runfiles/tools/bench/epoll_echo" ;;
     asio) echo "$runfiles/tools/bench/asio_echo" ;;
@@ -67,7 +67,7 @@ if $tls; then
     -keyout "$dir/key.pem" -out "$dir/chain.pem" 2>/dev/null
   tls_command() {
     case "$1" in
-      giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/examples/tls_echo_server" ;;
+      giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/examples/tls_echo_server --quiet" ;;
       asio) echo "$runfiles/tools/bench/asio_tls_echo" ;;
     esac
   }
