@@ -258,7 +258,7 @@ void World::touched_real_world(const std::string& call) const {
 }
 
 void World::at(absl::Time time, std::function<void()> event) {
-  events_.push_back(Event{std::max(time, now_), ++events_scheduled_, std::move(event)});
+  events_.push_back(Scheduled{std::max(time, now_), ++events_scheduled_, std::move(event)});
   std::push_heap(events_.begin(), events_.end(), Later());
 }
 
@@ -271,7 +271,7 @@ void World::advance(absl::Time deadline) {
   now_ = std::max(now_, events_.front().time);
   while (!events_.empty() && events_.front().time <= now_) {
     std::pop_heap(events_.begin(), events_.end(), Later());
-    Event event = std::move(events_.back());
+    Scheduled event = std::move(events_.back());
     events_.pop_back();
     GIAMBIO_CHECK(event.time == now_, "simulator: an event due at ", absl::FormatTime(event.time),
                   " ran at ", absl::FormatTime(now_),

@@ -310,17 +310,17 @@ class World {
   History history_;
   absl::Time now_ = absl::UnixEpoch();
   // Scheduled events, a binary heap with the earliest (time, then order scheduled) on top.
-  struct Event {
+  struct Scheduled {
     absl::Time time;
     uint64_t order;
     std::function<void()> run;
   };
   struct Later {
-    bool operator()(const Event& a, const Event& b) const {
+    bool operator()(const Scheduled& a, const Scheduled& b) const {
       return a.time != b.time ? a.time > b.time : a.order > b.order;
     }
   };
-  std::vector<Event> events_;
+  std::vector<Scheduled> events_;
   uint64_t events_scheduled_ = 0;
   std::vector<std::unique_ptr<Host>> hosts_;
   std::unique_ptr<Network> network_;
