@@ -13,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "examples/echo.h"
 #include "examples/program.h"
+#include "examples/user_path.h"
 #include "giambio/tls.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
@@ -23,8 +24,9 @@ ABSL_FLAG(std::string, key, "", "PEM private key of the certificate.");
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   giambio::TlsConfig config;
-  config.certificate_chain_file = absl::GetFlag(FLAGS_cert);
-  config.private_key_file = absl::GetFlag(FLAGS_key);
+  // Relative paths are the user's, not the runfiles tree's (user_path.h).
+  config.certificate_chain_file = giambio::examples::user_path(absl::GetFlag(FLAGS_cert));
+  config.private_key_file = giambio::examples::user_path(absl::GetFlag(FLAGS_key));
   absl::StatusOr<std::shared_ptr<const giambio::TlsContext>> context =
       giambio::TlsContext::server(config);
   if (!context.ok()) {

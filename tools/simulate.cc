@@ -27,10 +27,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "examples/user_path.h"
 #include "sim/scenarios/scenario.h"
 #include "sim/shrink.h"
 #include "tools/simulate_flags.h"
-#include "tools/user_path.h"
 
 namespace giambio::sim {
 namespace {
@@ -137,7 +137,7 @@ int main_impl(int argc, char** argv) {
     for (uint64_t seed = first; seed < end; ++seed) seeds.push_back(seed);
   }
   std::ofstream trace_file;
-  const std::string trace_path = tools::user_path(flags.trace_out);
+  const std::string trace_path = examples::user_path(flags.trace_out);
   if (!flags.trace_out.empty()) {
     trace_file.open(trace_path);
     if (!trace_file) {

@@ -16,8 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "examples/user_path.h"
 #include "sim/trace_reader.h"
-#include "tools/user_path.h"
 
 namespace {
 
@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
   }
   giambio::sim::ChromeTrace traces[2];
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<giambio::sim::ChromeTrace> trace = load(giambio::tools::user_path(argv[i + 1]));
+    absl::StatusOr<giambio::sim::ChromeTrace> trace =
+        load(giambio::examples::user_path(argv[i + 1]));
     if (!trace.ok()) {
       std::fprintf(stderr, "trace_diff: %s\n", std::string(trace.status().message()).c_str());
       return 2;

@@ -1,8 +1,8 @@
-#include "tools/user_path.h"
+#include "examples/user_path.h"
 
 #include <cstdlib>
 
-namespace giambio::tools {
+namespace giambio::examples {
 
 std::string user_path(std::string_view path) {
   if (path.empty() || path.front() == '/') return std::string(path);
@@ -14,4 +14,4 @@ std::string user_path(std::string_view path) {
   return resolved;
 }
 
-}  // namespace giambio::tools
+}  // namespace giambio::examples

@@ -1,11 +1,11 @@
 // Relative paths resolve against the directory `bazel run` was typed in.
-#include "tools/user_path.h"
+#include "examples/user_path.h"
 
 #include <cstdlib>
 
 #include "gtest/gtest.h"
 
-namespace giambio::tools {
+namespace giambio::examples {
 namespace {
 
 TEST(UserPathTest, RelativePathsResolveAgainstTheUsersDirectory) {
@@ -24,4 +24,4 @@ TEST(UserPathTest, RunDirectlyAPathStaysAsTyped) {
 }
 
 }  // namespace
-}  // namespace giambio::tools
+}  // namespace giambio::examples
