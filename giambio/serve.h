@@ -66,14 +66,13 @@ namespace internal {
 // One connection's task with ServeOptions::on_connection: told when it opens and when it ends.
 template <typename Handler>
 Task<> observed_connection(Handler& handler, SocketStream stream, const ServeOptions& options) {
-  const absl::StatusOr<SocketAddress> peer = stream.peer_address();
   struct Told {
     const ServeOptions& options;
     SocketAddress peer;
     ~Told() { options.on_connection(peer, ConnectionEvent::kClosed); }
   };
-  options.on_connection(peer.ok() ? *peer : SocketAddress(), ConnectionEvent::kOpened);
-  const Told told{options, peer.ok() ? *peer : SocketAddress()};
+  const Told told{options, stream.peer_address().value_or(SocketAddress())};
+  options.on_connection(told.peer, ConnectionEvent::kOpened);
   auto work = std::invoke(handler, std::move(stream));
   co_await std::move(work);
 }

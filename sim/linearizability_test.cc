@@ -326,8 +326,8 @@ TEST(LinearizabilityTest, AgreesWithABruteForceCheckerOnRandomSmallHistories) {
       // (every history between the witness and the whole key's history cannot be ordered).
       std::vector<OpId> left_out;
       for (const OpRecord& op : h.operations()) {
-        if (op.op.key == r.key && std::find(r.witness.begin(), r.witness.end(), op.id) ==
-                                      r.witness.end()) {
+        if (op.op.key == r.key &&
+            std::find(r.witness.begin(), r.witness.end(), op.id) == r.witness.end()) {
           left_out.push_back(op.id);
         }
       }

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -117,24 +119,15 @@ void Network::fill(int family, Addr address, sockaddr* out, socklen_t* length) {
 
 std::string Network::text(Addr a) const {
   if (a.is_v4()) {
-    // By hand: this names the peer of every datagram in the trace, a hot path of UDP scenarios.
+    // std::to_chars, not StrCat: this names the peer of every datagram in the trace.
     char text[sizeof("255.255.255.255:65535")];
     char* end = text;
-    auto decimal = [&end](uint32_t n) {
-      char digits[10];
-      int count = 0;
-      do {
-        digits[count++] = static_cast<char>('0' + n % 10);
-        n /= 10;
-      } while (n != 0);
-      while (count > 0) *end++ = digits[--count];
-    };
     const uint32_t ip = a.v4_ip();
     for (int shift = 24; shift >= 0; shift -= 8) {
-      decimal((ip >> shift) & 0xff);
+      end = std::to_chars(end, std::end(text), (ip >> shift) & 0xff).ptr;
       *end++ = shift == 0 ? ':' : '.';
     }
-    decimal(a.port);
+    end = std::to_chars(end, std::end(text), a.port).ptr;
     return std::string(text, end);
   }
   char buffer[INET6_ADDRSTRLEN];

@@ -1,5 +1,6 @@
 #include "sim/trace.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -61,17 +62,10 @@ void Trace::mix(uint64_t value) {
 // The text's bytes only: its length is folded in by the caller.
 void Trace::mix(std::string_view text) {
   const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  size_t at = 0;
-  for (; at + 8 <= text.size(); at += 8) {
+  for (size_t at = 0; at < text.size(); at += 8) {  // the last word padded with zeros
+    const size_t count = std::min<size_t>(8, text.size() - at);
     uint64_t word = 0;
-    for (int i = 0; i < 8; ++i) word |= static_cast<uint64_t>(bytes[at + i]) << (8 * i);
-    mix(word);
-  }
-  if (at < text.size()) {
-    uint64_t word = 0;
-    for (int i = 0; at + i < text.size(); ++i) {
-      word |= static_cast<uint64_t>(bytes[at + i]) << (8 * i);
-    }
+    for (size_t i = 0; i < count; ++i) word |= static_cast<uint64_t>(bytes[at + i]) << (8 * i);
     mix(word);
   }
 }

@@ -10,8 +10,8 @@
 // Output contract (scripts rely on it): one line per run with `seed=S`, `fingerprint=` and 16
 // hex digits, and `ok` or `FAILED`; a summary; a line per buggify() site that fired (in how many
 // runs); one replay command per failure. Exit status 0 if
-// every run passed, 1 if any failed, 2 for bad flags. On a terminal, a sweep also draws a
-// progress bar on stderr.
+// every run passed, 1 if any failed or the trace could not be written, 2 for bad flags. On a
+// terminal, a sweep also draws a progress bar on stderr.
 #include <unistd.h>
 
 #include <chrono>
@@ -190,10 +190,13 @@ int main_impl(int argc, char** argv) {
     if (progress) draw_progress(done, seeds.size(), failures.size(), simulated, wall());
   }
   if (progress) std::fprintf(stderr, "\n");
+  bool trace_lost = false;  // a write that failed (a full disk): the run's exit status says so
   if (trace_file.is_open()) {
     trace_file.close();
-    if (!trace_file) bad_flag(absl::StrCat("--trace_out: writing ", trace_path, " failed"));
-    std::fprintf(stderr, "trace: wrote %s (open it at https://ui.perfetto.dev)\n",
+    trace_lost = !trace_file;
+    std::fprintf(stderr,
+                 trace_lost ? "trace: writing %s failed\n"
+                            : "trace: wrote %s (open it at https://ui.perfetto.dev)\n",
                  trace_path.c_str());
   }
   const double wall_seconds = wall();
@@ -211,7 +214,7 @@ int main_impl(int argc, char** argv) {
   for (const uint64_t seed : failures) {
     std::printf("replay: %s\n", replay_command(flags, seed).c_str());
   }
-  return failures.empty() ? 0 : 1;
+  return failures.empty() && !trace_lost ? 0 : 1;
 }
 
 }  // namespace

@@ -159,6 +159,13 @@ expect_bad "--seed=x" --seed=x
 expect_bad "--simulated=forever" --simulated=forever
 expect_bad "unknown flag" --frobnicate
 expect_bad "--trace_out needs a single run" --trace_out=/tmp/x.json
+# A trace that cannot be written (a full disk) fails the run, saying so.
+set +e
+"$simulate" --scenario=echo --seed=1 --simulated=1s --trace_out=/dev/full > /dev/null 2> "$tmp/full.txt"
+status=$?
+set -e
+[ "$status" -eq 1 ] || fail "--trace_out=/dev/full exited $status, expected 1"
+grep -q "^trace: writing /dev/full failed$" "$tmp/full.txt" || fail "$(cat "$tmp/full.txt")"
 expect_bad "has no planted bug" --scenario=echo --bug
 expect_bad "--shrink needs the failing seed" --shrink
 expect_bad "is not a fault number" --seed=1 --faults=x

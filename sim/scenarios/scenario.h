@@ -47,7 +47,8 @@ struct RunResult {
   uint64_t fingerprint = 0;
   absl::Duration simulated = absl::ZeroDuration();  // virtual time the run took
   std::string world;                                // World::describe()
-  // The buggify() sites that fired in the run (giambio/buggify.h), by name or "file:line", in order.
+  // The buggify() sites that fired in the run (giambio/buggify.h), by name or "file:line", in
+  // order.
   std::vector<std::string> buggified;
   // Every fault the nemesis drew, in order (World::faults_drawn()).
   std::vector<FaultRecord> faults;
