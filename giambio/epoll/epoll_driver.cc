@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -99,23 +100,34 @@ absl::Time EpollDriver::now() { return internal::monotonic_now(); }
 
 int EpollDriver::socket(int family, int type) {
   const int fd = SystemCalls::socket(family, type);
-  if (fd >= 0) own(fd);
+  if (fd >= 0) own(fd, type == SOCK_STREAM);
   return fd;
 }
 
 int EpollDriver::socket_pair(int fds[2]) {
   const int result = SystemCalls::socket_pair(fds);
   if (result >= 0) {
-    own(fds[0]);
-    own(fds[1]);
+    own(fds[0], /*byte_stream=*/true);  // AF_UNIX, SOCK_STREAM
+    own(fds[1], /*byte_stream=*/true);
   }
   return result;
 }
 
 int EpollDriver::adopt(int fd) {
   const int result = SystemCalls::adopt(fd);
-  if (result >= 0) own(fd);
+  if (result >= 0) own(fd, is_byte_stream(fd));
   return result;
+}
+
+// A stream socket or a pipe: a read that returns fewer bytes than asked has emptied it. Not so
+// for datagram and seqpacket sockets (one message per read), terminals (one line per read) or
+// anything else a program may hand over.
+bool EpollDriver::is_byte_stream(int fd) {
+  int type = 0;
+  socklen_t length = sizeof(type);
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0) return type == SOCK_STREAM;
+  struct stat info;
+  return ::fstat(fd, &info) == 0 && S_ISFIFO(info.st_mode);
 }
 
 int EpollDriver::close(int fd) {
@@ -140,7 +152,7 @@ int EpollDriver::close(int fd) {
   return SystemCalls::close(fd);
 }
 
-void EpollDriver::own(int fd) {
+void EpollDriver::own(int fd, bool byte_stream) {
   Descriptor& d = descriptors_[fd];
   if (d.owned) return;
   // An unowned entry under this number belonged to a descriptor the program closed by itself.
@@ -150,6 +162,7 @@ void EpollDriver::own(int fd) {
     d.registered = false;
   }
   d.owned = true;
+  d.byte_stream = byte_stream;
   if (d.reader != nullptr || d.writer != nullptr) update_interest(fd, d);
 }
 
@@ -205,16 +218,30 @@ void EpollDriver::submit(Operation& op) {
   attempt_or_wait(op);
 }
 
+// A read that consumes what it returns (not a peek): on a byte stream, one that returns less than
+// it asked for has emptied the descriptor.
+bool is_consuming_read(const Operation& op) {
+  return (op.kind() == OpKind::kReceive && (op.flags & MSG_PEEK) == 0) ||
+         op.kind() == OpKind::kRead;
+}
+
 void EpollDriver::attempt_or_wait(Operation& op) {
   int64_t result = -EAGAIN;
+  auto it = descriptors_.find(op.fd());
+  Descriptor* owned = it != descriptors_.end() && it->second.owned ? &it->second : nullptr;
+  Descriptor* stream = owned != nullptr && owned->byte_stream ? owned : nullptr;
   if (op.kind() == OpKind::kWaitReadable || op.kind() == OpKind::kWaitWritable) {
     // An owned descriptor is edge-triggered: its last edge may have gone by while nobody
     // waited, so ask for the present state.
-    if (auto it = descriptors_.find(op.fd()); it != descriptors_.end() && it->second.owned) {
-      result = current_readiness(op);
-    }
+    if (owned != nullptr) result = current_readiness(op);
+  } else if (stream != nullptr && stream->drained && !stream->read_closed &&
+             is_consuming_read(op)) {
+    ++reads_skipped_;  // emptied by the last read, and no edge since: wait for the next
   } else {
     result = attempt(op);
+    if (stream != nullptr && is_consuming_read(op)) {
+      stream->drained = result > 0 && static_cast<size_t>(result) < op.length;
+    }
   }
   if (result == -EAGAIN) {
     wait_for_readiness(op);
@@ -224,7 +251,11 @@ void EpollDriver::attempt_or_wait(Operation& op) {
 }
 
 void EpollDriver::finish(Operation& op, int64_t result) {
-  if (op.kind() == OpKind::kAccept && result >= 0) own(static_cast<int>(result));
+  if (op.kind() == OpKind::kAccept && result >= 0) {
+    // An accepted socket has its listener's type (stream or seqpacket).
+    auto listener = descriptors_.find(op.fd());
+    own(static_cast<int>(result), listener != descriptors_.end() && listener->second.byte_stream);
+  }
   op.complete(result);
 }
 
@@ -300,6 +331,8 @@ void EpollDriver::poll(absl::Time deadline) {
     // Errors and hang-ups wake both directions: the next syscall reports what happened.
     const bool readable = mask & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
     const bool writable = mask & (EPOLLOUT | EPOLLERR | EPOLLHUP);
+    if (readable) d.drained = false;
+    if (mask & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) d.read_closed = true;
     Operation* reader = readable ? std::exchange(d.reader, nullptr) : nullptr;
     Operation* writer = writable ? std::exchange(d.writer, nullptr) : nullptr;
     update_interest(fd, d);  // may erase `d`

@@ -11,10 +11,18 @@
 // connection) is registered once, edge-triggered for both directions, on its first wait, and
 // stays registered until giambio closes it (the close() override): a read or write that has to
 // wait costs no epoll_ctl. This is sound because every operation tries its syscall before it
-// waits, so the edge it needs comes after it starts waiting. Readiness waits on such
-// descriptors check the current state with poll() first, since an edge may have gone by. Any
-// other descriptor (io_wait.h on a pipe the program made) is registered, level-triggered, only
-// while something waits on it: giambio cannot know when the program closes it.
+// waits (or knows, below, that the syscall would fail), so the edge it needs comes after it
+// starts waiting. Readiness waits on such descriptors check the current state with poll()
+// first, since an edge may have gone by. Any other descriptor (io_wait.h on a pipe the program
+// made) is registered, level-triggered, only while something waits on it: giambio cannot know when
+// the program closes it.
+//
+// One syscall per read where it can be: on an owned byte stream (a stream socket or a pipe), a
+// read that returns fewer bytes than it asked for has emptied it, so the next read waits for the
+// next edge instead of trying a syscall that would return EAGAIN (tokio does the same). Edges
+// that arrive while nobody waits still clear that mark, and a hang-up or error (after which no
+// edge may come) turns it off for good. Datagram and seqpacket sockets, terminals and other
+// adopted descriptors always try their syscall: a short read there does not mean empty.
 //
 // At most one operation may wait for each direction of a descriptor at a time (one reader: a
 // receive, accept or readability wait; one writer: a send, connect or writability wait); a second
@@ -56,15 +64,27 @@ class EpollDriver final : public Driver {
 
   // epoll_ctl calls made so far (for tests: waits on owned descriptors make none).
   uint64_t interest_changes() const { return interest_changes_; }
+  // Reads that waited for the next edge without trying their syscall, because the read before
+  // came back short (for tests and benchmarks: one recv per message, not two).
+  uint64_t reads_skipped() const { return reads_skipped_; }
 
  private:
   struct Descriptor {
     Operation* reader = nullptr;
     Operation* writer = nullptr;
-    bool owned = false;       // created by giambio: stays registered until close()
-    bool registered = false;  // known to epoll_fd_
+    bool owned = false;        // created by giambio: stays registered until close()
+    bool registered = false;   // known to epoll_fd_
+    bool byte_stream = false;  // owned only: a SOCK_STREAM socket or a pipe (is_byte_stream)
+    // Owned only. The last stream read came back shorter than asked: nothing is left to read
+    // until epoll reports the next edge, so the next read waits for it without a syscall that
+    // would only say EAGAIN. Cleared by any readable event (waiter or not).
+    bool drained = false;
+    // Owned only. A hang-up or error was reported: no further edge may come, so reads always
+    // try their syscall from then on (sticky).
+    bool read_closed = false;
   };
-  void own(int fd);
+  void own(int fd, bool byte_stream);
+  static bool is_byte_stream(int fd);
   // Tries the operation's syscall; completes it, or makes it wait for readiness.
   void attempt_or_wait(Operation& op);
   // Registers `op` to be retried when its descriptor is ready; completes it with an error if
@@ -81,6 +101,7 @@ class EpollDriver final : public Driver {
   int epoll_fd_;
   size_t pending_ = 0;
   uint64_t interest_changes_ = 0;
+  uint64_t reads_skipped_ = 0;
   std::unordered_map<int, Descriptor> descriptors_;
   std::unique_ptr<internal::WorkerThreads> workers_;                // created on first use
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch

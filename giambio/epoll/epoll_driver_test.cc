@@ -5,6 +5,10 @@
 // ends the waits on it.
 #include "giambio/epoll/epoll_driver.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -112,6 +116,139 @@ TEST(EpollDriverTest, ReadinessWaitSeesAnEdgeThatWentBy) {
     co_return co_await with_timeout(absl::Seconds(5), wait_for_readable(a.fd()));
   };
   EXPECT_TRUE(run_on_epoll(driver, body()).ok());
+}
+
+// read_some as a task, for with_timeout ("" at the end of the stream or on an error).
+Task<std::string> read_text(SocketStream& stream, int64_t max) {
+  absl::StatusOr<std::string> data = co_await stream.read_some(max);
+  co_return data.value_or("");
+}
+
+// A read that came back short emptied the socket: the next read waits for the next edge without
+// a recv that would only say EAGAIN, and still gets what comes.
+TEST(EpollDriverTest, AReadAfterAShortReadWaitsForTheNextEdgeWithoutASyscall) {
+  EpollDriver* driver = nullptr;
+  auto body = [&]() -> Task<uint64_t> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    if (!pair.ok()) co_return 0;
+    SocketStream& a = pair->first;
+    SocketStream& b = pair->second;
+    const std::string first = "0123456789";
+    EXPECT_TRUE((co_await b.write_all(first)).ok());
+    co_await sleep(absl::Milliseconds(5));  // the loop polls: the edge goes by
+    const std::string got_first = co_await read_text(a, 100);
+    EXPECT_EQ(got_first, first);  // 10 of 100: `a` is empty now
+    const uint64_t before = driver->reads_skipped();
+    std::string got;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { got = co_await read_text(a, 100); });
+      co_await sleep(absl::Milliseconds(5));
+      const std::string more = "abc";
+      EXPECT_TRUE((co_await b.write_all(more)).ok());
+    });
+    EXPECT_EQ(got, "abc");
+    co_return driver->reads_skipped() - before;
+  };
+  EXPECT_EQ(run_on_epoll(driver, body()), 1u);
+}
+
+// The peer wrote and hung up before the first read, and the loop saw both edges go by: after the
+// short read no edge will come, yet the next read still finds the end of the stream.
+TEST(EpollDriverTest, TheEndOfAStreamAfterAShortReadIsNotMissed) {
+  EpollDriver* driver = nullptr;
+  auto body = [&]() -> Task<absl::StatusOr<std::string>> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    if (!pair.ok()) co_return pair.status();
+    SocketStream& a = pair->first;
+    SocketStream& b = pair->second;
+    // A read that has to wait registers `a` with epoll.
+    std::string waited;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { waited = co_await read_text(a, 1); });
+      co_await sleep(absl::Milliseconds(5));
+      const std::string one = "x";
+      EXPECT_TRUE((co_await b.write_all(one)).ok());
+    });
+    EXPECT_EQ(waited, "x");
+    const std::string last = "0123456789";
+    EXPECT_TRUE((co_await b.write_all(last)).ok());
+    EXPECT_TRUE(b.close().ok());
+    co_await sleep(absl::Milliseconds(5));  // the loop polls: the data's and hang-up's edges go by
+    const std::string got = co_await read_text(a, 100);
+    EXPECT_EQ(got, last);  // short
+    co_return co_await with_timeout(absl::Seconds(5), read_text(a, 100));
+  };
+  const absl::StatusOr<std::string> end = run_on_epoll(driver, body());
+  ASSERT_TRUE(end.ok()) << end.status();  // not a timeout
+  EXPECT_EQ(*end, "");
+}
+
+// An AsyncStream's read_some as a task, for with_timeout ("" at the end or on an error).
+Task<std::string> read_text(AsyncStream& stream, int64_t max) {
+  absl::StatusOr<std::string> data = co_await stream.read_some(max);
+  co_return data.value_or("");
+}
+
+// A short read on a seqpacket socket adopted into an AsyncStream returns one record and leaves
+// the next: the next read must try its syscall, not wait for an edge that already went by.
+TEST(EpollDriverTest, AShortReadOfOneRecordDoesNotSkipTheNextRead) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  EpollDriver* driver = nullptr;
+  uint64_t skipped = 0;
+  auto body = [&]() -> Task<absl::StatusOr<std::string>> {
+    AsyncStream reader(fds[0]);
+    AsyncStream writer(fds[1]);
+    // A read that has to wait registers `reader` with epoll (registering reports the present
+    // state, so without it a read that wrongly waited would still be woken).
+    std::string waited;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { waited = co_await read_text(reader, 100); });
+      co_await sleep(absl::Milliseconds(5));
+      EXPECT_TRUE((co_await writer.write_all("x")).ok());
+    });
+    EXPECT_EQ(waited, "x");
+    EXPECT_TRUE((co_await writer.write_all("abc")).ok());
+    EXPECT_TRUE((co_await writer.write_all("defgh")).ok());
+    co_await sleep(absl::Milliseconds(5));  // the loop polls: the edges go by
+    const std::string first = co_await read_text(reader, 100);
+    EXPECT_EQ(first, "abc");  // one record, short of the 100 asked for
+    const uint64_t before = driver->reads_skipped();
+    absl::StatusOr<std::string> second =
+        co_await with_timeout(absl::Seconds(5), read_text(reader, 100));
+    skipped = driver->reads_skipped() - before;
+    co_return second;
+  };
+  const absl::StatusOr<std::string> second = run_on_epoll(driver, body());
+  ASSERT_TRUE(second.ok()) << second.status();  // not a timeout
+  EXPECT_EQ(*second, "defgh");
+  EXPECT_EQ(skipped, 0u);
+}
+
+// An adopted pipe is a byte stream: both writes arrive as one, and after the short read that
+// takes them the next read waits for the next edge without a syscall.
+TEST(EpollDriverTest, AnAdoptedPipeSkipsTheReadAfterAShortOne) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  EpollDriver* driver = nullptr;
+  auto body = [&]() -> Task<std::string> {
+    AsyncStream reader(fds[0]);
+    AsyncStream writer(fds[1]);
+    EXPECT_TRUE((co_await writer.write_all("abc")).ok());
+    co_await sleep(absl::Milliseconds(5));
+    const std::string first = co_await read_text(reader, 100);
+    EXPECT_EQ(first, "abc");
+    const uint64_t before = driver->reads_skipped();
+    std::string got;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { got = co_await read_text(reader, 100); });
+      co_await sleep(absl::Milliseconds(5));
+      EXPECT_TRUE((co_await writer.write_all("de")).ok());
+    });
+    EXPECT_EQ(driver->reads_skipped() - before, 1u);
+    co_return got;
+  };
+  EXPECT_EQ(run_on_epoll(driver, body()), "de");
 }
 
 TEST(EpollDriverTest, ClosingADescriptorEndsTheWaitsOnIt) {
