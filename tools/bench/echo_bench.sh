@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # tools/bench/echo_bench.sh: the echo benchmark. Drives each echo server in turn with the same
-# load generator on loopback and prints messages per second, each server's ratio to the bare
-# liburing loop and to Asio, and the server's user-space CPU time per message.
+# load generator on loopback and prints, per server: messages per second, its ratio to the bare
+# liburing and bare epoll loops, and the server's user CPU, system CPU and syscalls per message.
 #
 #   bazel run --config=opt //tools/bench:echo_bench [-- SECONDS [REPETITIONS [PIPELINE]]]
 #
-# Servers: giambio's echo_server on io_uring and on epoll, bare liburing and epoll loops (this
-# machine's practical limit), and Asio with C++20 coroutines. Connections 1, 64, 512; messages
-# of 64 B and 4 KiB; PIPELINE messages in flight per connection (default 1). With two cores, the
-# server is pinned to one and the load to the other. Each cell is the median of REPETITIONS
-# (default 3) runs, taken round-robin over the servers so that noise spreads over all of them.
+# Servers: giambio's echo_server on io_uring and on epoll; bare liburing and epoll loops (this
+# machine's practical limit); Asio with C++20 coroutines; tokio (current-thread runtime) and Go
+# (standard library), built here from tools/bench/tokio_echo and tools/bench/go_echo when
+# `tools/bootstrap --bench` has installed Debian's cargo, librust-tokio-dev and golang-go (they
+# are left out, saying so, otherwise). Connections 1, 64, 512; messages of 64 B and 4 KiB;
+# PIPELINE messages in flight per connection (default 1). With two cores, the server is pinned to
+# one and the load to the other. Each rate is the median of REPETITIONS (default 3) runs, taken
+# round-robin over the servers so that noise spreads over all of them. CPU per message divides
+# the server's CPU time over a whole run (its warm-up too) by all the messages of that run
+# (echo_load's messages_total). Syscalls per message come from one extra run per server and
+# cell, counted by `perf stat -e raw_syscalls:sys_enter` (Debian's linux-perf); counting slows
+# syscalls, so that run's rate is not used.
 #
 #   bazel run --config=opt //tools/bench:echo_bench -- --tls [SECONDS [REPETITIONS]]
 #
@@ -28,6 +35,43 @@ pin() { if command -v taskset >/dev/null; then exec taskset -c "$1" "${@:2}"; el
 ticks_per_second=$(getconf CLK_TCK)
 
 servers=(giambio_uring giambio_epoll liburing epoll asio)
+# tokio and Go are built outside Bazel, into a cache of their own, when their toolchains are here.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/giambio-bench"
+add_peers() {
+  if [ -x /usr/bin/cargo ] && compgen -G "/usr/share/cargo/registry/tokio-1.*" >/dev/null; then
+    mkdir -p "$cache/tokio_src"
+    cp -rL "$runfiles/tools/bench/tokio_echo/." "$cache/tokio_src/"
+    # Offline, against the crates Debian packaged (no network, no crates.io).
+    if (cd "$cache/tokio_src" && CARGO_HOME="$cache/cargo" /usr/bin/cargo build --quiet --release \
+          --offline --target-dir "$cache/tokio" \
+          --config 'source.crates-io.replace-with="debian"' \
+          --config 'source.debian.directory="/usr/share/cargo/registry"') >&2; then
+      servers+=(tokio)
+    else
+      echo "echo_bench: building tools/bench/tokio_echo failed: tokio left out" >&2
+    fi
+  else
+    echo "echo_bench: no cargo or librust-tokio-dev (tools/bootstrap --bench): tokio left out" >&2
+  fi
+  if command -v go >/dev/null; then
+    if GOCACHE="$cache/go" GO111MODULE=off go build -o "$cache/go_echo" \
+         "$runfiles/tools/bench/go_echo/echo.go" >&2; then
+      servers+=(go)
+    else
+      echo "echo_bench: building tools/bench/go_echo failed: Go left out" >&2
+    fi
+  else
+    echo "echo_bench: no go (tools/bootstrap --bench installs golang-go): Go left out" >&2
+  fi
+}
+
+counting=false
+if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
+  counting=true
+else
+  echo "echo_bench: perf cannot count syscalls here (tools/bootstrap --bench): no syscall column" >&2
+fi
+
 command_for() {
   case "$1" in
     giambio_uring) echo "env GIAMBIO_DRIVER=uring $runfiles/examples/echo_server --quiet" ;;
@@ -35,27 +79,46 @@ command_for() {
     liburing) echo "$runfiles/tools/bench/uring_echo" ;;
     epoll) echo "$runfiles/tools/bench/epoll_echo" ;;
     asio) echo "$runfiles/tools/bench/asio_echo" ;;
+    tokio) echo "$cache/tokio/release/tokio_echo" ;;
+    go) echo "$cache/go_echo" ;;
   esac
 }
 
-user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }  # utime of a process, in clock ticks
+# CPU time of a process in clock ticks, all its threads: "user system".
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
-# server connections bytes -> "messages_per_second user_ticks_during_the_run"
+# server connections bytes [count] -> "messages_per_second messages_total user_ticks system_ticks
+# syscalls" (syscalls only with `count`, else 0).
 measure() {
-  local out pid port rate before after
+  local out pid port load perf_pid=0 user0 system0 user1 system1 syscalls=0
   out=$(mktemp)
   pin 0 $(command_for "$1") --port=0 >"$out" 2>/dev/null &
   pid=$!
   for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
   port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" | head -1)
-  before=$(user_ticks "$pid")
-  rate=$(pin 1 "$runfiles/tools/bench/echo_load" --port="$port" --connections="$2" \
-         --message_bytes="$3" --pipeline="$pipeline" --seconds="$seconds" |
-         sed -n 's/messages_per_second=//p')
-  after=$(user_ticks "$pid")
+  if [ -n "${4:-}" ]; then
+    perf stat -e raw_syscalls:sys_enter -x, -o "$out.perf" -p "$pid" &
+    perf_pid=$!
+    sleep 0.2  # attached
+  fi
+  read -r user0 system0 < <(cpu_ticks "$pid")
+  load=$(pin 1 "$runfiles/tools/bench/echo_load" --port="$port" --connections="$2" \
+         --message_bytes="$3" --pipeline="$pipeline" --seconds="$seconds")
+  read -r user1 system1 < <(cpu_ticks "$pid")
+  if [ "$perf_pid" -ne 0 ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+    syscalls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$out.perf")
+  fi
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  rm -f "$out"
-  echo "${rate:-0} $((after - before))"
+  rm -f "$out" "$out.perf"
+  echo "$(echo "$load" | sed -n 's/messages_per_second=//p') \
+$(echo "$load" | sed -n 's/messages_total=//p') $((user1 - user0)) $((system1 - system0)) \
+${syscalls:-0}"
+}
+
+# ticks messages -> microseconds per message
+per_message_us() {
+  awk -v t="$1" -v hz="$ticks_per_second" -v m="$2" 'BEGIN { printf "%.3f", (m > 0 ? t / hz * 1e6 / m : 0) }'
 }
 
 median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -78,11 +141,11 @@ if $tls; then
     pid=$!
     for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
     port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" | head -1)
-    before=$(user_ticks "$pid")
+    read -r before _ < <(cpu_ticks "$pid")
     rate=$(pin 1 "$runfiles/tools/bench/tls_echo_load" --port="$port" --ca="$dir/chain.pem" \
            --connections=64 --message_bytes=4096 --seconds="$seconds" |
            sed -n 's/messages_per_second=//p')
-    after=$(user_ticks "$pid")
+    read -r after _ < <(cpu_ticks "$pid")
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     rm -f "$out"
     echo "${rate:-0} $((after - before))"
@@ -106,35 +169,40 @@ if $tls; then
   exit 0
 fi
 
-echo "messages per second (median of $repetitions x ${seconds}s, pipeline $pipeline);" \
-     "server user CPU in microseconds per message (includes the warm-up)"
-printf "%-5s %-5s" conns bytes
-for s in "${servers[@]}"; do printf " %13s" "$s"; done
-printf "  %-34s %s\n" "ratios of giambio_uring" "user us/msg: giambio_uring giambio_epoll liburing epoll asio"
+add_peers
+echo "echo over loopback, pipeline $pipeline: messages per second (median of $repetitions x" \
+     "${seconds}s), its ratio to the bare liburing and epoll loops, the server's user and system" \
+     "CPU in microseconds per message and its syscalls per message (medians; syscalls from one" \
+     "counted run)"
+printf "%-5s %-5s %-13s %10s %9s %7s %8s %8s %9s\n" conns bytes server "msgs/s" /liburing \
+  /epoll user_us sys_us syscalls
 for conns in 1 64 512; do
   for bytes in 64 4096; do
-    declare -A rates=() users=()
+    declare -A rates=() users=() systems=() syscalls=()
     for _ in $(seq "$repetitions"); do
       for s in "${servers[@]}"; do
-        read -r rate ticks < <(measure "$s" "$conns" "$bytes")
-        rates[$s]="${rates[$s]:-} $rate"
-        # User time per message: the ticks cover the warm-up too, so divide by its messages as
-        # well (0.5 s at the measured rate).
-        users[$s]="${users[$s]:-} $(awk -v t="$ticks" -v hz="$ticks_per_second" -v r="$rate" \
-          -v s="$seconds" 'BEGIN { printf "%.3f", (r > 0 ? t / hz * 1e6 / (r * (s + 0.5)) : 0) }')"
+        read -r rate total user system _ < <(measure "$s" "$conns" "$bytes")
+        rates[$s]="${rates[$s]:-} ${rate:-0}"
+        users[$s]="${users[$s]:-} $(per_message_us "$user" "${total:-0}")"
+        systems[$s]="${systems[$s]:-} $(per_message_us "$system" "${total:-0}")"
       done
     done
-    declare -A rate=() user=()
     for s in "${servers[@]}"; do
-      rate[$s]=$(echo "${rates[$s]}" | median)
-      user[$s]=$(echo "${users[$s]}" | median)
+      syscalls[$s]="-"
+      if $counting; then
+        read -r _ total _ _ count < <(measure "$s" "$conns" "$bytes" count)
+        syscalls[$s]=$(awk -v c="$count" -v m="${total:-0}" 'BEGIN { printf "%.2f", (m > 0 ? c / m : 0) }')
+      fi
     done
-    printf "%-5s %-5s" "$conns" "$bytes"
-    for s in "${servers[@]}"; do printf " %13s" "${rate[$s]}"; done
-    awk -v g="${rate[giambio_uring]}" -v l="${rate[liburing]}" -v a="${rate[asio]}" \
-      'BEGIN { printf "  /liburing=%.2fx /asio=%.2fx         ", (l > 0 ? g / l : 0), (a > 0 ? g / a : 0) }'
-    for s in "${servers[@]}"; do printf " %s" "${user[$s]}"; done
-    printf "\n"
-    unset rates users rate user
+    declare -A medians=()
+    for s in "${servers[@]}"; do medians[$s]=$(echo "${rates[$s]}" | median); done
+    for s in "${servers[@]}"; do
+      printf "%-5s %-5s %-13s %10s" "$conns" "$bytes" "$s" "${medians[$s]}"
+      awk -v r="${medians[$s]}" -v l="${medians[liburing]}" -v e="${medians[epoll]}" \
+        'BEGIN { printf " %8.2fx %6.2fx", (l > 0 ? r / l : 0), (e > 0 ? r / e : 0) }'
+      printf " %8s %8s %9s\n" "$(echo "${users[$s]}" | median)" \
+        "$(echo "${systems[$s]}" | median)" "${syscalls[$s]}"
+    done
+    unset rates users systems syscalls medians
   done
 done
