@@ -23,12 +23,14 @@
 #define GIAMBIO_TASK_H_
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "giambio/errors.h"
+#include "giambio/internal/frame_pool.h"
 
 namespace giambio {
 
@@ -90,6 +92,10 @@ class Outcome<void> {
 template <typename T>
 class TaskPromiseBase {
  public:
+  // Frames are recycled per thread (internal/frame_pool.h).
+  static void* operator new(std::size_t size) { return allocate_frame(size); }
+  static void operator delete(void* frame, std::size_t size) noexcept { free_frame(frame, size); }
+
   std::suspend_always initial_suspend() noexcept { return {}; }
 
   struct FinalAwaiter {

@@ -1,0 +1,90 @@
+#include "giambio/internal/frame_pool.h"
+
+#include <new>
+
+namespace giambio::internal {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPooling = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kPooling = false;
+#else
+constexpr bool kPooling = true;
+#endif
+#else
+constexpr bool kPooling = true;
+#endif
+
+constexpr size_t kClasses = kLargestPooledFrame / kFrameGranule;
+
+struct FreeFrame {
+  FreeFrame* next;
+};
+
+// Trivially destructible, so that it stays usable after the thread's destructors have run (a
+// frame freed then goes to the heap: `closed`).
+struct Lists {
+  FreeFrame* head[kClasses];
+  uint32_t count[kClasses];
+  bool closed;
+};
+thread_local Lists lists{};
+
+// Empties this thread's lists when it exits.
+struct Closer {
+  ~Closer() {
+    lists.closed = true;
+    for (size_t c = 0; c < kClasses; ++c) {
+      while (FreeFrame* frame = lists.head[c]) {
+        lists.head[c] = frame->next;
+        ::operator delete(frame, (c + 1) * kFrameGranule);
+      }
+      lists.count[c] = 0;
+    }
+  }
+};
+thread_local Closer closer;
+
+// The class of a frame of `size` bytes (1..kLargestPooledFrame): frames of class c are
+// (c + 1) * kFrameGranule bytes long.
+size_t class_of(size_t size) { return (size - 1) / kFrameGranule; }
+
+}  // namespace
+
+void* allocate_frame(size_t size) {
+  if (!kPooling || size == 0 || size > kLargestPooledFrame) return ::operator new(size);
+  const size_t c = class_of(size);
+  if (FreeFrame* frame = lists.head[c]) {
+    lists.head[c] = frame->next;
+    --lists.count[c];
+    return frame;
+  }
+  (void)&closer;  // odr-use: registers this thread's Closer
+  return ::operator new((c + 1) * kFrameGranule);
+}
+
+void free_frame(void* frame, size_t size) noexcept {
+  if (!kPooling || size == 0 || size > kLargestPooledFrame) {
+    ::operator delete(frame, size);
+    return;
+  }
+  const size_t c = class_of(size);
+  if (lists.closed || lists.count[c] >= kFramesPerClass) {
+    ::operator delete(frame, (c + 1) * kFrameGranule);
+    return;
+  }
+  lists.head[c] = new (frame) FreeFrame{lists.head[c]};
+  ++lists.count[c];
+}
+
+bool frame_pooling() { return kPooling; }
+
+size_t pooled_frames() {
+  size_t total = 0;
+  for (size_t c = 0; c < kClasses; ++c) total += lists.count[c];
+  return total;
+}
+
+}  // namespace giambio::internal
