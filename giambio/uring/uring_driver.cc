@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -42,12 +43,13 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
                                                                  bool multishot_accept) {
   std::unique_ptr<UringDriver> driver(new UringDriver());
   driver->multishot_accept_ = multishot_accept;
-  // Most helpful first; dropped from the end while the kernel says EINVAL.
+  // Most helpful first; dropped from the end while the kernel says EINVAL. DEFER_TASKRUN needs
+  // SINGLE_ISSUER, so it goes first.
   const unsigned wanted[] = {IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN,
-                             IORING_SETUP_SINGLE_ISSUER};
+                             IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_DEFER_TASKRUN};
   int result = -EINVAL;
   io_uring_params params{};
-  for (int count = 3; count >= 0 && result == -EINVAL; --count) {
+  for (int count = std::size(wanted); count >= 0 && result == -EINVAL; --count) {
     params = io_uring_params{};
     params.flags = IORING_SETUP_CQSIZE;
     params.cq_entries = entries * kCompletionsPerEntry;
@@ -178,7 +180,12 @@ void UringDriver::cancel_request(uint64_t user_data, bool now) {
     cancel.timeout.tv_sec = -1;
     cancel.timeout.tv_nsec = -1;
     const int result = io_uring_register_sync_cancel(&ring_, &cancel);
-    if (result >= 0 || result == -ENOENT || result == -EALREADY) return;
+    if (result >= 0 || result == -ENOENT || result == -EALREADY) {
+      // With DEFER_TASKRUN the cancelled request lets go of its file in task work that runs
+      // only when the loop asks for completions: ask now (the completion stays queued).
+      if (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) io_uring_get_events(&ring_);
+      return;
+    }
   }
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, user_data, 0);
@@ -337,8 +344,19 @@ void UringDriver::cancel(Operation& op) {
 }
 
 void UringDriver::poll(absl::Time deadline) {
+  if (!ring_fd_registered_) {
+    // On the loop's thread (a registered ring fd belongs to the thread that registered it): from
+    // now on io_uring_enter skips looking the ring's descriptor up. Optional.
+    ring_fd_registered_ = true;
+    (void)io_uring_register_ring_fd(&ring_);
+  }
   if (deadline == absl::InfinitePast()) {
-    if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
+    if (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) {
+      // Completions are posted only when the loop asks for them: ask, without waiting.
+      io_uring_submit_and_get_events(&ring_);
+    } else if (io_uring_sq_ready(&ring_) > 0) {
+      io_uring_submit(&ring_);
+    }
   } else {
     timespec storage;
     timespec* wait = internal::wait_timespec(deadline, storage);

@@ -1,8 +1,13 @@
 // giambio/uring/uring_driver.h: the production driver, on io_uring (liburing).
 //
 // Setup probes the kernel: it asks for the setup flags that help a single-threaded loop
-// (SUBMIT_ALL, COOP_TASKRUN, SINGLE_ISSUER) and drops them one at a time while the kernel
-// answers EINVAL, then checks with the probe API that every opcode giambio uses exists. If
+// (SUBMIT_ALL, COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN) and drops them one at a time, last
+// first, while the kernel answers EINVAL, then checks with the probe API that every opcode
+// giambio uses exists. With DEFER_TASKRUN (6.1+) the kernel finishes completions only when the
+// loop enters to collect them, on its own thread, in one batch: so poll() collects on every turn,
+// the turns that do not wait included. On its first poll() the driver registers the ring's
+// descriptor (io_uring_register_ring_fd) for the loop's thread, so io_uring_enter skips the
+// descriptor lookup; where that fails it is simply not used. If
 // io_uring cannot be set up at all (the io_uring_disabled sysctl, a seccomp filter answering
 // EPERM or ENOSYS, a memlock limit), create() says why and the loop falls back to epoll.
 //
@@ -131,6 +136,7 @@ class UringDriver final : public Driver {
   bool watching_workers_ = false;
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
   bool has_msg_ring_ = false;
+  bool ring_fd_registered_ = false;  // tried, on the first poll()
   uint64_t doorbells_rung_ = 0;
   std::function<void()> doorbell_rang_;
 };

@@ -117,6 +117,54 @@ TEST(UringDriverTest, ReportsItsSetup) {
   EXPECT_EQ((*driver)->pending(), 0u);
 }
 
+// Where the kernel has it (6.1+), the ring defers its task work (DEFER_TASKRUN, which needs
+// SINGLE_ISSUER): completions are posted only when the loop asks.
+TEST(UringDriverTest, DefersTaskRunWhereTheKernelCan) {
+  absl::StatusOr<std::unique_ptr<UringDriver>> driver = UringDriver::create();
+  if (!driver.ok()) GTEST_SKIP() << "io_uring is unavailable here: " << driver.status();
+  const unsigned flags = (*driver)->setup_flags();
+  if (!(flags & IORING_SETUP_DEFER_TASKRUN)) GTEST_SKIP() << "this kernel refused DEFER_TASKRUN";
+  EXPECT_TRUE(flags & IORING_SETUP_SINGLE_ISSUER);
+}
+
+// A task that never blocks keeps the loop from waiting; I/O must still complete (with deferred
+// task run, the loop's non-waiting turns must ask for completions too).
+TEST(UringDriverTest, CompletionsArriveWhileAnotherTaskKeepsTheLoopBusy) {
+  absl::StatusOr<std::unique_ptr<UringDriver>> driver = UringDriver::create();
+  if (!driver.ok()) GTEST_SKIP() << "io_uring is unavailable here: " << driver.status();
+  constexpr int kMaxTurns = 1'000'000;
+  int turns = 0;
+  auto body = [&]() -> Task<std::string> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    if (!pair.ok()) co_return "socket_pair failed";
+    bool done = false;
+    std::string got;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        while (!done && turns < kMaxTurns) {
+          ++turns;
+          co_await checkpoint();
+        }
+      });
+      pool.spawn([&]() -> Task<> {
+        absl::StatusOr<std::string> read = co_await pair->second.read_some(100);
+        got = read.value_or("");
+        done = true;
+      });
+      // The receive is in the kernel, waiting, before the bytes come: its completion is task
+      // work, not an inline one.
+      for (int i = 0; i < 10; ++i) co_await checkpoint();
+      absl::Status written = co_await pair->first.write_all("ping");
+      EXPECT_TRUE(written.ok()) << written;
+    });
+    co_return got;
+  };
+  RunOptions options;
+  options.custom_driver = *std::move(driver);
+  EXPECT_EQ(run(body(), std::move(options)), "ping");
+  EXPECT_LT(turns, kMaxTurns);
+}
+
 // Accept on both of the driver's paths: multishot (the default) and plain.
 class UringAcceptTest : public ::testing::TestWithParam<bool> {
  protected:
