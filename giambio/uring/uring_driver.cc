@@ -43,10 +43,11 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
                                                                  bool multishot_accept) {
   std::unique_ptr<UringDriver> driver(new UringDriver());
   driver->multishot_accept_ = multishot_accept;
-  // Most helpful first; dropped from the end while the kernel says EINVAL. DEFER_TASKRUN needs
-  // SINGLE_ISSUER, so it goes first.
+  // Most helpful first; dropped from the end while the kernel says EINVAL. TASKRUN_FLAG needs
+  // COOP_TASKRUN, DEFER_TASKRUN needs SINGLE_ISSUER: each comes after what it needs.
   const unsigned wanted[] = {IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN,
-                             IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_DEFER_TASKRUN};
+                             IORING_SETUP_TASKRUN_FLAG, IORING_SETUP_SINGLE_ISSUER,
+                             IORING_SETUP_DEFER_TASKRUN};
   int result = -EINVAL;
   io_uring_params params{};
   for (int count = std::size(wanted); count >= 0 && result == -EINVAL; --count) {
@@ -351,12 +352,10 @@ void UringDriver::poll(absl::Time deadline) {
     (void)io_uring_register_ring_fd(&ring_);
   }
   if (deadline == absl::InfinitePast()) {
-    if (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) {
-      // Completions are posted only when the loop asks for them: ask, without waiting.
-      io_uring_submit_and_get_events(&ring_);
-    } else if (io_uring_sq_ready(&ring_) > 0) {
-      io_uring_submit(&ring_);
-    }
+    // Enters the kernel only if there is something to submit, or (TASKRUN_FLAG) the kernel
+    // flagged completions it has yet to post: with DEFER_TASKRUN they are posted only when the
+    // loop asks, so a loop that never waits must ask here. Otherwise no syscall.
+    io_uring_submit(&ring_);
   } else {
     timespec storage;
     timespec* wait = internal::wait_timespec(deadline, storage);

@@ -1,11 +1,12 @@
 // giambio/uring/uring_driver.h: the production driver, on io_uring (liburing).
 //
 // Setup probes the kernel: it asks for the setup flags that help a single-threaded loop
-// (SUBMIT_ALL, COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN) and drops them one at a time, last
-// first, while the kernel answers EINVAL, then checks with the probe API that every opcode
-// giambio uses exists. With DEFER_TASKRUN (6.1+) the kernel finishes completions only when the
-// loop enters to collect them, on its own thread, in one batch: so poll() collects on every turn,
-// the turns that do not wait included. On its first poll() the driver registers the ring's
+// (SUBMIT_ALL, COOP_TASKRUN, TASKRUN_FLAG, SINGLE_ISSUER, DEFER_TASKRUN) and drops them one at a
+// time, last first, while the kernel answers EINVAL, then checks with the probe API that every
+// opcode giambio uses exists. With DEFER_TASKRUN (6.1+) the kernel finishes completions only when
+// the loop enters to collect them, on its own thread, in one batch; TASKRUN_FLAG makes it say so
+// in the ring, so a turn that does not wait enters the kernel only when there is something to
+// submit or to collect. On its first poll() the driver registers the ring's
 // descriptor (io_uring_register_ring_fd) for the loop's thread, so io_uring_enter skips the
 // descriptor lookup; where that fails it is simply not used. If
 // io_uring cannot be set up at all (the io_uring_disabled sysctl, a seccomp filter answering

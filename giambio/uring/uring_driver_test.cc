@@ -125,6 +125,7 @@ TEST(UringDriverTest, DefersTaskRunWhereTheKernelCan) {
   const unsigned flags = (*driver)->setup_flags();
   if (!(flags & IORING_SETUP_DEFER_TASKRUN)) GTEST_SKIP() << "this kernel refused DEFER_TASKRUN";
   EXPECT_TRUE(flags & IORING_SETUP_SINGLE_ISSUER);
+  EXPECT_TRUE(flags & IORING_SETUP_TASKRUN_FLAG);  // what a turn that does not wait looks at
 }
 
 // A task that never blocks keeps the loop from waiting; I/O must still complete (with deferred

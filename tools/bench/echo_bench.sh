@@ -7,7 +7,7 @@
 #
 # Servers: giambio's echo_server on io_uring and on epoll; bare liburing and epoll loops (this
 # machine's practical limit); Asio with C++20 coroutines; tokio (current-thread runtime) and Go
-# (standard library), built here from tools/bench/tokio_echo and tools/bench/go_echo when
+# (standard library), built here by peers.sh from tools/bench/tokio and tools/bench/go when
 # `tools/bootstrap --bench` has installed Debian's cargo, librust-tokio-dev and golang-go (they
 # are left out, saying so, otherwise). Connections 1, 64, 512; messages of 64 B and 4 KiB;
 # PIPELINE messages in flight per connection (default 1). With two cores, the server is pinned to
@@ -35,34 +35,10 @@ pin() { if command -v taskset >/dev/null; then exec taskset -c "$1" "${@:2}"; el
 ticks_per_second=$(getconf CLK_TCK)
 
 servers=(giambio_uring giambio_epoll liburing epoll asio)
-# tokio and Go are built outside Bazel, into a cache of their own, when their toolchains are here.
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/giambio-bench"
+source "$runfiles/tools/bench/peers.sh"
 add_peers() {
-  if [ -x /usr/bin/cargo ] && compgen -G "/usr/share/cargo/registry/tokio-1.*" >/dev/null; then
-    mkdir -p "$cache/tokio_src"
-    cp -rL "$runfiles/tools/bench/tokio_echo/." "$cache/tokio_src/"
-    # Offline, against the crates Debian packaged (no network, no crates.io).
-    if (cd "$cache/tokio_src" && CARGO_HOME="$cache/cargo" /usr/bin/cargo build --quiet --release \
-          --offline --target-dir "$cache/tokio" \
-          --config 'source.crates-io.replace-with="debian"' \
-          --config 'source.debian.directory="/usr/share/cargo/registry"') >&2; then
-      servers+=(tokio)
-    else
-      echo "echo_bench: building tools/bench/tokio_echo failed: tokio left out" >&2
-    fi
-  else
-    echo "echo_bench: no cargo or librust-tokio-dev (tools/bootstrap --bench): tokio left out" >&2
-  fi
-  if command -v go >/dev/null; then
-    if GOCACHE="$cache/go" GO111MODULE=off go build -o "$cache/go_echo" \
-         "$runfiles/tools/bench/go_echo/echo.go" >&2; then
-      servers+=(go)
-    else
-      echo "echo_bench: building tools/bench/go_echo failed: Go left out" >&2
-    fi
-  else
-    echo "echo_bench: no go (tools/bootstrap --bench installs golang-go): Go left out" >&2
-  fi
+  if build_tokio; then servers+=(tokio); fi
+  if build_go go_echo; then servers+=(go); fi
 }
 
 counting=false
@@ -79,8 +55,8 @@ command_for() {
     liburing) echo "$runfiles/tools/bench/uring_echo" ;;
     epoll) echo "$runfiles/tools/bench/epoll_echo" ;;
     asio) echo "$runfiles/tools/bench/asio_echo" ;;
-    tokio) echo "$cache/tokio/release/tokio_echo" ;;
-    go) echo "$cache/go_echo" ;;
+    tokio) echo "$peers/tokio/release/tokio_echo" ;;
+    go) echo "$peers/go_echo" ;;
   esac
 }
 

@@ -1,4 +1,5 @@
-// tools/bench/tokio_echo: the same echo server in tokio, what a Rust user would reach for.
+// tools/bench/tokio/src/bin/tokio_echo.rs: the same echo server in tokio, what a Rust user
+// would reach for.
 //
 //   tokio_echo --port=0      # prints "listening on 127.0.0.1:PORT"
 //

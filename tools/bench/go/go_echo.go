@@ -1,5 +1,6 @@
-// tools/bench/go_echo: the same echo server in Go (standard library only), what a Go user would
-// reach for. Built by echo_bench.sh with Debian's golang-go; not part of the Bazel build.
+// tools/bench/go/go_echo.go: the same echo server in Go (standard library only), what a Go
+// user would reach for. Built by tools/bench/peers.sh with Debian's golang-go; not part of the
+// Bazel build.
 //
 //	go_echo --port=0      # prints "listening on 127.0.0.1:PORT"
 //
