@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -131,8 +132,8 @@ bool EpollDriver::is_byte_stream(int fd) {
 }
 
 int EpollDriver::close(int fd) {
-  if (auto it = descriptors_.find(fd); it != descriptors_.end()) {
-    Descriptor& d = it->second;
+  if (Descriptor* entry = find(fd)) {
+    Descriptor& d = *entry;
     // Giambio's own handles withdraw their operations before closing; anything still waiting
     // gets what its syscall would get on a closed descriptor, rather than waiting forever.
     Operation* waiting[] = {std::exchange(d.reader, nullptr), std::exchange(d.writer, nullptr)};
@@ -141,7 +142,7 @@ int EpollDriver::close(int fd) {
       ++interest_changes_;
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     }
-    descriptors_.erase(it);
+    erase(fd);
     for (Operation* op : waiting) {
       if (op == nullptr) continue;
       GIAMBIO_CHECK(pending_ > 0, "epoll: fd ", fd, " had a waiter with none pending");
@@ -152,8 +153,19 @@ int EpollDriver::close(int fd) {
   return SystemCalls::close(fd);
 }
 
-void EpollDriver::own(int fd, bool byte_stream) {
+EpollDriver::Descriptor& EpollDriver::add(int fd, bool* added) {
+  GIAMBIO_CHECK(fd >= 0, "epoll: descriptor ", fd, " is negative");
+  if (static_cast<size_t>(fd) >= descriptors_.size()) {
+    descriptors_.resize(std::max<size_t>(static_cast<size_t>(fd) + 1, 2 * descriptors_.size()));
+  }
   Descriptor& d = descriptors_[fd];
+  if (added != nullptr) *added = !d.in_use;
+  d.in_use = true;
+  return d;
+}
+
+void EpollDriver::own(int fd, bool byte_stream) {
+  Descriptor& d = add(fd);
   if (d.owned) return;
   // An unowned entry under this number belonged to a descriptor the program closed by itself.
   if (d.registered) {
@@ -181,7 +193,7 @@ int EpollDriver::update_interest(int fd, Descriptor& d) {
         ++interest_changes_;
         epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       }
-      descriptors_.erase(fd);
+      erase(fd);
       return 0;
     }
     if (d.registered) operation = EPOLL_CTL_MOD;
@@ -227,8 +239,8 @@ bool is_consuming_read(const Operation& op) {
 
 void EpollDriver::attempt_or_wait(Operation& op) {
   int64_t result = -EAGAIN;
-  auto it = descriptors_.find(op.fd());
-  Descriptor* owned = it != descriptors_.end() && it->second.owned ? &it->second : nullptr;
+  Descriptor* entry = find(op.fd());
+  Descriptor* owned = entry != nullptr && entry->owned ? entry : nullptr;
   Descriptor* stream = owned != nullptr && owned->byte_stream ? owned : nullptr;
   if (op.kind() == OpKind::kWaitReadable || op.kind() == OpKind::kWaitWritable) {
     // An owned descriptor is edge-triggered: its last edge may have gone by while nobody
@@ -253,26 +265,30 @@ void EpollDriver::attempt_or_wait(Operation& op) {
 void EpollDriver::finish(Operation& op, int64_t result) {
   if (op.kind() == OpKind::kAccept && result >= 0) {
     // An accepted socket has its listener's type (stream or seqpacket).
-    auto listener = descriptors_.find(op.fd());
-    own(static_cast<int>(result), listener != descriptors_.end() && listener->second.byte_stream);
+    const Descriptor* listener = find(op.fd());
+    own(static_cast<int>(result), listener != nullptr && listener->byte_stream);
   }
   op.complete(result);
 }
 
 void EpollDriver::wait_for_readiness(Operation& op) {
   const int fd = op.fd();
-  auto [it, inserted] = descriptors_.try_emplace(fd);
-  Descriptor& d = it->second;
+  if (fd < 0) {
+    op.complete(-EBADF);  // what epoll_ctl would say
+    return;
+  }
+  bool added = false;
+  Descriptor& d = add(fd, &added);
   Operation*& slot = is_reader(op.kind()) ? d.reader : d.writer;
   if (slot != nullptr) {
-    if (inserted) descriptors_.erase(it);
+    if (added) erase(fd);
     op.complete(-EBUSY);
     return;
   }
   slot = &op;
   if (const int error = update_interest(fd, d); error != 0) {
     slot = nullptr;
-    if (!d.owned && d.reader == nullptr && d.writer == nullptr) descriptors_.erase(fd);
+    if (!d.owned && d.reader == nullptr && d.writer == nullptr) erase(fd);
     op.complete(error);
     return;
   }
@@ -284,9 +300,9 @@ void EpollDriver::cancel(Operation& op) {
     if (workers_ && workers_->withdraw(op)) op.complete(-ECANCELED);
     return;  // a file operation started on a thread: it completes by itself
   }
-  auto it = descriptors_.find(op.fd());
-  if (it == descriptors_.end()) return;
-  Descriptor& d = it->second;
+  Descriptor* entry = find(op.fd());
+  if (entry == nullptr) return;
+  Descriptor& d = *entry;
   Operation*& slot = is_reader(op.kind()) ? d.reader : d.writer;
   if (slot != &op) return;
   slot = nullptr;
@@ -299,7 +315,7 @@ void EpollDriver::cancel(Operation& op) {
 
 void EpollDriver::cancel_all() {
   std::vector<Operation*> waiting;
-  for (auto& [fd, d] : descriptors_) {
+  for (const Descriptor& d : descriptors_) {
     if (d.reader != nullptr) waiting.push_back(d.reader);
     if (d.writer != nullptr) waiting.push_back(d.writer);
   }
@@ -324,9 +340,9 @@ void EpollDriver::poll(absl::Time deadline) {
       deliver_worker_completions();
       continue;
     }
-    auto it = descriptors_.find(fd);
-    if (it == descriptors_.end()) continue;
-    Descriptor& d = it->second;
+    Descriptor* entry = find(fd);
+    if (entry == nullptr) continue;
+    Descriptor& d = *entry;
     const uint32_t mask = events[i].events;
     // Errors and hang-ups wake both directions: the next syscall reports what happened.
     const bool readable = mask & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP);

@@ -34,7 +34,6 @@
 #define GIAMBIO_EPOLL_EPOLL_DRIVER_H_
 
 #include <memory>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -70,6 +69,7 @@ class EpollDriver final : public Driver {
 
  private:
   struct Descriptor {
+    bool in_use = false;  // an entry of descriptors_ that stands for an open descriptor
     Operation* reader = nullptr;
     Operation* writer = nullptr;
     bool owned = false;        // created by giambio: stays registered until close()
@@ -83,6 +83,16 @@ class EpollDriver final : public Driver {
     // try their syscall from then on (sticky).
     bool read_closed = false;
   };
+  // The entry of `fd`, or nullptr. Entries are reached by number (descriptors are small
+  // integers): no hashing on the path of every read and write.
+  Descriptor* find(int fd) {
+    return fd >= 0 && static_cast<size_t>(fd) < descriptors_.size() && descriptors_[fd].in_use
+               ? &descriptors_[fd]
+               : nullptr;
+  }
+  // The entry of `fd`, made if there was none (`added` says so). May move every other entry.
+  Descriptor& add(int fd, bool* added = nullptr);
+  void erase(int fd) { descriptors_[fd] = Descriptor{}; }
   void own(int fd, bool byte_stream);
   static bool is_byte_stream(int fd);
   // Tries the operation's syscall; completes it, or makes it wait for readiness.
@@ -102,8 +112,8 @@ class EpollDriver final : public Driver {
   size_t pending_ = 0;
   uint64_t interest_changes_ = 0;
   uint64_t reads_skipped_ = 0;
-  std::unordered_map<int, Descriptor> descriptors_;
-  std::unique_ptr<internal::WorkerThreads> workers_;                // created on first use
+  std::vector<Descriptor> descriptors_;               // by descriptor number; see find()
+  std::unique_ptr<internal::WorkerThreads> workers_;  // created on first use
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
 };
 
