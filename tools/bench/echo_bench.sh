@@ -97,7 +97,8 @@ per_message_us() {
   awk -v t="$1" -v hz="$ticks_per_second" -v m="$2" 'BEGIN { printf "%.3f", (m > 0 ? t / hz * 1e6 / m : 0) }'
 }
 
-median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# The median of the numbers in a space-separated list (the lists start with a space: skip empties).
+median() { tr ' ' '\n' | awk 'NF' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 if $tls; then
   dir=$(mktemp -d)
