@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,7 +82,55 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
   driver->has_msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
                           (params.features & IORING_FEAT_CQE_SKIP) != 0;
   io_uring_free_probe(probe);
+  // The table of registered descriptors: optional (an old kernel or a low limit goes without).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    const size_t slots = std::min<size_t>(files.rlim_cur, kFixedFilesMax);
+    if (io_uring_register_files_sparse(&driver->ring_, static_cast<unsigned>(slots)) == 0) {
+      driver->fixed_.assign(slots, false);
+    }
+  }
   return driver;
+}
+
+void UringDriver::register_fixed(int fd) {
+  if (fd < 0 || static_cast<size_t>(fd) >= fixed_.size() || fixed_[fd]) return;
+  if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1) {
+    fixed_[fd] = true;
+    ++fixed_count_;
+  }
+}
+
+void UringDriver::unregister_fixed(int fd) {
+  if (fd < 0 || static_cast<size_t>(fd) >= fixed_.size() || !fixed_[fd]) return;
+  const int none = -1;
+  const int result = io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &none, 1);
+  // Left registered, the slot would keep the file open and catch a reused number's operations.
+  GIAMBIO_CHECK(result == 1, "io_uring: clearing the registration of fd ", fd, " failed (", result,
+                ")");
+  fixed_[fd] = false;
+  --fixed_count_;
+}
+
+int UringDriver::socket(int family, int type) {
+  const int fd = SystemCalls::socket(family, type);
+  register_fixed(fd);
+  return fd;
+}
+
+int UringDriver::socket_pair(int fds[2]) {
+  const int result = SystemCalls::socket_pair(fds);
+  if (result >= 0) {
+    register_fixed(fds[0]);
+    register_fixed(fds[1]);
+  }
+  return result;
+}
+
+int UringDriver::adopt(int fd) {
+  const int result = SystemCalls::adopt(fd);
+  if (result >= 0) register_fixed(fd);
+  return result;
 }
 
 int UringDriver::open_doorbell(std::function<void()> rang) {
@@ -155,6 +204,7 @@ void UringDriver::accept_multishot(Operation& op) {
     const int fd = acceptor->ready.front();
     acceptor->ready.pop_front();
     if (op.address != nullptr) getpeername(fd, op.address, op.address_length);
+    register_fixed(fd);
     op.complete(fd);
     return;
   }
@@ -168,6 +218,7 @@ void UringDriver::arm(Acceptor& acceptor) {
   io_uring_sqe* sqe = get_sqe();
   // No address: one buffer would be shared by every connection; accept_multishot asks later.
   io_uring_prep_multishot_accept(sqe, acceptor.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  use_fixed(sqe, acceptor.fd);
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&acceptor) | kAcceptorTag);
   acceptor.armed = true;
   ++completions_expected_;
@@ -209,6 +260,7 @@ void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
     if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
       --in_flight_ops_;
       if (waiter->address != nullptr) getpeername(result, waiter->address, waiter->address_length);
+      register_fixed(result);  // handed out (a queued one is registered when it is taken)
       reaped_.emplace_back(waiter, result);
     } else {
       acceptor.ready.push_back(result);
@@ -240,6 +292,7 @@ void UringDriver::retire(Acceptor& acceptor) {
 }
 
 int UringDriver::close(int fd) {
+  unregister_fixed(fd);
   auto it = acceptors_.find(fd);
   if (it != acceptors_.end()) {
     std::unique_ptr<Acceptor> acceptor = std::move(it->second);
@@ -317,6 +370,7 @@ void UringDriver::submit(Operation& op) {
     case OpKind::kResolve:
       break;  // handed to the worker threads above
   }
+  if (op.kind() != OpKind::kOpen) use_fixed(sqe, op.fd());
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&op));
   ++in_flight_ops_;
   ++completions_expected_;
@@ -416,7 +470,9 @@ void UringDriver::reap() {
     GIAMBIO_CHECK(in_flight_ops_ > 0, "io_uring: operation ", data,
                   " completed with none in flight");
     --in_flight_ops_;
-    reaped_.emplace_back(reinterpret_cast<Operation*>(data), cqe->res);
+    Operation* op = reinterpret_cast<Operation*>(data);
+    if (op->kind() == OpKind::kAccept && cqe->res >= 0) register_fixed(cqe->res);
+    reaped_.emplace_back(op, cqe->res);
   }
   io_uring_cq_advance(&ring_, count);
   for (Operation* op : resubmit_) submit(*op);

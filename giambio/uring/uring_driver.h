@@ -37,6 +37,14 @@
 // seam's close hook) cancels the request synchronously, so the socket really closes, and
 // closes the queued connections.
 //
+// Registered descriptors. The ring has a sparse table of registered files (as many slots as the
+// descriptor limit allows, at most kFixedFilesMax); every descriptor giambio makes (socket,
+// socket_pair, adopt, an accepted connection) is registered in the slot of its own number, and
+// operations on it name the slot (IOSQE_FIXED_FILE), so the kernel skips looking the file up
+// and counting a reference per operation. close() clears the slot before the descriptor closes,
+// so a reused number never reaches the old file. A descriptor the program made itself, one above
+// the table, or any descriptor where the kernel refuses the table, is used by number as before.
+//
 // Name lookups (kResolve) have no opcode: they run on worker threads (internal/worker_threads.h),
 // whose eventfd the ring polls while any is outstanding.
 #ifndef GIAMBIO_URING_URING_DRIVER_H_
@@ -67,6 +75,9 @@ class UringDriver final : public Driver {
   // Accepted connections a listener may hold that no accept has asked for yet.
   static constexpr size_t kAcceptedMax = 128;
 
+  // The most slots the table of registered descriptors gets (fewer if RLIMIT_NOFILE is lower).
+  static constexpr size_t kFixedFilesMax = 16384;
+
   // multishot_accept = false forces plain accept (tests of both paths).
   static absl::StatusOr<std::unique_ptr<UringDriver>> create(unsigned entries = kEntries,
                                                              bool multishot_accept = true);
@@ -81,7 +92,11 @@ class UringDriver final : public Driver {
     return in_flight_ops_ + (workers_ ? workers_->outstanding() : 0);
   }
   void cancel_all() override;
-  // Tears down the listener's multishot accept, if any, before closing.
+  // Register the descriptors they make (above); close() clears a registration, and tears down a
+  // listener's multishot accept, before closing.
+  int socket(int family, int type) override;
+  int socket_pair(int fds[2]) override;
+  int adopt(int fd) override;
   int close(int fd) override;
 
   // MSG_RING (driver.h): when the kernel has it (and skips a successful ring's own completion).
@@ -89,6 +104,10 @@ class UringDriver final : public Driver {
   bool ring_doorbell(int doorbell, int fallback) override;
   // How many doorbells this driver has rung, for tests.
   uint64_t doorbells_rung() const { return doorbells_rung_; }
+
+  // Descriptors registered now (for tests), and the table's size (0: no table).
+  size_t fixed_files() const { return fixed_count_; }
+  size_t fixed_table_size() const { return fixed_.size(); }
 
   // The setup flags the kernel accepted, for logs and tests.
   unsigned setup_flags() const { return setup_flags_; }
@@ -116,6 +135,16 @@ class UringDriver final : public Driver {
   void cancel_request(uint64_t user_data, bool now);
   void on_accepted(Acceptor& acceptor, int result, bool more);
   void retire(Acceptor& acceptor);
+  // Registers `fd` in its slot of the table, if it fits; unregisters it.
+  void register_fixed(int fd);
+  void unregister_fixed(int fd);
+  // Points `sqe` at `fd`'s slot if it is registered.
+  void use_fixed(io_uring_sqe* sqe, int fd) const {
+    if (fd >= 0 && static_cast<size_t>(fd) < fixed_.size() && fixed_[fd]) {
+      sqe->fd = fd;
+      sqe->flags |= IOSQE_FIXED_FILE;
+    }
+  }
   // Worker threads: started on the first lookup; their eventfd is polled while work is out.
   void submit_to_workers(Operation& op);
   void watch_workers();
@@ -138,6 +167,8 @@ class UringDriver final : public Driver {
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
   bool has_msg_ring_ = false;
   bool ring_fd_registered_ = false;  // tried, on the first poll()
+  std::vector<bool> fixed_;          // by descriptor number: registered in its slot
+  size_t fixed_count_ = 0;
   uint64_t doorbells_rung_ = 0;
   std::function<void()> doorbell_rang_;
 };

@@ -166,6 +166,35 @@ TEST(UringDriverTest, CompletionsArriveWhileAnotherTaskKeepsTheLoopBusy) {
   EXPECT_LT(turns, kMaxTurns);
 }
 
+// Descriptors giambio makes are registered in the ring's table while open; a number reused after
+// a close reaches the new socket, not the old file.
+TEST(UringDriverTest, RegisteredDescriptorsFollowOpenAndClose) {
+  absl::StatusOr<std::unique_ptr<UringDriver>> created = UringDriver::create();
+  if (!created.ok()) GTEST_SKIP() << "io_uring is unavailable here: " << created.status();
+  if ((*created)->fixed_table_size() == 0) GTEST_SKIP() << "no table of registered files here";
+  UringDriver* driver = created->get();
+  auto body = [&]() -> Task<std::string> {
+    const size_t before = driver->fixed_files();
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> first = socket_pair();
+    if (!first.ok()) co_return "socket_pair failed";
+    EXPECT_EQ(driver->fixed_files(), before + 2);
+    const int number = first->first.fd();
+    EXPECT_TRUE(first->first.close().ok());
+    EXPECT_TRUE(first->second.close().ok());
+    EXPECT_EQ(driver->fixed_files(), before);
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> second = socket_pair();
+    if (!second.ok()) co_return "socket_pair failed";
+    EXPECT_EQ(second->first.fd(), number);  // the lowest free number: the same one
+    EXPECT_TRUE((co_await second->first.write_all("new")).ok());
+    absl::StatusOr<std::string> got =
+        co_await with_timeout(absl::Seconds(5), second->second.read_some(16));
+    co_return got.ok() ? *got : got.status().ToString();
+  };
+  RunOptions options;
+  options.custom_driver = *std::move(created);
+  EXPECT_EQ(run(body(), std::move(options)), "new");
+}
+
 // Accept on both of the driver's paths: multishot (the default) and plain.
 class UringAcceptTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -256,6 +285,27 @@ TEST_P(UringAcceptTest, ACancelledAcceptLosesNoConnection) {
     co_return (co_await server->read_some(16)).value_or("read failed");
   }());
   EXPECT_EQ(got, "late");
+}
+
+// An accepted connection is registered when it is handed out, on both accept paths.
+TEST_P(UringAcceptTest, AnAcceptedConnectionIsRegistered) {
+  absl::StatusOr<std::unique_ptr<UringDriver>> created =
+      UringDriver::create(UringDriver::kEntries, /*multishot_accept=*/GetParam());
+  ASSERT_TRUE(created.ok()) << created.status();
+  if ((*created)->fixed_table_size() == 0) GTEST_SKIP() << "no table of registered files here";
+  UringDriver* driver = created->get();
+  auto body = [&]() -> Task<size_t> {
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    std::vector<SocketStream> clients = co_await connect_clients(listener->local_address(), 1);
+    const size_t before = driver->fixed_files();
+    absl::StatusOr<SocketStream> server = co_await listener->accept();
+    EXPECT_TRUE(server.ok()) << server.status();
+    co_return driver->fixed_files() - before;
+  };
+  RunOptions options;
+  options.custom_driver = *std::move(created);
+  EXPECT_EQ(run(body(), std::move(options)), 1u);
 }
 
 TEST_P(UringAcceptTest, ClosingAListenerFreesItsPortAndClosesQueuedConnections) {
