@@ -45,23 +45,53 @@ StreamCore::~StreamCore() {
   if (fd_ >= 0) (void)close();
 }
 
+StreamCore::Transfer::Transfer(StreamCore& core, OpKind kind, std::span<char> buffer,
+                               const std::function<std::string()>& describe)
+    : core_(core),
+      slot_(kind == core.read_kind_ ? core.reading_ : core.writing_),
+      describe_(describe),
+      op_(kind, core.fd_) {
+  op_.buffer = buffer.data();
+  op_.length = buffer.size();
+}
+
+bool StreamCore::Transfer::await_ready() {
+  const char* name = op_.name();
+  if (core_.fd_ < 0) {
+    refused_ = closed_error(name);
+  } else if (slot_ != nullptr) {
+    refused_ = busy_error(name, &slot_ == &core_.reading_ ? "reading from" : "writing to");
+  }
+  return !refused_.ok();
+}
+
+bool StreamCore::Transfer::await_suspend(std::coroutine_handle<> caller) {
+  slot_ = &op_;  // close() finds the operation here and withdraws it
+  try {
+    if (op_.await_suspend(caller)) return true;
+  } catch (...) {
+    slot_ = nullptr;
+    throw;
+  }
+  return false;  // completed at once: await_resume runs now
+}
+
+absl::StatusOr<size_t> StreamCore::Transfer::await_resume() {
+  if (!refused_.ok()) return refused_;
+  slot_ = nullptr;
+  const int64_t result = op_.await_resume();  // throws Cancelled if withdrawn by a cancellation
+  if (core_.fd_ < 0) return closed_error(op_.name());
+  if (result < 0) return errno_status(static_cast<int>(-result), op_.name(), describe_());
+  return static_cast<size_t>(result);
+}
+
 Task<absl::StatusOr<size_t>> StreamCore::read(std::span<char> buffer,
                                               std::function<std::string()> describe) {
-  const char* name = op_name(read_kind_);
-  if (fd_ < 0) co_return closed_error(name);
-  if (buffer.empty()) co_return absl::InvalidArgumentError(absl::StrCat(name, ": empty buffer"));
-  if (reading_ != nullptr) co_return busy_error(name, "reading from");
-  IoOperation op(read_kind_, fd_);
-  op.buffer = buffer.data();
-  op.length = buffer.size();
-  int64_t result;
-  {
-    BusySlot busy(reading_, op);
-    result = co_await op;
+  if (fd_ >= 0 && buffer.empty()) {
+    co_return absl::InvalidArgumentError(absl::StrCat(op_name(read_kind_), ": empty buffer"));
   }
-  if (fd_ < 0) co_return closed_error(name);
-  if (result < 0) co_return errno_status(static_cast<int>(-result), name, describe());
-  co_return static_cast<size_t>(result);
+  Transfer transfer(*this, read_kind_, buffer, describe);
+  co_return co_await transfer;
 }
 
 Task<absl::StatusOr<std::string>> StreamCore::read_some(int64_t max_bytes,
@@ -81,21 +111,9 @@ Task<absl::StatusOr<std::string>> StreamCore::read_some(int64_t max_bytes,
 
 Task<absl::StatusOr<size_t>> StreamCore::write(std::span<const char> data,
                                                std::function<std::string()> describe) {
-  const char* name = op_name(write_kind_);
-  if (fd_ < 0) co_return closed_error(name);
-  if (data.empty()) co_return size_t{0};
-  if (writing_ != nullptr) co_return busy_error(name, "writing to");
-  IoOperation op(write_kind_, fd_);
-  op.buffer = const_cast<char*>(data.data());
-  op.length = data.size();
-  int64_t result;
-  {
-    BusySlot busy(writing_, op);
-    result = co_await op;
-  }
-  if (fd_ < 0) co_return closed_error(name);
-  if (result < 0) co_return errno_status(static_cast<int>(-result), name, describe());
-  co_return static_cast<size_t>(result);
+  if (fd_ >= 0 && data.empty()) co_return size_t{0};
+  Transfer transfer(*this, write_kind_, {const_cast<char*>(data.data()), data.size()}, describe);
+  co_return co_await transfer;
 }
 
 Task<absl::Status> StreamCore::write_all(std::string_view data, size_t* bytes_written,
@@ -103,7 +121,10 @@ Task<absl::Status> StreamCore::write_all(std::string_view data, size_t* bytes_wr
   size_t sent = 0;
   if (bytes_written != nullptr) *bytes_written = 0;
   while (sent < data.size()) {
-    absl::StatusOr<size_t> n = co_await write(std::span<const char>(data.substr(sent)), describe);
+    // Each round awaits its operation in place: no coroutine frame per round.
+    Transfer transfer(*this, write_kind_,
+                      {const_cast<char*>(data.data()) + sent, data.size() - sent}, describe);
+    absl::StatusOr<size_t> n = co_await transfer;
     if (!n.ok()) co_return n.status();
     sent += *n;
     if (bytes_written != nullptr) *bytes_written = sent;

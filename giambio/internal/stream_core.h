@@ -4,6 +4,7 @@
 #ifndef GIAMBIO_INTERNAL_STREAM_CORE_H_
 #define GIAMBIO_INTERNAL_STREAM_CORE_H_
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -65,6 +66,31 @@ class StreamCore {
   static absl::Status closed_error(const char* operation);
 
  private:
+  // One read or write, awaited in place (no coroutine frame of its own, so write_all's rounds
+  // cost none): checks the stream, runs the operation with its slot marked busy, and turns the
+  // result into a status. Await it as a named object (see docs/architecture.md, "Lifetimes in
+  // coroutine code").
+  class Transfer {
+   public:
+    Transfer(StreamCore& core, OpKind kind, std::span<char> buffer,
+             const std::function<std::string()>& describe);
+    Transfer(const Transfer&) = delete;
+    // A frame destroyed while it waits (a loop's teardown) leaves no dangling busy slot.
+    ~Transfer() {
+      if (slot_ == &op_) slot_ = nullptr;
+    }
+    bool await_ready();
+    bool await_suspend(std::coroutine_handle<> caller);
+    absl::StatusOr<size_t> await_resume();
+
+   private:
+    StreamCore& core_;
+    IoOperation*& slot_;
+    const std::function<std::string()>& describe_;
+    IoOperation op_;
+    absl::Status refused_;  // set by await_ready: the stream was closed or busy
+  };
+
   int fd_ = -1;
   OpKind read_kind_;
   OpKind write_kind_;
