@@ -1,5 +1,6 @@
 #include "giambio/internal/frame_pool.h"
 
+#include <atomic>
 #include <new>
 
 namespace giambio::internal {
@@ -32,6 +33,8 @@ struct Lists {
 };
 thread_local Lists lists{};
 
+std::atomic<uint64_t> released_at_exit{0};
+
 // Empties this thread's lists when it exits.
 struct Closer {
   ~Closer() {
@@ -41,6 +44,7 @@ struct Closer {
         lists.head[c] = frame->next;
         ::operator delete(frame, (c + 1) * kFrameGranule);
       }
+      released_at_exit.fetch_add(lists.count[c], std::memory_order_relaxed);
       lists.count[c] = 0;
     }
   }
@@ -61,7 +65,6 @@ void* allocate_frame(size_t size) {
     --lists.count[c];
     return frame;
   }
-  (void)&closer;  // odr-use: registers this thread's Closer
   return ::operator new((c + 1) * kFrameGranule);
 }
 
@@ -75,11 +78,18 @@ void free_frame(void* frame, size_t size) noexcept {
     ::operator delete(frame, (c + 1) * kFrameGranule);
     return;
   }
+  // Frames enter a thread's lists only here: make sure this thread empties them at its exit
+  // (a thread may free frames it never allocated: a task made on one thread, run on another).
+  (void)&closer;
   lists.head[c] = new (frame) FreeFrame{lists.head[c]};
   ++lists.count[c];
 }
 
 bool frame_pooling() { return kPooling; }
+
+uint64_t frames_released_at_thread_exit() {
+  return released_at_exit.load(std::memory_order_relaxed);
+}
 
 size_t pooled_frames() {
   size_t total = 0;

@@ -32,6 +32,8 @@ void free_frame(void* frame, size_t size) noexcept;
 // this thread holds for reuse, all classes together.
 bool frame_pooling();
 size_t pooled_frames();
+// Frames handed back to the heap by exiting threads' lists, all threads together.
+uint64_t frames_released_at_thread_exit();
 
 }  // namespace giambio::internal
 

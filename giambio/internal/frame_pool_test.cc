@@ -45,16 +45,20 @@ TEST_F(FramePoolTest, EachClassKeepsAtMostItsLimit) {
   EXPECT_GE(pooled_frames(), kFramesPerClass);
 }
 
+// The thread that frees a frame keeps it, and hands it back to the heap when it exits, even if
+// it never allocated one itself.
 TEST_F(FramePoolTest, AFrameFreedOnAnotherThreadJoinsThatThreadsLists) {
   void* frame = allocate_frame(200);
   const size_t pooled_here = pooled_frames();
+  const uint64_t released = frames_released_at_thread_exit();
   size_t pooled_there = 0;
   std::thread([&] {
     free_frame(frame, 200);
     pooled_there = pooled_frames();
-  }).join();  // the thread's lists are emptied as it exits
+  }).join();
   EXPECT_EQ(pooled_there, 1u);
   EXPECT_EQ(pooled_frames(), pooled_here);
+  EXPECT_EQ(frames_released_at_thread_exit(), released + 1);
 }
 
 Task<int> answer() { co_return 42; }
