@@ -42,7 +42,7 @@ struct Closer {
     for (size_t c = 0; c < kClasses; ++c) {
       while (FreeFrame* frame = lists.head[c]) {
         lists.head[c] = frame->next;
-        ::operator delete(frame, (c + 1) * kFrameGranule);
+        ::operator delete(frame);
       }
       released_at_exit.fetch_add(lists.count[c], std::memory_order_relaxed);
       lists.count[c] = 0;
@@ -70,12 +70,12 @@ void* allocate_frame(size_t size) {
 
 void free_frame(void* frame, size_t size) noexcept {
   if (!kPooling || size == 0 || size > kLargestPooledFrame) {
-    ::operator delete(frame, size);
+    ::operator delete(frame);
     return;
   }
   const size_t c = class_of(size);
   if (lists.closed || lists.count[c] >= kFramesPerClass) {
-    ::operator delete(frame, (c + 1) * kFrameGranule);
+    ::operator delete(frame);
     return;
   }
   // Frames enter a thread's lists only here: make sure this thread empties them at its exit
