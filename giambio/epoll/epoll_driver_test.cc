@@ -126,28 +126,49 @@ Task<std::string> read_text(SocketStream& stream, int64_t max) {
 
 // A read that came back short emptied the socket: the next read waits for the next edge without
 // a recv that would only say EAGAIN, and still gets what comes.
+// `b` writes 10 bytes, `a` reads them asking for 100 (short: `a` is empty now), then `a` reads
+// again while `b` writes 3 more. Returns how many reads waited without a syscall in between.
+Task<uint64_t> reads_skipped_after_a_short_read(EpollDriver* driver, SocketStream& a,
+                                                SocketStream& b) {
+  const std::string first = "0123456789";
+  EXPECT_TRUE((co_await b.write_all(first)).ok());
+  co_await sleep(absl::Milliseconds(5));  // the loop polls: the edge goes by
+  const std::string got_first = co_await read_text(a, 100);
+  EXPECT_EQ(got_first, first);
+  const uint64_t before = driver->reads_skipped();
+  std::string got;
+  co_await with_pool([&](Pool& pool) -> Task<> {
+    pool.spawn([&]() -> Task<> { got = co_await read_text(a, 100); });
+    co_await sleep(absl::Milliseconds(5));
+    const std::string more = "abc";
+    EXPECT_TRUE((co_await b.write_all(more)).ok());
+  });
+  EXPECT_EQ(got, "abc");
+  co_return driver->reads_skipped() - before;
+}
+
 TEST(EpollDriverTest, AReadAfterAShortReadWaitsForTheNextEdgeWithoutASyscall) {
   EpollDriver* driver = nullptr;
   auto body = [&]() -> Task<uint64_t> {
     absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
     if (!pair.ok()) co_return 0;
-    SocketStream& a = pair->first;
-    SocketStream& b = pair->second;
-    const std::string first = "0123456789";
-    EXPECT_TRUE((co_await b.write_all(first)).ok());
-    co_await sleep(absl::Milliseconds(5));  // the loop polls: the edge goes by
-    const std::string got_first = co_await read_text(a, 100);
-    EXPECT_EQ(got_first, first);  // 10 of 100: `a` is empty now
-    const uint64_t before = driver->reads_skipped();
-    std::string got;
-    co_await with_pool([&](Pool& pool) -> Task<> {
-      pool.spawn([&]() -> Task<> { got = co_await read_text(a, 100); });
-      co_await sleep(absl::Milliseconds(5));
-      const std::string more = "abc";
-      EXPECT_TRUE((co_await b.write_all(more)).ok());
-    });
-    EXPECT_EQ(got, "abc");
-    co_return driver->reads_skipped() - before;
+    co_return co_await reads_skipped_after_a_short_read(driver, pair->first, pair->second);
+  };
+  EXPECT_EQ(run_on_epoll(driver, body()), 1u);
+}
+
+// An accepted TCP connection is a byte stream like its listener: a server's read after a short
+// one skips its syscall too (what makes echo one recv per message).
+TEST(EpollDriverTest, AnAcceptedConnectionSkipsTheReadAfterAShortOne) {
+  EpollDriver* driver = nullptr;
+  auto body = [&]() -> Task<uint64_t> {
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    if (!listener.ok()) co_return 0;
+    absl::StatusOr<SocketStream> client = co_await SocketStream::connect(listener->local_address());
+    absl::StatusOr<SocketStream> server = co_await listener->accept();
+    if (!client.ok() || !server.ok()) co_return 0;
+    co_return co_await reads_skipped_after_a_short_read(driver, *server, *client);
   };
   EXPECT_EQ(run_on_epoll(driver, body()), 1u);
 }
