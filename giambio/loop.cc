@@ -273,9 +273,12 @@ void Loop::run_once(absl::Duration max_wait) {
     if (clock_stands_still && driver_->pending() == 0) report_deadlock();
   }
   if (driver_->pending() > 0 || deadline != absl::InfinitePast()) {
-    const absl::Duration timeout = deadline == absl::InfinitePast()
-                                       ? absl::ZeroDuration()
-                                       : std::max(deadline - now(), absl::ZeroDuration());
+    // What instruments are told the wait may last: the clock is read for them only (a turn
+    // with none attached reads it only where a deadline needs it).
+    absl::Duration timeout = absl::ZeroDuration();
+    if (!instruments_.empty() && deadline != absl::InfinitePast()) {
+      timeout = std::max(deadline - now(), absl::ZeroDuration());
+    }
     notify([&](Instrument& i) { i.before_io_wait(timeout); });
     driver_->poll(deadline);
     notify([&](Instrument& i) { i.after_io_wait(timeout); });
