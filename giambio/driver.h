@@ -70,8 +70,43 @@ inline bool is_file_op(OpKind kind) {
          kind == OpKind::kSync;
 }
 
-// The operation's name, for errors and traces: "accept", "recv", ...
-const char* op_name(OpKind kind);
+// The operation's name, for errors and traces: "accept", "recv", ... Inline: every operation
+// names itself on its way in (a table read, not a call).
+inline const char* op_name(OpKind kind) {
+  switch (kind) {
+    case OpKind::kWaitReadable:
+      return "wait_readable";
+    case OpKind::kWaitWritable:
+      return "wait_writable";
+    case OpKind::kAccept:
+      return "accept";
+    case OpKind::kConnect:
+      return "connect";
+    case OpKind::kReceive:
+      return "recv";
+    case OpKind::kSend:
+      return "send";
+    case OpKind::kRead:
+      return "read";
+    case OpKind::kWrite:
+      return "write";
+    case OpKind::kOpen:
+      return "open";
+    case OpKind::kReadAt:
+      return "pread";
+    case OpKind::kWriteAt:
+      return "pwrite";
+    case OpKind::kSync:
+      return "fsync";
+    case OpKind::kSendMessage:
+      return "sendmsg";
+    case OpKind::kReceiveMessage:
+      return "recvmsg";
+    case OpKind::kResolve:
+      return "getaddrinfo";
+  }
+  return "unknown operation";
+}
 
 // One I/O request: a plain description that a driver carries out. The awaiter that owns it
 // derives from it and is told the result through complete().
