@@ -33,11 +33,9 @@ absl::StatusOr<SocketAddress> socket_name(int fd, bool peer, const char* operati
 
 // ---- SocketStream ----
 
-std::function<std::string()> SocketStream::describer() const {
-  return [this] {
-    absl::StatusOr<SocketAddress> peer = peer_address();
-    return peer.ok() ? peer->to_string() : absl::StrCat("fd=", fd());
-  };
+std::string SocketStream::describe(int fd) {
+  absl::StatusOr<SocketAddress> peer = socket_name(fd, /*peer=*/true, "getpeername");
+  return peer.ok() ? peer->to_string() : absl::StrCat("fd=", fd);
 }
 
 Task<absl::StatusOr<SocketStream>> SocketStream::connect(SocketAddress address) {
@@ -54,26 +52,24 @@ Task<absl::StatusOr<SocketStream>> SocketStream::connect(SocketAddress address) 
   co_return std::move(stream);
 }
 
-Task<absl::StatusOr<size_t>> SocketStream::read(std::span<char> buffer) {
-  return core_.read(buffer, describer());
-}
+StreamTransfer SocketStream::read(std::span<char> buffer) { return core_.read(buffer, describe); }
 
 Task<absl::StatusOr<std::string>> SocketStream::read_some(int64_t max_bytes) {
-  return core_.read_some(max_bytes, describer());
+  return core_.read_some(max_bytes, describe);
 }
 
-Task<absl::StatusOr<size_t>> SocketStream::write(std::span<const char> data) {
-  return core_.write(data, describer());
+StreamTransfer SocketStream::write(std::span<const char> data) {
+  return core_.write(data, describe);
 }
 
 Task<absl::Status> SocketStream::write_all(std::string_view data, size_t* bytes_written) {
-  return core_.write_all(data, bytes_written, describer());
+  return core_.write_all(data, bytes_written, describe);
 }
 
 absl::Status SocketStream::send_eof() {
   if (!is_open()) return closed_error("shutdown");
   if (const int result = internal::system_calls().shutdown(fd(), SHUT_WR); result < 0) {
-    return internal::errno_status(-result, "shutdown", describer()());
+    return internal::errno_status(-result, "shutdown", describe(fd()));
   }
   return absl::OkStatus();
 }
@@ -83,7 +79,7 @@ absl::Status SocketStream::close() { return core_.close(); }
 absl::Status SocketStream::set_nodelay(bool on) {
   if (!is_open()) return closed_error("set_nodelay");
   const int result = internal::system_calls().set_option(fd(), IPPROTO_TCP, TCP_NODELAY, on);
-  if (result < 0) return internal::errno_status(-result, "set_nodelay", describer()());
+  if (result < 0) return internal::errno_status(-result, "set_nodelay", describe(fd()));
   return absl::OkStatus();
 }
 

@@ -45,6 +45,7 @@
 #include "giambio/internal/io_operation.h"
 #include "giambio/internal/stream_core.h"
 #include "giambio/socket_address.h"
+#include "giambio/stream_transfer.h"
 #include "giambio/task.h"
 
 namespace giambio {
@@ -58,12 +59,14 @@ class SocketStream {
   static Task<absl::StatusOr<SocketStream>> connect(SocketAddress address);
 
   // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
-  Task<absl::StatusOr<size_t>> read(std::span<char> buffer);
+  // read() and write() are awaited in place (stream_transfer.h): co_await them where they are
+  // called; they convert to a Task where one is needed.
+  StreamTransfer read(std::span<char> buffer);
   // The same into a new string of at most `max_bytes` (> 0), and at most 1 MiB at once
   // (internal::kReadSomeLimit); "" at end of stream.
   Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes);
   // Writes some of `data` (at least one byte) and says how much.
-  Task<absl::StatusOr<size_t>> write(std::span<const char> data);
+  StreamTransfer write(std::span<const char> data);
   // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
   Task<absl::Status> write_all(std::string_view data, size_t* bytes_written = nullptr);
 
@@ -80,7 +83,7 @@ class SocketStream {
 
  private:
   // What error messages name: the peer if known, else the descriptor.
-  std::function<std::string()> describer() const;
+  static std::string describe(int fd);
   internal::StreamCore core_{OpKind::kReceive, OpKind::kSend};
 };
 

@@ -399,6 +399,49 @@ TEST_P(SocketStreamTest, LoopTeardownWithOperationsInFlight) {
   EXPECT_TRUE(client.ok() && server.ok());
 }
 
+// read() and write() are StreamTransfers, awaited in place: they also convert to the Task they
+// stand for, go through with_timeout (a timed-out read consumed nothing), refuse a second await,
+// and check their buffers as the Task did.
+TEST_P(SocketStreamTest, ReadsAndWritesAwaitedInPlaceAlsoWorkAsTasks) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    SocketStream& a = pair->first;
+    SocketStream& b = pair->second;
+    char buffer[16];
+    Task<absl::StatusOr<size_t>> as_task = b.read(buffer);
+    absl::StatusOr<size_t> sent = co_await a.write(std::string_view("abc"));
+    EXPECT_EQ(sent.value_or(0), 3u);
+    absl::StatusOr<size_t> got = co_await std::move(as_task);
+    EXPECT_EQ(std::string(buffer, got.value_or(0)), "abc");
+
+    absl::StatusOr<size_t> timed_out =
+        co_await with_timeout(absl::Milliseconds(10), b.read(buffer));
+    EXPECT_EQ(timed_out.status().code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_TRUE((co_await a.write_all("xyz")).ok());
+    got = co_await b.read(buffer);
+    EXPECT_EQ(std::string(buffer, got.value_or(0)), "xyz");
+
+    StreamTransfer once = b.read(buffer);
+    EXPECT_TRUE((co_await a.write_all("1")).ok());
+    got = co_await once;
+    EXPECT_EQ(got.value_or(0), 1u);
+    bool refused = false;
+    try {
+      (void)co_await once;
+    } catch (const UsageError& e) {
+      refused = std::string(e.what()).find("already awaited") != std::string::npos;
+    }
+    EXPECT_TRUE(refused);
+
+    got = co_await b.read(std::span<char>());
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(got.status().message(), HasSubstr("empty buffer"));
+    sent = co_await a.write(std::span<const char>());
+    EXPECT_EQ(sent.value_or(1), 0u);
+  };
+  run_here(body());
+}
+
 TEST_P(SocketStreamTest, ReusePortLetsTwoListenersShareAPortAndServeItTogether) {
   constexpr int kClients = 40;
   const std::string outcome = run_here([&]() -> Task<std::string> {

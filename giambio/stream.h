@@ -35,11 +35,11 @@ class AsyncStream {
   explicit AsyncStream(int fd);
 
   // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
-  Task<absl::StatusOr<size_t>> read(std::span<char> buffer);
+  StreamTransfer read(std::span<char> buffer);  // awaited in place (stream_transfer.h)
   // At most `max_bytes` (> 0; at most 1 MiB at once) of what is available; "" at end of stream.
   Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes);
   // Writes some of `data` (at least one byte) and says how much.
-  Task<absl::StatusOr<size_t>> write(std::span<const char> data);
+  StreamTransfer write(std::span<const char> data);  // awaited in place
   // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
   Task<absl::Status> write_all(std::string_view data, size_t* bytes_written = nullptr);
   absl::Status close();

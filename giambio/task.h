@@ -22,6 +22,7 @@
 #ifndef GIAMBIO_TASK_H_
 #define GIAMBIO_TASK_H_
 
+#include <concepts>
 #include <coroutine>
 #include <cstddef>
 #include <exception>
@@ -207,6 +208,14 @@ class [[nodiscard]] Task {
   std::coroutine_handle<promise_type> handle_;
   bool started_ = false;
 };
+
+// An awaitable that is not a Task but converts to one (StreamTransfer, stream_transfer.h): the
+// calls that take a Task body (with_timeout, skip_after) take these too.
+template <typename C>
+concept ConvertsToTask = requires {
+  typename C::result_type;
+}
+&&std::convertible_to<C, Task<typename C::result_type>>;
 
 namespace internal {
 

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "giambio/check.h"
+#include "giambio/errors.h"
 #include "giambio/loop.h"
 
 namespace giambio::internal {
@@ -45,85 +47,28 @@ StreamCore::~StreamCore() {
   if (fd_ >= 0) (void)close();
 }
 
-StreamCore::Transfer::Transfer(StreamCore& core, OpKind kind, std::span<char> buffer,
-                               const std::function<std::string()>& describe)
-    : core_(core),
-      slot_(kind == core.read_kind_ ? core.reading_ : core.writing_),
-      describe_(describe),
-      op_(kind, core.fd_) {
-  op_.buffer = buffer.data();
-  op_.length = buffer.size();
-}
-
-bool StreamCore::Transfer::await_ready() {
-  const char* name = op_.name();
-  if (core_.fd_ < 0) {
-    refused_ = closed_error(name);
-  } else if (slot_ != nullptr) {
-    refused_ = busy_error(name, &slot_ == &core_.reading_ ? "reading from" : "writing to");
-  }
-  return !refused_.ok();
-}
-
-bool StreamCore::Transfer::await_suspend(std::coroutine_handle<> caller) {
-  slot_ = &op_;  // close() finds the operation here and withdraws it
-  try {
-    if (op_.await_suspend(caller)) return true;
-  } catch (...) {
-    slot_ = nullptr;
-    throw;
-  }
-  return false;  // completed at once: await_resume runs now
-}
-
-absl::StatusOr<size_t> StreamCore::Transfer::await_resume() {
-  if (!refused_.ok()) return refused_;
-  slot_ = nullptr;
-  const int64_t result = op_.await_resume();  // throws Cancelled if withdrawn by a cancellation
-  if (core_.fd_ < 0) return closed_error(op_.name());
-  if (result < 0) return errno_status(static_cast<int>(-result), op_.name(), describe_());
-  return static_cast<size_t>(result);
-}
-
-Task<absl::StatusOr<size_t>> StreamCore::read(std::span<char> buffer,
-                                              std::function<std::string()> describe) {
-  if (fd_ >= 0 && buffer.empty()) {
-    co_return absl::InvalidArgumentError(absl::StrCat(op_name(read_kind_), ": empty buffer"));
-  }
-  Transfer transfer(*this, read_kind_, buffer, describe);
-  co_return co_await transfer;
-}
-
 Task<absl::StatusOr<std::string>> StreamCore::read_some(int64_t max_bytes,
-                                                        std::function<std::string()> describe) {
+                                                        StreamTransfer::Describe describe) {
   if (max_bytes <= 0) {
     co_return absl::InvalidArgumentError(
         absl::StrCat("read_some(", max_bytes, "): max_bytes must be positive"));
   }
   // "At most max_bytes": a huge max_bytes must not allocate a huge buffer.
   std::string data(static_cast<size_t>(std::min(max_bytes, kReadSomeLimit)), '\0');
-  absl::StatusOr<size_t> n =
-      co_await read(std::span<char>(data.data(), data.size()), std::move(describe));
+  StreamTransfer transfer = read(std::span<char>(data.data(), data.size()), describe);
+  absl::StatusOr<size_t> n = co_await transfer;
   if (!n.ok()) co_return n.status();
   data.resize(*n);
   co_return data;
 }
 
-Task<absl::StatusOr<size_t>> StreamCore::write(std::span<const char> data,
-                                               std::function<std::string()> describe) {
-  if (fd_ >= 0 && data.empty()) co_return size_t{0};
-  Transfer transfer(*this, write_kind_, {const_cast<char*>(data.data()), data.size()}, describe);
-  co_return co_await transfer;
-}
-
 Task<absl::Status> StreamCore::write_all(std::string_view data, size_t* bytes_written,
-                                         std::function<std::string()> describe) {
+                                         StreamTransfer::Describe describe) {
   size_t sent = 0;
   if (bytes_written != nullptr) *bytes_written = 0;
   while (sent < data.size()) {
     // Each round awaits its operation in place: no coroutine frame per round.
-    Transfer transfer(*this, write_kind_,
-                      {const_cast<char*>(data.data()) + sent, data.size() - sent}, describe);
+    StreamTransfer transfer = write(data.substr(sent), describe);
     absl::StatusOr<size_t> n = co_await transfer;
     if (!n.ok()) co_return n.status();
     sent += *n;
@@ -145,3 +90,75 @@ absl::Status StreamCore::close() {
 }
 
 }  // namespace giambio::internal
+
+namespace giambio {
+
+using internal::IoOperation;
+using internal::StreamCore;
+
+StreamTransfer::StreamTransfer(StreamTransfer&& other)
+    : core_(other.core_), kind_(other.kind_), buffer_(other.buffer_), describe_(other.describe_) {
+  GIAMBIO_CHECK(!other.started_, op_name(kind_),
+                ": a read or write was moved after its await began");
+}
+
+StreamTransfer::~StreamTransfer() {
+  if (!op_) return;
+  IoOperation*& slot = kind_ == core_->read_kind_ ? core_->reading_ : core_->writing_;
+  if (slot == &*op_) slot = nullptr;
+}
+
+bool StreamTransfer::await_ready() {
+  const char* name = op_name(kind_);
+  if (started_) {
+    throw UsageError(absl::StrCat("co_await ", name, ": this read or write was already awaited"));
+  }
+  started_ = true;
+  const bool reading = kind_ == core_->read_kind_;
+  if (core_->fd_ < 0) {
+    refused_ = StreamCore::closed_error(name);
+  } else if (buffer_.empty()) {
+    // Nothing to write is written at once; an empty buffer to read into is a mistake.
+    if (reading) refused_ = absl::InvalidArgumentError(absl::StrCat(name, ": empty buffer"));
+    return true;
+  } else if ((reading ? core_->reading_ : core_->writing_) != nullptr) {
+    refused_ = internal::busy_error(name, reading ? "reading from" : "writing to");
+  }
+  if (!refused_.ok()) return true;
+  op_.emplace(kind_, core_->fd_);
+  op_->buffer = buffer_.data();
+  op_->length = buffer_.size();
+  return false;
+}
+
+bool StreamTransfer::await_suspend(std::coroutine_handle<> caller) {
+  IoOperation*& slot = kind_ == core_->read_kind_ ? core_->reading_ : core_->writing_;
+  slot = &*op_;  // close() finds the operation here and withdraws it
+  try {
+    if (op_->await_suspend(caller)) return true;
+  } catch (...) {
+    slot = nullptr;
+    throw;
+  }
+  return false;  // completed at once: await_resume runs now
+}
+
+StreamTransfer::result_type StreamTransfer::await_resume() {
+  if (!refused_.ok()) return refused_;
+  if (!op_) return size_t{0};  // an empty write
+  IoOperation*& slot = kind_ == core_->read_kind_ ? core_->reading_ : core_->writing_;
+  if (slot == &*op_) slot = nullptr;
+  const int64_t result = op_->await_resume();  // throws Cancelled if withdrawn by a cancellation
+  const char* name = op_name(kind_);
+  if (core_->fd_ < 0) return StreamCore::closed_error(name);
+  if (result < 0)
+    return internal::errno_status(static_cast<int>(-result), name, describe_(core_->fd_));
+  return static_cast<size_t>(result);
+}
+
+Task<StreamTransfer::result_type> StreamTransfer::as_task(StreamTransfer transfer) {
+  result_type result = co_await transfer;
+  co_return result;
+}
+
+}  // namespace giambio

@@ -1,13 +1,13 @@
 // giambio/internal/stream_core.h: what every byte stream shares (SocketStream, AsyncStream): an
 // owned descriptor, one reader and one writer at a time, reads that consume nothing when
-// cancelled, write_all with progress, and a close that wakes a waiting reader or writer.
+// cancelled, write_all with progress, and a close that wakes a waiting reader or writer. Its
+// reads and writes are StreamTransfers (stream_transfer.h), which it owns the checks of.
 #ifndef GIAMBIO_INTERNAL_STREAM_CORE_H_
 #define GIAMBIO_INTERNAL_STREAM_CORE_H_
 
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "giambio/driver.h"
 #include "giambio/internal/io_operation.h"
+#include "giambio/stream_transfer.h"
 #include "giambio/task.h"
 
 namespace giambio::internal {
@@ -52,13 +53,18 @@ class StreamCore {
   ~StreamCore();
 
   // `describe` names the stream in error messages (the peer's address, else "fd=N").
-  Task<absl::StatusOr<size_t>> read(std::span<char> buffer, std::function<std::string()> describe);
-  Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes,
-                                              std::function<std::string()> describe);
-  Task<absl::StatusOr<size_t>> write(std::span<const char> data,
-                                     std::function<std::string()> describe);
+  // read() and write() are awaited in place (stream_transfer.h); read_some and write_all await
+  // the same transfers in place inside their coroutine.
+  StreamTransfer read(std::span<char> buffer, StreamTransfer::Describe describe) {
+    return StreamTransfer(*this, read_kind_, buffer, describe);
+  }
+  Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes, StreamTransfer::Describe describe);
+  StreamTransfer write(std::span<const char> data, StreamTransfer::Describe describe) {
+    return StreamTransfer(*this, write_kind_, {const_cast<char*>(data.data()), data.size()},
+                          describe);
+  }
   Task<absl::Status> write_all(std::string_view data, size_t* bytes_written,
-                               std::function<std::string()> describe);
+                               StreamTransfer::Describe describe);
   absl::Status close();
 
   int fd() const { return fd_; }
@@ -66,30 +72,7 @@ class StreamCore {
   static absl::Status closed_error(const char* operation);
 
  private:
-  // One read or write, awaited in place (no coroutine frame of its own, so write_all's rounds
-  // cost none): checks the stream, runs the operation with its slot marked busy, and turns the
-  // result into a status. Await it as a named object (see docs/architecture.md, "Lifetimes in
-  // coroutine code").
-  class Transfer {
-   public:
-    Transfer(StreamCore& core, OpKind kind, std::span<char> buffer,
-             const std::function<std::string()>& describe);
-    Transfer(const Transfer&) = delete;
-    // A frame destroyed while it waits (a loop's teardown) leaves no dangling busy slot.
-    ~Transfer() {
-      if (slot_ == &op_) slot_ = nullptr;
-    }
-    bool await_ready();
-    bool await_suspend(std::coroutine_handle<> caller);
-    absl::StatusOr<size_t> await_resume();
-
-   private:
-    StreamCore& core_;
-    IoOperation*& slot_;
-    const std::function<std::string()>& describe_;
-    IoOperation op_;
-    absl::Status refused_;  // set by await_ready: the stream was closed or busy
-  };
+  friend class giambio::StreamTransfer;  // checks the stream and marks it busy
 
   int fd_ = -1;
   OpKind read_kind_;
