@@ -13,9 +13,9 @@
 // Satisfied by SocketStream (TCP and Unix sockets, on every driver and in the simulator) and
 // AsyncStream (pipes, terminals, any descriptor); the TLS stream will satisfy it too and be
 // written against it. The semantics every stream keeps, whatever it runs over:
-//   - read(buffer): at least one byte, at most buffer.size(); 0 at end of stream. read() and
-//     write() return a Task or a StreamTransfer (awaited in place, stream_transfer.h); both are
-//     awaited the same way.
+//   - read(buffer): at least one byte, at most buffer.size(); 0 at end of stream. read(),
+//     write() and write_all() return a Task or what stream_transfer.h defines (awaited in place,
+//     converting to that Task); both are awaited the same way.
 //     read_some(max_bytes): the same as a new string; "" at end of stream.
 //   - write(data): at least one byte, says how many; write_all(data, &bytes_written): all of it,
 //     with `bytes_written` kept up to date as it goes (what a cancelled write got out).
@@ -59,14 +59,21 @@ template <typename A>
 concept TransferAwaitable =
     std::same_as<A, Task<absl::StatusOr<size_t>>> || std::same_as<A, StreamTransfer>;
 
+class StreamWriteAll;
+
+// What write_all() returns: a Task, or a StreamWriteAll (stream_transfer.h); either is awaited
+// for an absl::Status.
+template <typename A>
+concept WriteAllAwaitable = std::same_as<A, Task<absl::Status>> || std::same_as<A, StreamWriteAll>;
+
 template <typename S>
 concept ByteStream = requires(S& stream, std::span<char> into, std::span<const char> from,
                               std::string_view data, int64_t max_bytes, size_t* bytes_written) {
   { stream.read(into) } -> TransferAwaitable;
   { stream.read_some(max_bytes) } -> std::same_as<Task<absl::StatusOr<std::string>>>;
   { stream.write(from) } -> TransferAwaitable;
-  { stream.write_all(data) } -> std::same_as<Task<absl::Status>>;
-  { stream.write_all(data, bytes_written) } -> std::same_as<Task<absl::Status>>;
+  { stream.write_all(data) } -> WriteAllAwaitable;
+  { stream.write_all(data, bytes_written) } -> WriteAllAwaitable;
   { stream.close() } -> std::same_as<absl::Status>;
   { stream.is_open() } -> std::same_as<bool>;
 };

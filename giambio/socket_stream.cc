@@ -62,7 +62,7 @@ StreamTransfer SocketStream::write(std::span<const char> data) {
   return core_.write(data, describe);
 }
 
-Task<absl::Status> SocketStream::write_all(std::string_view data, size_t* bytes_written) {
+StreamWriteAll SocketStream::write_all(std::string_view data, size_t* bytes_written) {
   return core_.write_all(data, bytes_written, describe);
 }
 

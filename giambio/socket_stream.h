@@ -68,7 +68,7 @@ class SocketStream {
   // Writes some of `data` (at least one byte) and says how much.
   StreamTransfer write(std::span<const char> data);
   // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
-  Task<absl::Status> write_all(std::string_view data, size_t* bytes_written = nullptr);
+  StreamWriteAll write_all(std::string_view data, size_t* bytes_written = nullptr);
 
   // Half-close (shutdown(SHUT_WR)): the peer reads end of stream; this side can still read.
   absl::Status send_eof();

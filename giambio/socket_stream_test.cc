@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "giambio/cancel_scope.h"
 #include "giambio/drivers_test_util.h"
+#include "giambio/instrument.h"
 #include "giambio/pool.h"
 #include "giambio/run.h"
 #include "giambio/time.h"
@@ -113,6 +114,46 @@ TEST_P(SocketStreamTest, LargeWritesRoundTrip) {
     co_return echoed == payload;
   };
   EXPECT_TRUE(run_here(body()));
+}
+
+// write_all's rounds go on inside the driver: the writing task is not resumed between them
+// (in place: one step to start, one when the last byte is out), yet `bytes_written` shows the
+// progress as it happens.
+TEST_P(SocketStreamTest, WriteAllGoesOnWithoutResumingTheWriter) {
+  struct StepCounter : Instrument {
+    int writer_steps = 0;
+    void before_task_step(const TaskInfo& task) override { writer_steps += task.name == "writer"; }
+  } counter;
+  auto body = []() -> Task<std::string> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    std::string payload(8 << 20, '\0');
+    for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 131 % 251);
+    std::string received;
+    size_t written = 0;
+    bool saw_progress = false;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn(
+          [&]() -> Task<> {
+            EXPECT_TRUE((co_await pair->first.write_all(payload, &written)).ok());
+          },
+          "writer");
+      char buffer[65536];
+      while (received.size() < payload.size()) {
+        absl::StatusOr<size_t> n = co_await pair->second.read(buffer);
+        if (!n.ok() || *n == 0) break;
+        received.append(buffer, *n);
+        saw_progress = saw_progress || (written > 0 && written < payload.size());
+      }
+    });
+    EXPECT_TRUE(saw_progress);
+    EXPECT_EQ(written, payload.size());
+    co_return received == payload ? "same" : "different";
+  };
+  RunOptions options;
+  options.driver = GetParam();
+  options.instruments.push_back(&counter);
+  EXPECT_EQ(run(body(), std::move(options)), "same");
+  EXPECT_LE(counter.writer_steps, 2);
 }
 
 TEST_P(SocketStreamTest, HalfClose) {

@@ -26,7 +26,7 @@ Task<absl::StatusOr<std::string>> AsyncStream::read_some(int64_t max_bytes) {
   return core_.read_some(max_bytes, describe);
 }
 
-Task<absl::Status> AsyncStream::write_all(std::string_view data, size_t* bytes_written) {
+StreamWriteAll AsyncStream::write_all(std::string_view data, size_t* bytes_written) {
   return core_.write_all(data, bytes_written, describe);
 }
 

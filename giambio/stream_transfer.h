@@ -1,19 +1,22 @@
-// giambio/stream_transfer.h: what SocketStream's and AsyncStream's read() and write() return —
-// one read or one write, awaited in place:
+// giambio/stream_transfer.h: what SocketStream's and AsyncStream's read(), write() and
+// write_all() return — one read, one write or a whole write_all, awaited in place:
 //
 //   absl::StatusOr<size_t> n = co_await stream.read(buffer);     // 0 at end of stream
 //   absl::StatusOr<size_t> sent = co_await stream.write(data);   // at least one byte
+//   absl::Status done = co_await stream.write_all(data);         // StreamWriteAll, below
 //
-// It behaves as a Task<absl::StatusOr<size_t>> would (byte_stream.h's semantics: the checks, one
-// reader and one writer, a cancelled read consumes nothing, close() wakes it), but awaiting it
-// makes no coroutine frame: its operation lives in the awaiting coroutine's frame and the task
-// resumes straight into the caller. That is a frame and two resumes fewer per read, which is
-// most of what a message costs in user space on io_uring (docs/benchmarks.md).
+// Each behaves as the Task it replaces would (byte_stream.h's semantics: the checks, one reader
+// and one writer, a cancelled read consumes nothing, a cancelled write_all says how much went
+// out, close() wakes the waiting task), but awaiting it makes no coroutine frame: its operation
+// lives in the awaiting coroutine's frame, the task resumes straight into the caller, and
+// write_all's later rounds are submitted from the completion of the one before
+// (IoOperation::go_on_with) without resuming the task in between. A message read and written
+// back costs two resumes instead of six (docs/benchmarks.md has what that saves).
 //
 // Await it once, where it is made (as above). Where a Task is wanted it converts to one:
 // `Task<absl::StatusOr<size_t>> t = stream.read(buffer);`, and with_timeout / skip_after
-// (timeouts.h) take it as they take a Task. It refers to its stream, which must outlive it.
-// Works on every driver and in the simulator (it is the stream's own operation).
+// (timeouts.h) take it as they take a Task. It refers to its stream and its buffer, which must
+// outlive it. Works on every driver and in the simulator (it is the stream's own operation).
 #ifndef GIAMBIO_STREAM_TRANSFER_H_
 #define GIAMBIO_STREAM_TRANSFER_H_
 
@@ -22,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -57,15 +61,44 @@ class [[nodiscard]] StreamTransfer {
   operator Task<result_type>() && { return as_task(std::move(*this)); }
 
  private:
+  friend class StreamWriteAll;
   static Task<result_type> as_task(StreamTransfer transfer);
+  // write_all's rounds (IoOperation::More): the next round, unless this one was the last.
+  static bool next_round(internal::IoOperation& op, int64_t result, void* self);
 
   internal::StreamCore* core_;
   OpKind kind_;
   std::span<char> buffer_;
   Describe describe_;
   bool started_ = false;
+  bool all_ = false;                 // write_all: every byte, in rounds, with progress
+  size_t sent_ = 0;                  // write_all: bytes the rounds before this one wrote
+  size_t* bytes_written_ = nullptr;  // write_all: where progress goes, if anywhere
   absl::Status refused_;  // set by await_ready: the stream was closed or busy, or bad input
   std::optional<internal::IoOperation> op_;
+};
+
+// What write_all() returns: every byte of `data`, in as many writes as it takes, awaited in
+// place like a StreamTransfer; its rounds go on without resuming the caller in between.
+// `bytes_written` (if given) always says how much went out, also when a cancellation or an
+// error ends it. Converts to the Task<absl::Status> it stands for.
+class [[nodiscard]] StreamWriteAll {
+ public:
+  using result_type = absl::Status;
+
+  StreamWriteAll(internal::StreamCore& core, OpKind kind, std::string_view data,
+                 size_t* bytes_written, StreamTransfer::Describe describe);
+
+  bool await_ready() { return transfer_.await_ready(); }
+  bool await_suspend(std::coroutine_handle<> caller) { return transfer_.await_suspend(caller); }
+  result_type await_resume() { return transfer_.await_resume().status(); }
+
+  operator Task<result_type>() && { return as_task(std::move(*this)); }
+
+ private:
+  static Task<result_type> as_task(StreamWriteAll write);
+
+  StreamTransfer transfer_;
 };
 
 }  // namespace giambio

@@ -34,6 +34,10 @@ bool IoOperation::await_suspend(std::coroutine_handle<> caller) {
 }
 
 void IoOperation::complete(int64_t result) {
+  if (more_ != nullptr && !cancel_reached_ && more_(*this, result, more_context_)) {
+    resubmit();
+    return;
+  }
   result_ = result;
   in_flight_ = false;
   if (blocked_ && !aborting_) {
@@ -42,7 +46,23 @@ void IoOperation::complete(int64_t result) {
   }
 }
 
+void IoOperation::resubmit() {
+  if (resubmitting_) {
+    resubmit_again_ = true;  // the loop below submits it once this call returns
+    return;
+  }
+  resubmitting_ = true;
+  do {
+    resubmit_again_ = false;
+    loop_.driver().submit(*this);
+  } while (resubmit_again_);
+  resubmitting_ = false;
+}
+
+void IoOperation::check_cancel() { loop_.check_cancel(*task_); }
+
 bool IoOperation::abort() noexcept {
+  cancel_reached_ = true;
   aborting_ = true;
   loop_.driver().cancel(*this);
   aborting_ = false;

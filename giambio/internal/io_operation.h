@@ -41,13 +41,35 @@ class IoOperation final : public Operation, public Blocker {
   bool abort() noexcept override;
   const char* waiting_on() const noexcept override { return name(); }
 
+  // An operation that goes on by itself (write_all's rounds, stream_transfer.h): after each
+  // completion `more` may point the operation at its next round and return true; the driver then
+  // gets it again and the task keeps waiting, not resumed in between. Once a cancellation has
+  // reached the task `more` is not asked, and that round's result wakes the task.
+  using More = bool (*)(IoOperation& op, int64_t result, void* context);
+  void go_on_with(More more, void* context) {
+    more_ = more;
+    more_context_ = context;
+  }
+  // Throws the cancellation that reached the waiting task, if one applies (for an operation
+  // whose rounds a cancellation cut short).
+  void check_cancel();
+
  private:
+  // Submits the next round; a round completed inside submit() (a driver that tries at once)
+  // loops here instead of nesting.
+  void resubmit();
+
   Loop& loop_;
   TaskRecord* task_ = nullptr;
   int64_t result_ = 0;
+  More more_ = nullptr;
+  void* more_context_ = nullptr;
   bool in_flight_ = false;
   bool blocked_ = false;
   bool aborting_ = false;
+  bool cancel_reached_ = false;  // abort() was asked: no more rounds
+  bool resubmitting_ = false;
+  bool resubmit_again_ = false;
 };
 
 // An errno as a status whose message names the operation: "connect(127.0.0.1:9): Connection

@@ -62,21 +62,6 @@ Task<absl::StatusOr<std::string>> StreamCore::read_some(int64_t max_bytes,
   co_return data;
 }
 
-Task<absl::Status> StreamCore::write_all(std::string_view data, size_t* bytes_written,
-                                         StreamTransfer::Describe describe) {
-  size_t sent = 0;
-  if (bytes_written != nullptr) *bytes_written = 0;
-  while (sent < data.size()) {
-    // Each round awaits its operation in place: no coroutine frame per round.
-    StreamTransfer transfer = write(data.substr(sent), describe);
-    absl::StatusOr<size_t> n = co_await transfer;
-    if (!n.ok()) co_return n.status();
-    sent += *n;
-    if (bytes_written != nullptr) *bytes_written = sent;
-  }
-  co_return absl::OkStatus();
-}
-
 absl::Status StreamCore::close() {
   if (fd_ < 0) return closed_error("close");
   const int fd = std::exchange(fd_, -1);
@@ -97,7 +82,12 @@ using internal::IoOperation;
 using internal::StreamCore;
 
 StreamTransfer::StreamTransfer(StreamTransfer&& other)
-    : core_(other.core_), kind_(other.kind_), buffer_(other.buffer_), describe_(other.describe_) {
+    : core_(other.core_),
+      kind_(other.kind_),
+      buffer_(other.buffer_),
+      describe_(other.describe_),
+      all_(other.all_),
+      bytes_written_(other.bytes_written_) {
   GIAMBIO_CHECK(!other.started_, op_name(kind_),
                 ": a read or write was moved after its await began");
 }
@@ -114,6 +104,7 @@ bool StreamTransfer::await_ready() {
     throw UsageError(absl::StrCat("co_await ", name, ": this read or write was already awaited"));
   }
   started_ = true;
+  if (bytes_written_ != nullptr) *bytes_written_ = 0;
   const bool reading = kind_ == core_->read_kind_;
   if (core_->fd_ < 0) {
     refused_ = StreamCore::closed_error(name);
@@ -128,7 +119,23 @@ bool StreamTransfer::await_ready() {
   op_.emplace(kind_, core_->fd_);
   op_->buffer = buffer_.data();
   op_->length = buffer_.size();
+  if (all_) op_->go_on_with(&StreamTransfer::next_round, this);
   return false;
+}
+
+bool StreamTransfer::next_round(IoOperation& op, int64_t result, void* self) {
+  StreamTransfer& transfer = *static_cast<StreamTransfer*>(self);
+  // An error, the last bytes, or a stream closed meanwhile (its number may be reused): the task
+  // wakes and await_resume counts them.
+  if (result < 0 || transfer.sent_ + static_cast<size_t>(result) >= transfer.buffer_.size() ||
+      transfer.core_->fd_ < 0) {
+    return false;
+  }
+  transfer.sent_ += static_cast<size_t>(result);
+  if (transfer.bytes_written_ != nullptr) *transfer.bytes_written_ = transfer.sent_;
+  op.buffer = transfer.buffer_.data() + transfer.sent_;
+  op.length = transfer.buffer_.size() - transfer.sent_;
+  return true;
 }
 
 bool StreamTransfer::await_suspend(std::coroutine_handle<> caller) {
@@ -149,11 +156,35 @@ StreamTransfer::result_type StreamTransfer::await_resume() {
   IoOperation*& slot = kind_ == core_->read_kind_ ? core_->reading_ : core_->writing_;
   if (slot == &*op_) slot = nullptr;
   const int64_t result = op_->await_resume();  // throws Cancelled if withdrawn by a cancellation
+  if (all_ && result > 0) {
+    sent_ += static_cast<size_t>(result);
+    if (bytes_written_ != nullptr) *bytes_written_ = sent_;
+  }
   const char* name = op_name(kind_);
   if (core_->fd_ < 0) return StreamCore::closed_error(name);
-  if (result < 0)
+  if (result < 0) {
     return internal::errno_status(static_cast<int>(-result), name, describe_(core_->fd_));
-  return static_cast<size_t>(result);
+  }
+  if (!all_) return static_cast<size_t>(result);
+  if (sent_ < buffer_.size()) {
+    // A cancellation stopped the rounds (next_round goes on otherwise): it applies still.
+    op_->check_cancel();
+    GIAMBIO_CHECK(false, "write_all: stopped after ", sent_, " of ", buffer_.size(),
+                  " bytes with no cancellation");
+  }
+  return sent_;
+}
+
+StreamWriteAll::StreamWriteAll(internal::StreamCore& core, OpKind kind, std::string_view data,
+                               size_t* bytes_written, StreamTransfer::Describe describe)
+    : transfer_(core, kind, {const_cast<char*>(data.data()), data.size()}, describe) {
+  transfer_.all_ = true;
+  transfer_.bytes_written_ = bytes_written;
+}
+
+Task<absl::Status> StreamWriteAll::as_task(StreamWriteAll write) {
+  absl::Status status = co_await write;
+  co_return status;
 }
 
 Task<StreamTransfer::result_type> StreamTransfer::as_task(StreamTransfer transfer) {

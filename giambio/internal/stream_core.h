@@ -53,8 +53,8 @@ class StreamCore {
   ~StreamCore();
 
   // `describe` names the stream in error messages (the peer's address, else "fd=N").
-  // read() and write() are awaited in place (stream_transfer.h); read_some and write_all await
-  // the same transfers in place inside their coroutine.
+  // read(), write() and write_all() are awaited in place (stream_transfer.h); read_some awaits
+  // a read in place inside its coroutine.
   StreamTransfer read(std::span<char> buffer, StreamTransfer::Describe describe) {
     return StreamTransfer(*this, read_kind_, buffer, describe);
   }
@@ -63,8 +63,10 @@ class StreamCore {
     return StreamTransfer(*this, write_kind_, {const_cast<char*>(data.data()), data.size()},
                           describe);
   }
-  Task<absl::Status> write_all(std::string_view data, size_t* bytes_written,
-                               StreamTransfer::Describe describe);
+  StreamWriteAll write_all(std::string_view data, size_t* bytes_written,
+                           StreamTransfer::Describe describe) {
+    return StreamWriteAll(*this, write_kind_, data, bytes_written, describe);
+  }
   absl::Status close();
 
   int fd() const { return fd_; }
