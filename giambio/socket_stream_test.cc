@@ -304,6 +304,35 @@ TEST_P(SocketStreamTest, ClosingAStreamWakesItsReader) {
   EXPECT_THAT(status.message(), HasSubstr("closed"));
 }
 
+// Closing a stream while its write_all waits between rounds (nobody reads: the buffers are
+// full) stops the rounds: the writer sees the stream closed, and `bytes_written` is what the
+// peer then reads before the end of the stream.
+TEST_P(SocketStreamTest, ClosingAStreamStopsItsWriteAll) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    const std::string payload(8 << 20, 'c');
+    size_t written = 0;
+    absl::Status status;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { status = co_await pair->first.write_all(payload, &written); });
+      co_await sleep(absl::Milliseconds(5));
+      EXPECT_TRUE(pair->first.close().ok());
+    });
+    EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+    EXPECT_THAT(status.message(), HasSubstr("closed"));
+    EXPECT_GT(written, 0u);
+    EXPECT_LT(written, payload.size());
+    size_t received = 0;
+    while (true) {
+      absl::StatusOr<std::string> chunk = co_await pair->second.read_some(1 << 20);
+      if (!chunk.ok() || chunk->empty()) break;
+      received += chunk->size();
+    }
+    EXPECT_EQ(received, written);
+  };
+  run_here(body());
+}
+
 // Quiescence on the real drivers: once the reader is blocked in the kernel,
 // wait_all_tasks_blocked returns (before any data exists), and the read then gets what is sent.
 TEST_P(SocketStreamTest, WaitAllTasksBlockedSeesATaskBlockedInARead) {
