@@ -45,9 +45,10 @@
 // so a reused number never reaches the old file. A descriptor the program made itself, one above
 // the table, or any descriptor where the kernel refuses the table, is used by number as before.
 //
-// Receiving is one plain recv per read, into the caller's buffer. Multishot receive with a ring
-// of provided buffers was built and measured slower here (docs/architecture.md, "Decision
-// (2026-11-30), receiving").
+// Receiving is one plain recv per read, into the caller's buffer, and sending one plain send
+// per write. Multishot receive with a ring of provided buffers was built and measured slower here
+// (docs/architecture.md, "Decision (2026-11-30), receiving"); zero-copy send copies anyway over
+// loopback and was slower at every size (docs/benchmarks.md, "Zero-copy send").
 //
 // Name lookups (kResolve) have no opcode: they run on worker threads (internal/worker_threads.h),
 // whose eventfd the ring polls while any is outstanding.
