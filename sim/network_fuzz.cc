@@ -40,7 +40,7 @@ class Bytes {
     std::string unit;
     const size_t want = 1 + next() % 16;
     while (unit.size() < want && !empty()) unit.push_back(static_cast<char>(next()));
-    if (unit.empty()) unit = "x";
+    if (unit.empty()) unit.push_back('x');  // not `= "x"`: GCC 12 -O2 warns -Wrestrict
     std::string out;
     out.reserve(length);
     while (out.size() < length) out.append(unit, 0, std::min(unit.size(), length - out.size()));
