@@ -487,6 +487,11 @@ TEST_P(SocketStreamTest, ReadsAndWritesAwaitedInPlaceAlsoWorkAsTasks) {
     absl::StatusOr<size_t> timed_out =
         co_await with_timeout(absl::Milliseconds(10), b.read(buffer));
     EXPECT_EQ(timed_out.status().code(), absl::StatusCode::kDeadlineExceeded);
+    CancelScope scope;
+    std::optional<absl::StatusOr<size_t>> skipped =
+        co_await skip_after(absl::Milliseconds(10), b.read(buffer), scope);
+    EXPECT_FALSE(skipped.has_value());
+    EXPECT_TRUE(scope.cancelled_caught());
     EXPECT_TRUE((co_await a.write_all("xyz")).ok());
     got = co_await b.read(buffer);
     EXPECT_EQ(std::string(buffer, got.value_or(0)), "xyz");

@@ -142,22 +142,15 @@ Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> skip_after(
   return internal::skip_after_in(timeout, std::move(body), &scope);
 }
 
-// The same for a body that converts to a Task (a stream's read() or write()).
-template <ConvertsToTask C>
-auto with_timeout(absl::Duration timeout, C body) {
-  return with_timeout(timeout, Task<typename C::result_type>(std::move(body)));
+// The same for a body that converts to a Task (a stream's read() or write_all()), with or
+// without a scope.
+template <ConvertsToTask C, typename... Scope>
+auto with_timeout(absl::Duration timeout, C body, Scope&... scope) {
+  return with_timeout(timeout, Task<typename C::result_type>(std::move(body)), scope...);
 }
-template <ConvertsToTask C>
-auto with_timeout(absl::Duration timeout, C body, CancelScope& scope) {
-  return with_timeout(timeout, Task<typename C::result_type>(std::move(body)), scope);
-}
-template <ConvertsToTask C>
-auto skip_after(absl::Duration timeout, C body) {
-  return skip_after(timeout, Task<typename C::result_type>(std::move(body)));
-}
-template <ConvertsToTask C>
-auto skip_after(absl::Duration timeout, C body, CancelScope& scope) {
-  return skip_after(timeout, Task<typename C::result_type>(std::move(body)), scope);
+template <ConvertsToTask C, typename... Scope>
+auto skip_after(absl::Duration timeout, C body, Scope&... scope) {
+  return skip_after(timeout, Task<typename C::result_type>(std::move(body)), scope...);
 }
 
 }  // namespace giambio
