@@ -118,8 +118,10 @@ class Operation {
   int fd() const { return fd_; }
   const char* name() const { return op_name(kind_); }
 
-  // Called by the driver, on the loop thread, exactly once: `result` is >= 0 on success or a
-  // negated errno, as io_uring reports it.
+  // Called by the driver, on the loop thread, exactly once per submit(): `result` is >= 0 on
+  // success or a negated errno, as io_uring reports it. It may submit the same operation again
+  // before it returns (IoOperation::go_on_with: write_all's next round), so a driver calls it
+  // only once it is done with that submission's state.
   virtual void complete(int64_t result) = 0;
 
   void* buffer = nullptr;

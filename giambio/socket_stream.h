@@ -59,8 +59,8 @@ class SocketStream {
   static Task<absl::StatusOr<SocketStream>> connect(SocketAddress address);
 
   // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
-  // read() and write() are awaited in place (stream_transfer.h): co_await them where they are
-  // called; they convert to a Task where one is needed.
+  // read(), write() and write_all() are awaited in place (stream_transfer.h): co_await them
+  // where they are called; they convert to a Task where one is needed.
   StreamTransfer read(std::span<char> buffer);
   // The same into a new string of at most `max_bytes` (> 0), and at most 1 MiB at once
   // (internal::kReadSomeLimit); "" at end of stream.

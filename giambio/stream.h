@@ -41,7 +41,7 @@ class AsyncStream {
   // Writes some of `data` (at least one byte) and says how much.
   StreamTransfer write(std::span<const char> data);  // awaited in place
   // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
-  StreamWriteAll write_all(std::string_view data, size_t* bytes_written = nullptr);
+  StreamWriteAll write_all(std::string_view data, size_t* bytes_written = nullptr);  // in place
   absl::Status close();
   bool is_open() const { return core_.fd() >= 0; }
   int fd() const { return core_.fd(); }

@@ -210,12 +210,10 @@ class [[nodiscard]] Task {
 };
 
 // An awaitable that is not a Task but converts to one (StreamTransfer, stream_transfer.h): the
-// calls that take a Task body (with_timeout, skip_after) take these too.
+// calls that take a Task body (with_timeout, skip_after) take these too. (A type without
+// `result_type` does not satisfy it.)
 template <typename C>
-concept ConvertsToTask = requires {
-  typename C::result_type;
-}
-&&std::convertible_to<C, Task<typename C::result_type>>;
+concept ConvertsToTask = std::convertible_to<C, Task<typename C::result_type>>;
 
 namespace internal {
 
