@@ -5,7 +5,7 @@
 namespace giambio {
 namespace internal {
 
-thread_local BuggifyHook* buggify_hook = nullptr;
+constinit thread_local BuggifyHook* buggify_hook = nullptr;
 
 }  // namespace internal
 

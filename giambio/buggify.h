@@ -29,7 +29,7 @@ class BuggifyHook {
 };
 
 namespace internal {
-extern thread_local BuggifyHook* buggify_hook;
+extern constinit thread_local BuggifyHook* buggify_hook;  // constinit: task.h says why
 }  // namespace internal
 
 // Installs `hook` on this thread (nullptr: none) and returns the previous one.

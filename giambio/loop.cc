@@ -17,11 +17,13 @@
 #include "giambio/time.h"
 
 namespace giambio {
-namespace {
+namespace internal {
 
-thread_local Loop* current_loop = nullptr;
+constinit thread_local Loop* current_loop = nullptr;
 
-}  // namespace
+}  // namespace internal
+
+using internal::current_loop;
 
 namespace {
 
@@ -106,22 +108,14 @@ void Loop::finish_guests() {
   if (inbox_ != nullptr) inbox_->finish();
 }
 
-Loop& Loop::current(const char* operation) {
-  if (current_loop == nullptr) {
-    throw UsageError(absl::StrCat(operation,
-                                  ": no giambio loop runs on this thread (call it "
-                                  "from a task started by giambio::run)"));
-  }
-  return *current_loop;
+void Loop::no_loop(const char* operation) {
+  throw UsageError(absl::StrCat(operation,
+                                ": no giambio loop runs on this thread (call it "
+                                "from a task started by giambio::run)"));
 }
 
-Loop* Loop::current_or_null() { return current_loop; }
-
-internal::TaskRecord& Loop::current_task(const char* operation) {
-  if (current_ == nullptr) {
-    throw UsageError(absl::StrCat(operation, ": not called from inside a giambio task"));
-  }
-  return *current_;
+void Loop::not_in_task(const char* operation) {
+  throw UsageError(absl::StrCat(operation, ": not called from inside a giambio task"));
 }
 
 std::optional<TaskInfo> Loop::running_task_info() const {
@@ -188,17 +182,6 @@ void Loop::throw_cancelled(internal::TaskRecord& task, uint64_t owner) {
   throw Cancelled(owner, CancelScope::of(*node).shared_reason());
 }
 
-bool Loop::cancelled_before_wait(internal::TaskRecord& task) {
-  task.cancel_owner = cancel_tree_.pending(task);
-  return task.cancel_owner != 0;
-}
-
-void Loop::check_aborted(internal::TaskRecord& task) {
-  if (const uint64_t owner = std::exchange(task.cancel_owner, 0); owner != 0) {
-    throw_cancelled(task, owner);
-  }
-}
-
 void Loop::yield(internal::TaskRecord& task, std::coroutine_handle<> resume_point) {
   GIAMBIO_CHECK(&task == current_, "task ", task.id(), " yields while task ",
                 current_ == nullptr ? 0 : current_->id(), " runs");
@@ -207,42 +190,12 @@ void Loop::yield(internal::TaskRecord& task, std::coroutine_handle<> resume_poin
   push_ready(task);
 }
 
-void Loop::block(internal::TaskRecord& task, internal::Blocker& blocker,
-                 std::coroutine_handle<> resume_point) {
-  task.resume_point = resume_point;
-  task.blocker = &blocker;
-  task.state = internal::TaskState::kBlocked;
-}
-
-void Loop::wake(internal::TaskRecord& task) {
-  GIAMBIO_CHECK(task.state == internal::TaskState::kBlocked, "Loop::wake: task ", task.id(), " '",
-                task.name(), "' is not blocked (state ", static_cast<int>(task.state), ")");
-  task.blocker = nullptr;
-  task.state = internal::TaskState::kReady;
-  push_ready(task);
-}
-
-bool Loop::runs_here() const { return current_loop == this; }
-
-void Loop::check_thread(std::string_view operation) const {
-  if (current_loop == this) return;
+void Loop::wrong_thread(std::string_view operation) {
   throw UsageError(absl::StrCat(
       std::string(operation),
       ": called from a thread that does not run this object's loop (giambio objects are not "
       "thread-safe: use them from tasks of the loop that made them, or from another thread through "
       "a LoopToken: run_soon / run, giambio/threads.h)"));
-}
-
-void Loop::push_ready(internal::TaskRecord& task) {
-  check_thread("waking a task");
-  task.ready_next = nullptr;
-  if (ready_tail_ == nullptr) {
-    ready_head_ = &task;
-  } else {
-    ready_tail_->ready_next = &task;
-  }
-  ready_tail_ = &task;
-  notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
 }
 
 void Loop::deliver_cancel(internal::CancelNode& node) {

@@ -32,10 +32,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "giambio/cancel_scope.h"
+#include "giambio/check.h"
 #include "giambio/driver.h"
 #include "giambio/instrument.h"
 #include "giambio/internal/cancel_tree.h"
@@ -49,9 +51,12 @@ namespace giambio {
 
 template <typename T>
 class TaskHandle;
+class Loop;
 namespace internal {
 class IdleAwaiter;
 class Inbox;
+// The loop running on this thread, or nullptr (Loop::current). constinit: task.h says why.
+extern constinit thread_local Loop* current_loop;
 }  // namespace internal
 
 struct LoopOptions {
@@ -71,8 +76,13 @@ class Loop {
 
   // The loop running on this thread. Throws UsageError naming `operation` when there is none
   // (a giambio call outside giambio::run).
-  static Loop& current(const char* operation);
-  static Loop* current_or_null();
+  static Loop& current(const char* operation) {
+    Loop* const loop = internal::current_loop;
+    if (loop == nullptr) [[unlikely]]
+      no_loop(operation);
+    return *loop;
+  }
+  static Loop* current_or_null() { return internal::current_loop; }
 
   // Starts `main` as a task; it runs during the following run_once() calls.
   template <typename T>
@@ -136,11 +146,18 @@ class Loop {
   // runs_here: this loop runs on the calling thread (and is the innermost one there).
   // check_thread throws UsageError naming `operation` unless it does. Every task wake-up passes
   // here, so giambio objects used from another thread fail loudly instead of racing with the loop.
-  bool runs_here() const;
-  void check_thread(std::string_view operation) const;
+  bool runs_here() const { return internal::current_loop == this; }
+  void check_thread(std::string_view operation) const {
+    if (!runs_here()) [[unlikely]]
+      wrong_thread(operation);
+  }
 
   // The task whose code is running now. Throws UsageError naming `operation` outside a task.
-  internal::TaskRecord& current_task(const char* operation);
+  internal::TaskRecord& current_task(const char* operation) {
+    if (current_ == nullptr) [[unlikely]]
+      not_in_task(operation);
+    return *current_;
+  }
   // The same, or nullptr when no task runs (the driver delivering completions, teardown).
   internal::TaskRecord* running_task() const { return current_; }
   uint64_t next_task_id() { return ++last_task_id_; }
@@ -158,16 +175,33 @@ class Loop {
   void check_cancel(internal::TaskRecord& task);
   // The cancel point at the start of a wait: if a cancellation reaches `task`, records it and
   // returns true, and the awaiter must not suspend (its check_aborted then throws it).
-  bool cancelled_before_wait(internal::TaskRecord& task);
+  bool cancelled_before_wait(internal::TaskRecord& task) {
+    task.cancel_owner = cancel_tree_.pending(task);
+    return task.cancel_owner != 0;
+  }
   // After a blocked task resumes: throws Cancelled if its wait was withdrawn by a cancellation.
-  void check_aborted(internal::TaskRecord& task);
+  void check_aborted(internal::TaskRecord& task) {
+    if (task.cancel_owner != 0) [[unlikely]] {
+      throw_cancelled(task, std::exchange(task.cancel_owner, 0));
+    }
+  }
 
   // Suspension. yield: `task` goes to the back of the ready queue. block: `task` waits until
   // wake() or, through `blocker`, a cancellation. Both record where to resume.
   void yield(internal::TaskRecord& task, std::coroutine_handle<> resume_point);
   void block(internal::TaskRecord& task, internal::Blocker& blocker,
-             std::coroutine_handle<> resume_point);
-  void wake(internal::TaskRecord& task);
+             std::coroutine_handle<> resume_point) {
+    task.resume_point = resume_point;
+    task.blocker = &blocker;
+    task.state = internal::TaskState::kBlocked;
+  }
+  void wake(internal::TaskRecord& task) {
+    GIAMBIO_CHECK(task.state == internal::TaskState::kBlocked, "Loop::wake: task ", task.id(), " '",
+                  task.name(), "' is not blocked (state ", static_cast<int>(task.state), ")");
+    task.blocker = nullptr;
+    task.state = internal::TaskState::kReady;
+    push_ready(task);
+  }
 
   // Ownership that outlives a wait (a Lock): hold() records that `task` holds `thing`, let_go()
   // that nobody does. A task that ends while holding something has it broken (holder_ended) by
@@ -191,6 +225,10 @@ class Loop {
   }
 
  private:
+  // The UsageErrors of the inline checks above, thrown out of line.
+  [[noreturn]] static void no_loop(const char* operation);
+  [[noreturn]] static void wrong_thread(std::string_view operation);
+  [[noreturn]] static void not_in_task(const char* operation);
   void run_batch();
   void run_task(internal::TaskRecord& task);
   void finish_task(internal::TaskRecord& task);
@@ -207,7 +245,17 @@ class Loop {
   std::optional<Prng> schedule_prng_;
   // The ready queue: an intrusive FIFO through TaskRecord::ready_next, so making a task ready
   // never allocates. `shuffled_` is scratch space for seeded batches only.
-  void push_ready(internal::TaskRecord& task);
+  void push_ready(internal::TaskRecord& task) {
+    check_thread("waking a task");
+    task.ready_next = nullptr;
+    if (ready_tail_ == nullptr) {
+      ready_head_ = &task;
+    } else {
+      ready_tail_->ready_next = &task;
+    }
+    ready_tail_ = &task;
+    notify([&](Instrument& i) { i.on_task_scheduled(task.info()); });
+  }
   internal::TaskRecord* ready_head_ = nullptr;
   internal::TaskRecord* ready_tail_ = nullptr;
   std::vector<internal::TaskRecord*> shuffled_;

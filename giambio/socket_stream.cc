@@ -52,18 +52,8 @@ Task<absl::StatusOr<SocketStream>> SocketStream::connect(SocketAddress address) 
   co_return std::move(stream);
 }
 
-StreamTransfer SocketStream::read(std::span<char> buffer) { return core_.read(buffer, describe); }
-
 Task<absl::StatusOr<std::string>> SocketStream::read_some(int64_t max_bytes) {
   return core_.read_some(max_bytes, describe);
-}
-
-StreamTransfer SocketStream::write(std::span<const char> data) {
-  return core_.write(data, describe);
-}
-
-StreamWriteAll SocketStream::write_all(std::string_view data, size_t* bytes_written) {
-  return core_.write_all(data, bytes_written, describe);
 }
 
 absl::Status SocketStream::send_eof() {

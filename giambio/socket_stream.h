@@ -61,14 +61,16 @@ class SocketStream {
   // Reads what is available, at least one byte, at most buffer.size(); 0 at end of stream.
   // read(), write() and write_all() are awaited in place (stream_transfer.h): co_await them
   // where they are called; they convert to a Task where one is needed.
-  StreamTransfer read(std::span<char> buffer);
+  StreamTransfer read(std::span<char> buffer) { return core_.read(buffer, describe); }
   // The same into a new string of at most `max_bytes` (> 0), and at most 1 MiB at once
   // (internal::kReadSomeLimit); "" at end of stream.
   Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes);
   // Writes some of `data` (at least one byte) and says how much.
-  StreamTransfer write(std::span<const char> data);
+  StreamTransfer write(std::span<const char> data) { return core_.write(data, describe); }
   // Writes all of `data`. `bytes_written`, if given, always holds how much went out so far.
-  StreamWriteAll write_all(std::string_view data, size_t* bytes_written = nullptr);
+  StreamWriteAll write_all(std::string_view data, size_t* bytes_written = nullptr) {
+    return core_.write_all(data, bytes_written, describe);
+  }
 
   // Half-close (shutdown(SHUT_WR)): the peer reads end of stream; this side can still read.
   absl::Status send_eof();

@@ -45,15 +45,21 @@ class [[nodiscard]] StreamTransfer {
   // What error messages name, from the stream's descriptor: its peer, or "fd=N".
   using Describe = std::string (*)(int fd);
 
-  StreamTransfer(internal::StreamCore& core, OpKind kind, std::span<char> buffer, Describe describe)
-      : core_(&core), kind_(kind), buffer_(buffer), describe_(describe) {}
+  // `reading`: a read (the stream's reader slot), else a write.
+  StreamTransfer(internal::StreamCore& core, OpKind kind, bool reading, std::span<char> buffer,
+                 Describe describe)
+      : core_(&core), buffer_(buffer), describe_(describe), kind_(kind), reading_(reading) {}
   // Movable until awaited (the operation is made when the await begins).
   StreamTransfer(StreamTransfer&& other);
   StreamTransfer& operator=(StreamTransfer&&) = delete;
   // A frame destroyed while it waits (a loop's teardown) leaves no dangling busy slot.
-  ~StreamTransfer();
+  ~StreamTransfer() {
+    if (op_ && slot() == &*op_) slot() = nullptr;
+  }
 
-  bool await_ready();
+  // The awaiting steps are inline (defined in internal/stream_core.h, which they need): a read
+  // and a write per message pass through them.
+  bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> caller);
   result_type await_resume();
 
@@ -65,16 +71,26 @@ class [[nodiscard]] StreamTransfer {
   static Task<result_type> as_task(StreamTransfer transfer);
   // write_all's rounds (IoOperation::More): the next round, unless this one was the last.
   static bool next_round(internal::IoOperation& op, int64_t result, void* self);
+  // The stream's reader or writer slot, which this transfer's operation occupies while it waits.
+  internal::IoOperation*& slot();
+  // Why await_suspend answered at once without an operation; await_resume makes the error.
+  enum class Refusal : uint8_t { kNone, kClosed, kBusy, kEmptyRead };
+  // The checks before an operation starts, out of line: false when there is none to start (a
+  // refusal, or an empty write); throws UsageError on a second await.
+  bool admit();
+  result_type refusal_error() const;
+  result_type finish(int64_t result);  // the errors, and write_all's count
 
   internal::StreamCore* core_;
-  OpKind kind_;
   std::span<char> buffer_;
   Describe describe_;
-  bool started_ = false;
-  bool all_ = false;                 // write_all: every byte, in rounds, with progress
   size_t sent_ = 0;                  // write_all: bytes the rounds before this one wrote
   size_t* bytes_written_ = nullptr;  // write_all: where progress goes, if anywhere
-  absl::Status refused_;  // set by await_ready: the stream was closed or busy, or bad input
+  OpKind kind_;
+  bool reading_;
+  bool started_ = false;
+  bool all_ = false;  // write_all: every byte, in rounds, with progress
+  Refusal refused_ = Refusal::kNone;
   std::optional<internal::IoOperation> op_;
 };
 
@@ -87,9 +103,14 @@ class [[nodiscard]] StreamWriteAll {
   using result_type = absl::Status;
 
   StreamWriteAll(internal::StreamCore& core, OpKind kind, std::string_view data,
-                 size_t* bytes_written, StreamTransfer::Describe describe);
+                 size_t* bytes_written, StreamTransfer::Describe describe)
+      : transfer_(core, kind, /*reading=*/false, {const_cast<char*>(data.data()), data.size()},
+                  describe) {
+    transfer_.all_ = true;
+    transfer_.bytes_written_ = bytes_written;
+  }
 
-  bool await_ready() { return transfer_.await_ready(); }
+  bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> caller) { return transfer_.await_suspend(caller); }
   result_type await_resume() { return transfer_.await_resume().status(); }
 
@@ -102,5 +123,8 @@ class [[nodiscard]] StreamWriteAll {
 };
 
 }  // namespace giambio
+
+// The awaiting steps' inline definitions.
+#include "giambio/internal/stream_core.h"  // IWYU pragma: export
 
 #endif  // GIAMBIO_STREAM_TRANSFER_H_

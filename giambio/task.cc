@@ -4,6 +4,6 @@ namespace giambio::internal {
 
 // Set by the loop while it runs a task (Loop::run_task): where awaiting coroutines name the next
 // one to resume.
-thread_local std::coroutine_handle<>* trampoline_slot = nullptr;
+constinit thread_local std::coroutine_handle<>* trampoline_slot = nullptr;
 
 }  // namespace giambio::internal

@@ -41,8 +41,9 @@ class Task;
 namespace internal {
 
 // While the scheduler runs a task, where that task's trampoline takes the next coroutine to
-// resume from; nullptr outside tasks. Set by the loop only.
-extern thread_local std::coroutine_handle<>* trampoline_slot;
+// resume from; nullptr outside tasks. Set by the loop only. constinit: read straight, without
+// the call other translation units make to a thread_local that might need initializing.
+extern constinit thread_local std::coroutine_handle<>* trampoline_slot;
 
 // Hands control to `next`: through the running task's trampoline if there is one (read at the
 // moment of the transfer: a task resumes in a different turn than it suspended in), else by

@@ -8,31 +8,6 @@
 
 namespace giambio::internal {
 
-IoOperation::IoOperation(OpKind kind, int fd)
-    : Operation(kind, fd), loop_(Loop::current(op_name(kind))) {}
-
-IoOperation::~IoOperation() {
-  // Loop teardown drains every operation (Driver::cancel_all) before it destroys frames.
-  GIAMBIO_CHECK(!in_flight_, name(), ": an I/O operation was destroyed while the driver ",
-                "still owned it");
-}
-
-bool IoOperation::await_suspend(std::coroutine_handle<> caller) {
-  task_ = &loop_.current_task(name());
-  if (loop_.cancelled_before_wait(*task_)) return false;
-  in_flight_ = true;
-  try {
-    loop_.driver().submit(*this);
-  } catch (...) {
-    in_flight_ = false;  // refused: nothing to withdraw later
-    throw;
-  }
-  if (!in_flight_) return false;  // completed inside submit()
-  blocked_ = true;
-  loop_.block(*task_, *this, caller);
-  return true;
-}
-
 void IoOperation::complete(int64_t result) {
   if (more_ != nullptr && !cancel_reached_ && more_(*this, result, more_context_)) {
     resubmit();
@@ -73,13 +48,6 @@ bool IoOperation::abort() noexcept {
   // cancel point.
   loop_.wake(*task_);
   return false;
-}
-
-int64_t IoOperation::await_resume() {
-  loop_.check_aborted(*task_);
-  // Withdrawn asynchronously (the driver could only ask): a cancellation, if one still applies.
-  if (result_ == -ECANCELED) loop_.check_cancel(*task_);
-  return result_;
 }
 
 absl::Status errno_status(int error, const char* operation, const std::string& what) {

@@ -10,32 +10,56 @@
 #ifndef GIAMBIO_INTERNAL_IO_OPERATION_H_
 #define GIAMBIO_INTERNAL_IO_OPERATION_H_
 
+#include <cerrno>
 #include <coroutine>
 #include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "giambio/check.h"
 #include "giambio/driver.h"
 #include "giambio/internal/task_record.h"
+#include "giambio/loop.h"
 
-namespace giambio {
+namespace giambio::internal {
 
-class Loop;
-
-namespace internal {
-
+// Every read and write passes through here twice: the awaiting steps are inline.
 class IoOperation final : public Operation, public Blocker {
  public:
-  IoOperation(OpKind kind, int fd);
+  IoOperation(OpKind kind, int fd) : Operation(kind, fd), loop_(Loop::current(op_name(kind))) {}
   IoOperation(const IoOperation&) = delete;
-  ~IoOperation() override;
+  ~IoOperation() override {
+    // Loop teardown drains every operation (Driver::cancel_all) before it destroys frames.
+    GIAMBIO_CHECK(!in_flight_, name(), ": an I/O operation was destroyed while the driver ",
+                  "still owned it");
+  }
 
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> caller);
+  bool await_suspend(std::coroutine_handle<> caller) {
+    task_ = &loop_.current_task(name());
+    if (loop_.cancelled_before_wait(*task_)) return false;
+    in_flight_ = true;
+    try {
+      loop_.driver().submit(*this);
+    } catch (...) {
+      in_flight_ = false;  // refused: nothing to withdraw later
+      throw;
+    }
+    if (!in_flight_) return false;  // completed inside submit()
+    blocked_ = true;
+    loop_.block(*task_, *this, caller);
+    return true;
+  }
   // The driver's result: >= 0, or a negated errno. Throws Cancelled if the operation was
   // withdrawn because of a cancellation.
-  int64_t await_resume();
+  int64_t await_resume() {
+    loop_.check_aborted(*task_);
+    // Withdrawn asynchronously (the driver could only ask): a cancellation, if one still applies.
+    if (result_ == -ECANCELED) [[unlikely]]
+      loop_.check_cancel(*task_);
+    return result_;
+  }
 
   void complete(int64_t result) override;
   bool abort() noexcept override;
@@ -80,7 +104,6 @@ absl::Status errno_status(int error, const char* operation, const std::string& w
 // system calls when no loop runs on this thread (a listener closed after its loop ended).
 SystemCalls& system_calls();
 
-}  // namespace internal
-}  // namespace giambio
+}  // namespace giambio::internal
 
 #endif  // GIAMBIO_INTERNAL_IO_OPERATION_H_

@@ -83,44 +83,49 @@ using internal::StreamCore;
 
 StreamTransfer::StreamTransfer(StreamTransfer&& other)
     : core_(other.core_),
-      kind_(other.kind_),
       buffer_(other.buffer_),
       describe_(other.describe_),
-      all_(other.all_),
-      bytes_written_(other.bytes_written_) {
+      bytes_written_(other.bytes_written_),
+      kind_(other.kind_),
+      reading_(other.reading_),
+      all_(other.all_) {
   GIAMBIO_CHECK(!other.started_, op_name(kind_),
                 ": a read or write was moved after its await began");
 }
 
-StreamTransfer::~StreamTransfer() {
-  if (!op_) return;
-  IoOperation*& slot = kind_ == core_->read_kind_ ? core_->reading_ : core_->writing_;
-  if (slot == &*op_) slot = nullptr;
-}
-
-bool StreamTransfer::await_ready() {
-  const char* name = op_name(kind_);
+bool StreamTransfer::admit() {
   if (started_) {
-    throw UsageError(absl::StrCat("co_await ", name, ": this read or write was already awaited"));
+    throw UsageError(
+        absl::StrCat("co_await ", op_name(kind_), ": this read or write was already awaited"));
   }
   started_ = true;
   if (bytes_written_ != nullptr) *bytes_written_ = 0;
-  const bool reading = kind_ == core_->read_kind_;
   if (core_->fd_ < 0) {
-    refused_ = StreamCore::closed_error(name);
+    refused_ = Refusal::kClosed;
   } else if (buffer_.empty()) {
     // Nothing to write is written at once; an empty buffer to read into is a mistake.
-    if (reading) refused_ = absl::InvalidArgumentError(absl::StrCat(name, ": empty buffer"));
+    if (reading_) refused_ = Refusal::kEmptyRead;
+  } else if (slot() != nullptr) {
+    refused_ = Refusal::kBusy;
+  } else {
     return true;
-  } else if ((reading ? core_->reading_ : core_->writing_) != nullptr) {
-    refused_ = internal::busy_error(name, reading ? "reading from" : "writing to");
   }
-  if (!refused_.ok()) return true;
-  op_.emplace(kind_, core_->fd_);
-  op_->buffer = buffer_.data();
-  op_->length = buffer_.size();
-  if (all_) op_->go_on_with(&StreamTransfer::next_round, this);
   return false;
+}
+
+StreamTransfer::result_type StreamTransfer::refusal_error() const {
+  const char* name = op_name(kind_);
+  switch (refused_) {
+    case Refusal::kClosed:
+      return StreamCore::closed_error(name);
+    case Refusal::kBusy:
+      return internal::busy_error(name, reading_ ? "reading from" : "writing to");
+    case Refusal::kEmptyRead:
+      return absl::InvalidArgumentError(absl::StrCat(name, ": empty buffer"));
+    case Refusal::kNone:
+      break;
+  }
+  return size_t{0};  // an empty write: nothing to write is written at once
 }
 
 bool StreamTransfer::next_round(IoOperation& op, int64_t result, void* self) {
@@ -138,24 +143,7 @@ bool StreamTransfer::next_round(IoOperation& op, int64_t result, void* self) {
   return true;
 }
 
-bool StreamTransfer::await_suspend(std::coroutine_handle<> caller) {
-  IoOperation*& slot = kind_ == core_->read_kind_ ? core_->reading_ : core_->writing_;
-  slot = &*op_;  // close() finds the operation here and withdraws it
-  try {
-    if (op_->await_suspend(caller)) return true;
-  } catch (...) {
-    slot = nullptr;
-    throw;
-  }
-  return false;  // completed at once: await_resume runs now
-}
-
-StreamTransfer::result_type StreamTransfer::await_resume() {
-  if (!refused_.ok()) return refused_;
-  if (!op_) return size_t{0};  // an empty write
-  IoOperation*& slot = kind_ == core_->read_kind_ ? core_->reading_ : core_->writing_;
-  if (slot == &*op_) slot = nullptr;
-  const int64_t result = op_->await_resume();  // throws Cancelled if withdrawn by a cancellation
+StreamTransfer::result_type StreamTransfer::finish(int64_t result) {
   if (all_ && result > 0) {
     sent_ += static_cast<size_t>(result);
     if (bytes_written_ != nullptr) *bytes_written_ = sent_;
@@ -173,13 +161,6 @@ StreamTransfer::result_type StreamTransfer::await_resume() {
                   " bytes with no cancellation");
   }
   return sent_;
-}
-
-StreamWriteAll::StreamWriteAll(internal::StreamCore& core, OpKind kind, std::string_view data,
-                               size_t* bytes_written, StreamTransfer::Describe describe)
-    : transfer_(core, kind, {const_cast<char*>(data.data()), data.size()}, describe) {
-  transfer_.all_ = true;
-  transfer_.bytes_written_ = bytes_written;
 }
 
 Task<absl::Status> StreamWriteAll::as_task(StreamWriteAll write) {

@@ -56,12 +56,12 @@ class StreamCore {
   // read(), write() and write_all() are awaited in place (stream_transfer.h); read_some awaits
   // a read in place inside its coroutine.
   StreamTransfer read(std::span<char> buffer, StreamTransfer::Describe describe) {
-    return StreamTransfer(*this, read_kind_, buffer, describe);
+    return StreamTransfer(*this, read_kind_, /*reading=*/true, buffer, describe);
   }
   Task<absl::StatusOr<std::string>> read_some(int64_t max_bytes, StreamTransfer::Describe describe);
   StreamTransfer write(std::span<const char> data, StreamTransfer::Describe describe) {
-    return StreamTransfer(*this, write_kind_, {const_cast<char*>(data.data()), data.size()},
-                          describe);
+    return StreamTransfer(*this, write_kind_, /*reading=*/false,
+                          {const_cast<char*>(data.data()), data.size()}, describe);
   }
   StreamWriteAll write_all(std::string_view data, size_t* bytes_written,
                            StreamTransfer::Describe describe) {
@@ -84,5 +84,42 @@ class StreamCore {
 };
 
 }  // namespace giambio::internal
+
+namespace giambio {
+
+// StreamTransfer's awaiting steps (stream_transfer.h), here because they read StreamCore.
+
+inline internal::IoOperation*& StreamTransfer::slot() {
+  return reading_ ? core_->reading_ : core_->writing_;
+}
+
+inline bool StreamTransfer::await_suspend(std::coroutine_handle<> caller) {
+  if (!admit()) return false;
+  op_.emplace(kind_, core_->fd_);
+  op_->buffer = buffer_.data();
+  op_->length = buffer_.size();
+  if (all_) op_->go_on_with(&StreamTransfer::next_round, this);
+  if (!op_->await_suspend(caller)) return false;  // cancelled already, or completed at once
+  slot() = &*op_;  // close() finds the operation here and withdraws it
+  return true;
+}
+
+inline StreamTransfer::result_type StreamTransfer::await_resume() {
+  if (!op_) [[unlikely]]
+    return refusal_error();  // or an empty write's 0
+  if (internal::IoOperation*& busy = slot(); busy == &*op_) busy = nullptr;
+  const int64_t result = op_->await_resume();  // throws Cancelled if withdrawn by a cancellation
+  if (result >= 0 && core_->fd_ >= 0) [[likely]] {
+    if (!all_) return static_cast<size_t>(result);
+    if (sent_ + static_cast<size_t>(result) == buffer_.size()) {  // write_all's last round
+      sent_ = buffer_.size();
+      if (bytes_written_ != nullptr) *bytes_written_ = sent_;
+      return sent_;
+    }
+  }
+  return finish(result);
+}
+
+}  // namespace giambio
 
 #endif  // GIAMBIO_INTERNAL_STREAM_CORE_H_
