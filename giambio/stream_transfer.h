@@ -78,6 +78,7 @@ class [[nodiscard]] StreamTransfer {
   // The checks before an operation starts, out of line: false when there is none to start (a
   // refusal, or an empty write); throws UsageError on a second await.
   bool admit();
+  [[noreturn]] void awaited_twice() const;
   result_type refusal_error() const;
   result_type finish(int64_t result);  // the errors, and write_all's count
 

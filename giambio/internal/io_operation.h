@@ -27,7 +27,7 @@ namespace giambio::internal {
 // Every read and write passes through here twice: the awaiting steps are inline.
 class IoOperation final : public Operation, public Blocker {
  public:
-  IoOperation(OpKind kind, int fd) : Operation(kind, fd), loop_(Loop::current(op_name(kind))) {}
+  IoOperation(OpKind kind, int fd) : Operation(kind, fd), loop_(loop_of(kind)) {}
   IoOperation(const IoOperation&) = delete;
   ~IoOperation() override {
     // Loop teardown drains every operation (Driver::cancel_all) before it destroys frames.
@@ -37,7 +37,9 @@ class IoOperation final : public Operation, public Blocker {
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> caller) {
-    task_ = &loop_.current_task(name());
+    task_ = loop_.running_task();
+    if (task_ == nullptr) [[unlikely]]
+      not_in_task();
     if (loop_.cancelled_before_wait(*task_)) return false;
     in_flight_ = true;
     try {
@@ -79,6 +81,15 @@ class IoOperation final : public Operation, public Blocker {
   void check_cancel();
 
  private:
+  // The current loop; without one, UsageError naming the operation (made only then).
+  static Loop& loop_of(OpKind kind) {
+    Loop* const loop = Loop::current_or_null();
+    if (loop == nullptr) [[unlikely]]
+      no_loop(kind);
+    return *loop;
+  }
+  [[noreturn]] static void no_loop(OpKind kind);
+  [[noreturn]] void not_in_task() const;
   // Submits the next round; a round completed inside submit() (a driver that tries at once)
   // loops here instead of nesting.
   void resubmit();

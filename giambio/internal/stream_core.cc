@@ -93,11 +93,14 @@ StreamTransfer::StreamTransfer(StreamTransfer&& other)
                 ": a read or write was moved after its await began");
 }
 
+void StreamTransfer::awaited_twice() const {
+  throw UsageError(
+      absl::StrCat("co_await ", op_name(kind_), ": this read or write was already awaited"));
+}
+
 bool StreamTransfer::admit() {
-  if (started_) {
-    throw UsageError(
-        absl::StrCat("co_await ", op_name(kind_), ": this read or write was already awaited"));
-  }
+  if (started_) [[unlikely]]
+    awaited_twice();
   started_ = true;
   if (bytes_written_ != nullptr) *bytes_written_ = 0;
   if (core_->fd_ < 0) {

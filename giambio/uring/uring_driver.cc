@@ -62,7 +62,6 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
     return absl::ErrnoToStatus(-result, "io_uring_queue_init");
   }
   driver->setup_flags_ = params.flags;
-  driver->reaped_.reserve(params.cq_entries);
   if (!(params.features & IORING_FEAT_NODROP)) {
     io_uring_queue_exit(&driver->ring_);
     return absl::UnavailableError("io_uring: the kernel may drop completions (no FEAT_NODROP)");
@@ -87,7 +86,7 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
     const size_t slots = std::min<size_t>(files.rlim_cur, kFixedFilesMax);
     if (io_uring_register_files_sparse(&driver->ring_, static_cast<unsigned>(slots)) == 0) {
-      driver->fixed_.assign(slots, false);
+      driver->fixed_.assign(slots, 0);
     }
   }
   return driver;
@@ -96,7 +95,7 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
 void UringDriver::register_fixed(int fd) {
   if (fd < 0 || static_cast<size_t>(fd) >= fixed_.size() || fixed_[fd]) return;
   if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1) {
-    fixed_[fd] = true;
+    fixed_[fd] = 1;
     ++fixed_count_;
   }
 }
@@ -108,7 +107,7 @@ void UringDriver::unregister_fixed(int fd) {
   // Left registered, the slot would keep the file open and catch a reused number's operations.
   GIAMBIO_CHECK(result == 1, "io_uring: clearing the registration of fd ", fd, " failed (", result,
                 ")");
-  fixed_[fd] = false;
+  fixed_[fd] = 0;
   --fixed_count_;
 }
 
@@ -158,10 +157,9 @@ UringDriver::~UringDriver() {
 
 absl::Time UringDriver::now() { return internal::monotonic_now(); }
 
-io_uring_sqe* UringDriver::get_sqe() {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+io_uring_sqe* UringDriver::get_sqe_after_submit() {
+  io_uring_sqe* sqe = nullptr;
   while (sqe == nullptr) {
-    // The submission queue is full: hand it to the kernel and take a fresh entry.
     io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
   }
@@ -246,7 +244,7 @@ void UringDriver::cancel_request(uint64_t user_data, bool now) {
   if (now) io_uring_submit(&ring_);
 }
 
-// Runs inside reap(): completions are queued in reaped_, not delivered.
+// Runs inside reap(): the waiting accept's completion is queued in reaped_, delivered at the end.
 void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
   if (!more) acceptor.armed = false;
   if (acceptor.closing) {
@@ -427,20 +425,34 @@ void UringDriver::poll(absl::Time deadline) {
 }
 
 void UringDriver::reap() {
-  unsigned head;
-  unsigned count = 0;
-  io_uring_cqe* cqe;
   // Completions the kernel parked because the queue was full come back into the queue first.
   if (io_uring_cq_has_overflow(&ring_)) io_uring_get_events(&ring_);
-  // Completions are collected first and delivered after the ring is advanced: complete() may
-  // submit new operations.
   reaped_.clear();
   resubmit_.clear();
   bool workers_ready = false;
   bool doorbell_rang = false;
-  io_uring_for_each_cqe(&ring_, head, cqe) {
-    ++count;
-    const uint64_t data = io_uring_cqe_get_data64(cqe);
+  // Each completion leaves the ring before it is delivered (complete() may submit new
+  // operations). An acceptor's are delivered after the loop (on_accepted queues them).
+  while (true) {
+    const unsigned head = *ring_.cq.khead;
+    if (head == io_uring_smp_load_acquire(ring_.cq.ktail)) break;
+    const io_uring_cqe& cqe = ring_.cq.cqes[io_uring_cqe_index(&ring_, head, ring_.cq.ring_mask)];
+    const uint64_t data = cqe.user_data;
+    const int result = cqe.res;
+    const bool more = cqe.flags & IORING_CQE_F_MORE;
+    io_uring_cq_advance(&ring_, 1);
+    if ((data & kTagMask) == 0 && data != kInternal) [[likely]] {
+      // An operation's: the common case, first.
+      GIAMBIO_CHECK(completions_expected_ > 0 && in_flight_ops_ > 0, "io_uring: operation ", data,
+                    " completed (res ", result, ") with ", completions_expected_,
+                    " completions expected and ", in_flight_ops_, " operations in flight");
+      --completions_expected_;
+      --in_flight_ops_;
+      Operation* op = reinterpret_cast<Operation*>(data);
+      if (op->kind() == OpKind::kAccept && result >= 0) register_fixed(result);
+      op->complete(result);
+      continue;
+    }
     // Doorbells come from other rings, unasked: none of them is an expected completion.
     if (data == kDoorbellRang) {
       doorbell_rang = true;
@@ -453,28 +465,18 @@ void UringDriver::reap() {
       continue;
     }
     GIAMBIO_CHECK(completions_expected_ > 0, "io_uring: a completion (user_data ", data, ", res ",
-                  cqe->res, ") arrived with none expected");
+                  result, ") arrived with none expected");
     if ((data & kTagMask) == kAcceptorTag) {
-      const bool more = cqe->flags & IORING_CQE_F_MORE;
       if (!more) --completions_expected_;
-      on_accepted(*reinterpret_cast<Acceptor*>(data & ~kTagMask), cqe->res, more);
+      on_accepted(*reinterpret_cast<Acceptor*>(data & ~kTagMask), result, more);
       continue;
     }
     --completions_expected_;
     if (data == kWorkersReady) {
       watching_workers_ = false;
       workers_ready = true;
-      continue;
     }
-    if (data == kInternal) continue;
-    GIAMBIO_CHECK(in_flight_ops_ > 0, "io_uring: operation ", data,
-                  " completed with none in flight");
-    --in_flight_ops_;
-    Operation* op = reinterpret_cast<Operation*>(data);
-    if (op->kind() == OpKind::kAccept && cqe->res >= 0) register_fixed(cqe->res);
-    reaped_.emplace_back(op, cqe->res);
   }
-  io_uring_cq_advance(&ring_, count);
   for (Operation* op : resubmit_) submit(*op);
   for (auto [op, result] : reaped_) op->complete(result);
   if (workers_ready) deliver_worker_completions();

@@ -123,7 +123,12 @@ class UringDriver final : public Driver {
 
  private:
   UringDriver() = default;
-  io_uring_sqe* get_sqe();
+  io_uring_sqe* get_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    return sqe != nullptr ? sqe : get_sqe_after_submit();
+  }
+  // The submission queue is full: hands it to the kernel and takes a fresh entry.
+  io_uring_sqe* get_sqe_after_submit();
   void reap();
 
   // One listening socket's multishot accept.
@@ -145,7 +150,8 @@ class UringDriver final : public Driver {
   void unregister_fixed(int fd);
   // Points `sqe` at `fd`'s slot if it is registered.
   void use_fixed(io_uring_sqe* sqe, int fd) const {
-    if (fd >= 0 && static_cast<size_t>(fd) < fixed_.size() && fixed_[fd]) {
+    // A negative fd, cast, is past the end.
+    if (static_cast<size_t>(fd) < fixed_.size() && fixed_[static_cast<size_t>(fd)] != 0) {
       sqe->fd = fd;
       sqe->flags |= IOSQE_FIXED_FILE;
     }
@@ -161,7 +167,9 @@ class UringDriver final : public Driver {
   // cancel requests) that will each produce one completion.
   size_t in_flight_ops_ = 0;
   size_t completions_expected_ = 0;
-  std::vector<std::pair<Operation*, int64_t>> reaped_;  // scratch for reap()
+  // Scratch for reap(): accepts handed to waiting operations by on_accepted, delivered after
+  // the ring is read.
+  std::vector<std::pair<Operation*, int64_t>> reaped_;
   bool multishot_accept_ = true;
   uint64_t multishot_accepted_ = 0;
   std::unordered_map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd
@@ -172,7 +180,7 @@ class UringDriver final : public Driver {
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
   bool has_msg_ring_ = false;
   bool ring_fd_registered_ = false;  // tried, on the first poll()
-  std::vector<bool> fixed_;          // by descriptor number: registered in its slot
+  std::vector<uint8_t> fixed_;       // by descriptor number: 1 if registered in its slot
   size_t fixed_count_ = 0;
   uint64_t doorbells_rung_ = 0;
   std::function<void()> doorbell_rang_;
