@@ -111,6 +111,11 @@ inline const char* op_name(OpKind kind) {
 // One I/O request: a plain description that a driver carries out. The awaiter that owns it
 // derives from it and is told the result through complete().
 class Operation {
+  // First, beside the vtable pointer: a driver reads the kind when it delivers the completion,
+  // so both share a cache line with the hot fields below.
+  OpKind kind_;
+  int fd_;
+
  public:
   Operation(OpKind kind, int fd) : kind_(kind), fd_(fd) {}
   virtual ~Operation() = default;
@@ -128,17 +133,13 @@ class Operation {
   size_t length = 0;
   int64_t offset = 0;
   int flags = 0;
-  const char* path = nullptr;
   uint32_t mode = 0;
+  const char* path = nullptr;
   msghdr* message = nullptr;
   sockaddr* address = nullptr;
   socklen_t* address_length = nullptr;
   // Scratch space for the driver that carries the operation out.
   uint32_t driver_state = 0;
-
- private:
-  OpKind kind_;
-  int fd_;
 };
 
 // The parts of the socket and file API that complete at once. Each returns >= 0 on success or a

@@ -78,8 +78,9 @@ class Loop {
   // (a giambio call outside giambio::run).
   static Loop& current(const char* operation) {
     Loop* const loop = internal::current_loop;
-    if (loop == nullptr) [[unlikely]]
+    if (loop == nullptr) [[unlikely]] {
       no_loop(operation);
+    }
     return *loop;
   }
   static Loop* current_or_null() { return internal::current_loop; }
@@ -148,14 +149,16 @@ class Loop {
   // here, so giambio objects used from another thread fail loudly instead of racing with the loop.
   bool runs_here() const { return internal::current_loop == this; }
   void check_thread(std::string_view operation) const {
-    if (!runs_here()) [[unlikely]]
+    if (!runs_here()) [[unlikely]] {
       wrong_thread(operation);
+    }
   }
 
   // The task whose code is running now. Throws UsageError naming `operation` outside a task.
   internal::TaskRecord& current_task(const char* operation) {
-    if (current_ == nullptr) [[unlikely]]
+    if (current_ == nullptr) [[unlikely]] {
       not_in_task(operation);
+    }
     return *current_;
   }
   // The same, or nullptr when no task runs (the driver delivering completions, teardown).

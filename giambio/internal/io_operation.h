@@ -38,8 +38,9 @@ class IoOperation final : public Operation, public Blocker {
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> caller) {
     task_ = loop_.running_task();
-    if (task_ == nullptr) [[unlikely]]
+    if (task_ == nullptr) [[unlikely]] {
       not_in_task();
+    }
     if (loop_.cancelled_before_wait(*task_)) return false;
     in_flight_ = true;
     try {
@@ -58,8 +59,9 @@ class IoOperation final : public Operation, public Blocker {
   int64_t await_resume() {
     loop_.check_aborted(*task_);
     // Withdrawn asynchronously (the driver could only ask): a cancellation, if one still applies.
-    if (result_ == -ECANCELED) [[unlikely]]
+    if (result_ == -ECANCELED) [[unlikely]] {
       loop_.check_cancel(*task_);
+    }
     return result_;
   }
 
@@ -84,8 +86,9 @@ class IoOperation final : public Operation, public Blocker {
   // The current loop; without one, UsageError naming the operation (made only then).
   static Loop& loop_of(OpKind kind) {
     Loop* const loop = Loop::current_or_null();
-    if (loop == nullptr) [[unlikely]]
+    if (loop == nullptr) [[unlikely]] {
       no_loop(kind);
+    }
     return *loop;
   }
   [[noreturn]] static void no_loop(OpKind kind);

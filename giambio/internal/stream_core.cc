@@ -99,8 +99,9 @@ void StreamTransfer::awaited_twice() const {
 }
 
 bool StreamTransfer::admit() {
-  if (started_) [[unlikely]]
+  if (started_) [[unlikely]] {
     awaited_twice();
+  }
   started_ = true;
   if (bytes_written_ != nullptr) *bytes_written_ = 0;
   if (core_->fd_ < 0) {

@@ -105,8 +105,9 @@ inline bool StreamTransfer::await_suspend(std::coroutine_handle<> caller) {
 }
 
 inline StreamTransfer::result_type StreamTransfer::await_resume() {
-  if (!op_) [[unlikely]]
+  if (!op_) [[unlikely]] {
     return refusal_error();  // or an empty write's 0
+  }
   if (internal::IoOperation*& busy = slot(); busy == &*op_) busy = nullptr;
   const int64_t result = op_->await_resume();  // throws Cancelled if withdrawn by a cancellation
   if (result >= 0 && core_->fd_ >= 0) [[likely]] {
