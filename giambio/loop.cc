@@ -277,11 +277,19 @@ void Loop::run_task(internal::TaskRecord& task) {
   // here instead of calling it, so the stack stays flat however deep the chain.
   std::coroutine_handle<> next = task.resume_point;
   internal::trampoline_slot = &next;
-  while (next) std::exchange(next, nullptr).resume();
+  bool root_finished = false;  // a coroutine with no continuation finished: the root, maybe
+  while (next) {
+    if (next == internal::root_finished()) {
+      root_finished = true;
+      break;
+    }
+    std::exchange(next, nullptr).resume();
+  }
   internal::trampoline_slot = nullptr;
   notify([&](Instrument& i) { i.after_task_step(task.info()); });
   current_ = nullptr;
-  if (task.root().done()) finish_task(task);
+  // The root's frame is read only then (a step that ends in a wait does not touch it).
+  if (root_finished && task.root().done()) finish_task(task);
 }
 
 void Loop::finish_task(internal::TaskRecord& task) {

@@ -55,6 +55,10 @@ inline std::coroutine_handle<> transfer_to(std::coroutine_handle<>* slot,
   return std::noop_coroutine();
 }
 
+// What a coroutine with nothing to continue (a task's root) leaves in the trampoline when it
+// finishes: the loop then knows the task may have ended without reading the root's frame.
+inline std::coroutine_handle<> root_finished() noexcept { return std::noop_coroutine(); }
+
 // What a finished coroutine left behind: nothing yet, a value, or an exception.
 template <typename T>
 class Outcome {
@@ -105,7 +109,10 @@ class TaskPromiseBase {
     template <typename Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       TaskPromiseBase& promise = self.promise();
-      if (!promise.continuation_) return std::noop_coroutine();  // a task's root: back to the loop
+      if (!promise.continuation_) {  // a task's root: back to the loop, saying so
+        if (trampoline_slot != nullptr) *trampoline_slot = root_finished();
+        return std::noop_coroutine();
+      }
       return transfer_to(trampoline_slot, promise.continuation_);
     }
     void await_resume() noexcept {}
