@@ -33,8 +33,8 @@ Task<> echo(S& stream) {
   while (true) {
     // In a simulation, now and then a one-byte read (giambio/buggify.h): however the bytes come
     // split, they go back the same.
-    const std::span<char> into(buffer, buggify() ? 1 : sizeof(buffer));
-    absl::StatusOr<size_t> n = co_await stream.read(into);
+    const size_t wanted = buggify() ? 1 : sizeof(buffer);
+    absl::StatusOr<size_t> n = co_await stream.read(std::span<char>(buffer, wanted));
     if (!n.ok() || *n == 0) co_return;
     absl::Status written = co_await stream.write_all(std::string_view(buffer, *n));
     if (!written.ok()) co_return;
