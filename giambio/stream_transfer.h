@@ -75,10 +75,9 @@ class [[nodiscard]] StreamTransfer {
   internal::IoOperation*& slot();
   // Why await_suspend answered at once without an operation; await_resume makes the error.
   enum class Refusal : uint8_t { kNone, kClosed, kBusy, kEmptyRead };
-  // The checks before an operation starts, out of line: false when there is none to start (a
-  // refusal, or an empty write); throws UsageError on a second await.
-  bool admit();
-  [[noreturn]] void awaited_twice() const;
+  // Why await_suspend starts no operation, out of line: throws UsageError on a second await,
+  // else records the refusal (none for an empty write: 0 bytes, at once).
+  void refuse();
   result_type refusal_error() const;
   result_type finish(int64_t result);  // the errors, and write_all's count
 

@@ -93,14 +93,10 @@ StreamTransfer::StreamTransfer(StreamTransfer&& other)
                 ": a read or write was moved after its await began");
 }
 
-void StreamTransfer::awaited_twice() const {
-  throw UsageError(
-      absl::StrCat("co_await ", op_name(kind_), ": this read or write was already awaited"));
-}
-
-bool StreamTransfer::admit() {
-  if (started_) [[unlikely]] {
-    awaited_twice();
+void StreamTransfer::refuse() {
+  if (started_) {
+    throw UsageError(
+        absl::StrCat("co_await ", op_name(kind_), ": this read or write was already awaited"));
   }
   started_ = true;
   if (bytes_written_ != nullptr) *bytes_written_ = 0;
@@ -109,12 +105,9 @@ bool StreamTransfer::admit() {
   } else if (buffer_.empty()) {
     // Nothing to write is written at once; an empty buffer to read into is a mistake.
     if (reading_) refused_ = Refusal::kEmptyRead;
-  } else if (slot() != nullptr) {
-    refused_ = Refusal::kBusy;
   } else {
-    return true;
+    refused_ = Refusal::kBusy;
   }
-  return false;
 }
 
 StreamTransfer::result_type StreamTransfer::refusal_error() const {

@@ -94,7 +94,13 @@ inline internal::IoOperation*& StreamTransfer::slot() {
 }
 
 inline bool StreamTransfer::await_suspend(std::coroutine_handle<> caller) {
-  if (!admit()) return false;
+  // Awaited once, on an open stream, with something to transfer, and nobody else at it.
+  if (started_ || core_->fd_ < 0 || buffer_.empty() || slot() != nullptr) [[unlikely]] {
+    refuse();
+    return false;
+  }
+  started_ = true;
+  if (bytes_written_ != nullptr) *bytes_written_ = 0;
   op_.emplace(kind_, core_->fd_);
   op_->buffer = buffer_.data();
   op_->length = buffer_.size();
