@@ -517,6 +517,60 @@ TEST_P(SocketStreamTest, ReadsAndWritesAwaitedInPlaceAlsoWorkAsTasks) {
   run_here(body());
 }
 
+// One reader and one writer at a time: while a read waits, a second read is refused and the
+// first still gets the bytes; while a write_all waits for the peer to read, a second write is
+// refused and the first still sends everything. Afterwards the stream takes new ones.
+TEST_P(SocketStreamTest, ASecondReaderOrWriterIsRefusedWhileOneWaits) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    SocketStream& a = pair->first;
+    SocketStream& b = pair->second;
+    char buffer[16];
+    char other[16];
+    absl::StatusOr<size_t> first_read;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { first_read = co_await b.read(buffer); });
+      co_await sleep(absl::Milliseconds(5));  // the first read waits now
+      // A second read let through would wait too: the timeout turns that into a failure.
+      absl::StatusOr<size_t> refused = co_await with_timeout(absl::Seconds(1), b.read(other));
+      EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+      EXPECT_THAT(refused.status().message(),
+                  HasSubstr("recv: another task is already reading from this stream"));
+      StreamWriteAll hello = a.write_all("hello");
+      EXPECT_TRUE((co_await hello).ok());
+    });
+    EXPECT_EQ(std::string(buffer, first_read.value_or(0)), "hello");
+
+    const std::string payload(8 << 20, 'w');  // more than the socket buffers hold
+    absl::Status first_write;
+    size_t received = 0;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { first_write = co_await a.write_all(payload); });
+      co_await sleep(absl::Milliseconds(5));  // the buffers are full: it waits
+      absl::StatusOr<size_t> refused =
+          co_await with_timeout(absl::Seconds(1), a.write(std::string_view("x")));
+      EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+      EXPECT_THAT(refused.status().message(),
+                  HasSubstr("send: another task is already writing to this stream"));
+      while (received < payload.size()) {
+        absl::StatusOr<std::string> chunk = co_await b.read_some(1 << 20);
+        if (!chunk.ok() || chunk->empty()) break;
+        received += chunk->size();
+      }
+    });
+    EXPECT_TRUE(first_write.ok()) << first_write;
+    EXPECT_EQ(received, payload.size());
+
+    // Both slots are free again.
+    StreamWriteAll again = a.write_all("again");
+    EXPECT_TRUE((co_await again).ok());
+    StreamTransfer read_again = b.read(buffer);
+    absl::StatusOr<size_t> got = co_await read_again;
+    EXPECT_EQ(std::string(buffer, got.value_or(0)), "again");
+  };
+  run_here(body());
+}
+
 TEST_P(SocketStreamTest, ReusePortLetsTwoListenersShareAPortAndServeItTogether) {
   constexpr int kClients = 40;
   const std::string outcome = run_here([&]() -> Task<std::string> {
