@@ -277,10 +277,10 @@ void Loop::run_task(internal::TaskRecord& task) {
   // here instead of calling it, so the stack stays flat however deep the chain.
   std::coroutine_handle<> next = task.resume_point;
   internal::trampoline_slot = &next;
-  bool root_finished = false;  // a coroutine with no continuation finished: the root, maybe
+  bool root_may_be_done = false;  // a coroutine with no continuation finished: the root
   while (next) {
     if (next == internal::root_finished()) {
-      root_finished = true;
+      root_may_be_done = true;
       break;
     }
     std::exchange(next, nullptr).resume();
@@ -289,7 +289,7 @@ void Loop::run_task(internal::TaskRecord& task) {
   notify([&](Instrument& i) { i.after_task_step(task.info()); });
   current_ = nullptr;
   // The root's frame is read only then (a step that ends in a wait does not touch it).
-  if (root_finished && task.root().done()) finish_task(task);
+  if (root_may_be_done && task.root().done()) finish_task(task);
 }
 
 void Loop::finish_task(internal::TaskRecord& task) {
