@@ -163,6 +163,11 @@ class Loop {
   }
   // The same, or nullptr when no task runs (the driver delivering completions, teardown).
   internal::TaskRecord* running_task() const { return current_; }
+  // The UsageErrors of current(), check_thread() and current_task(), thrown out of line (an
+  // inline check elsewhere calls them too, naming its operation only when it fails).
+  [[noreturn]] static void no_loop(const char* operation);
+  [[noreturn]] static void wrong_thread(std::string_view operation);
+  [[noreturn]] static void not_in_task(const char* operation);
   uint64_t next_task_id() { return ++last_task_id_; }
   // Registers a new task, entering its own scope inside `parent_scope` (its pool's), and makes
   // it ready.
@@ -228,10 +233,6 @@ class Loop {
   }
 
  private:
-  // The UsageErrors of the inline checks above, thrown out of line.
-  [[noreturn]] static void no_loop(const char* operation);
-  [[noreturn]] static void wrong_thread(std::string_view operation);
-  [[noreturn]] static void not_in_task(const char* operation);
   void run_batch();
   void run_task(internal::TaskRecord& task);
   void finish_task(internal::TaskRecord& task);

@@ -80,6 +80,11 @@ class [[nodiscard]] StreamTransfer {
   void refuse();
   result_type refusal_error() const;
   result_type finish(int64_t result);  // the errors, and write_all's count
+  // write_all: `bytes` more went out; `bytes_written` says so.
+  void count_sent(size_t bytes) {
+    sent_ += bytes;
+    if (bytes_written_ != nullptr) *bytes_written_ = sent_;
+  }
 
   internal::StreamCore* core_;
   std::span<char> buffer_;

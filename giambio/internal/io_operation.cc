@@ -1,23 +1,12 @@
 #include "giambio/internal/io_operation.h"
 
 #include <cerrno>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "giambio/check.h"
 #include "giambio/loop.h"
 
 namespace giambio::internal {
-
-void IoOperation::no_loop(OpKind kind) {
-  Loop::current(op_name(kind));  // throws: no loop runs on this thread
-  std::abort();                  // not reached
-}
-
-void IoOperation::not_in_task() const {
-  loop_.current_task(name());  // throws: no task runs
-  std::abort();                // not reached
-}
 
 void IoOperation::complete(int64_t result) {
   if (more_ != nullptr && !cancel_reached_ && more_(*this, result, more_context_)) {

@@ -39,7 +39,7 @@ class IoOperation final : public Operation, public Blocker {
   bool await_suspend(std::coroutine_handle<> caller) {
     task_ = loop_.running_task();
     if (task_ == nullptr) [[unlikely]] {
-      not_in_task();
+      Loop::not_in_task(name());
     }
     if (loop_.cancelled_before_wait(*task_)) return false;
     in_flight_ = true;
@@ -87,12 +87,10 @@ class IoOperation final : public Operation, public Blocker {
   static Loop& loop_of(OpKind kind) {
     Loop* const loop = Loop::current_or_null();
     if (loop == nullptr) [[unlikely]] {
-      no_loop(kind);
+      Loop::no_loop(op_name(kind));
     }
     return *loop;
   }
-  [[noreturn]] static void no_loop(OpKind kind);
-  [[noreturn]] void not_in_task() const;
   // Submits the next round; a round completed inside submit() (a driver that tries at once)
   // loops here instead of nesting.
   void resubmit();

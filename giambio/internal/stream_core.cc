@@ -133,8 +133,7 @@ bool StreamTransfer::next_round(IoOperation& op, int64_t result, void* self) {
       transfer.core_->fd_ < 0) {
     return false;
   }
-  transfer.sent_ += static_cast<size_t>(result);
-  if (transfer.bytes_written_ != nullptr) *transfer.bytes_written_ = transfer.sent_;
+  transfer.count_sent(static_cast<size_t>(result));
   op.buffer = transfer.buffer_.data() + transfer.sent_;
   op.length = transfer.buffer_.size() - transfer.sent_;
   return true;
@@ -142,8 +141,7 @@ bool StreamTransfer::next_round(IoOperation& op, int64_t result, void* self) {
 
 StreamTransfer::result_type StreamTransfer::finish(int64_t result) {
   if (all_ && result > 0) {
-    sent_ += static_cast<size_t>(result);
-    if (bytes_written_ != nullptr) *bytes_written_ = sent_;
+    count_sent(static_cast<size_t>(result));
   }
   const char* name = op_name(kind_);
   if (core_->fd_ < 0) return StreamCore::closed_error(name);

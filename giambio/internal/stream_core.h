@@ -119,8 +119,7 @@ inline StreamTransfer::result_type StreamTransfer::await_resume() {
   if (result >= 0 && core_->fd_ >= 0) [[likely]] {
     if (!all_) return static_cast<size_t>(result);
     if (sent_ + static_cast<size_t>(result) == buffer_.size()) {  // write_all's last round
-      sent_ = buffer_.size();
-      if (bytes_written_ != nullptr) *bytes_written_ = sent_;
+      count_sent(static_cast<size_t>(result));
       return sent_;
     }
   }

@@ -101,6 +101,8 @@ class TaskRecord {
   // Which part of a simulated world the task belongs to (the simulator's host id; 0 outside a
   // simulation). A task inherits its spawner's domain; the scheduler does nothing else with it.
   uint32_t domain = 0;
+  ListNode scope_node;  // in the tasks of `scope`
+  ListNode loop_node;   // in the loop's list of live tasks
 
  private:
   static const std::string& unnamed() {
@@ -108,12 +110,6 @@ class TaskRecord {
     return *empty;
   }
   const uint64_t id_;
-
- public:
-  ListNode scope_node;  // in the tasks of `scope`
-  ListNode loop_node;   // in the loop's list of live tasks
-
- private:
   // Most tasks are unnamed; a name costs one pointer until there is one.
   const std::unique_ptr<const std::string> name_;
 };

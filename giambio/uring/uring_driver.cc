@@ -244,7 +244,8 @@ void UringDriver::cancel_request(uint64_t user_data, bool now) {
   if (now) io_uring_submit(&ring_);
 }
 
-// Runs inside reap(): the waiting accept's completion is queued in reaped_, delivered at the end.
+// Runs inside reap(), after the completion has left the ring. The waiting accept, if this
+// completion is for it, is told last, once the acceptor's state is settled.
 void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
   if (!more) acceptor.armed = false;
   if (acceptor.closing) {
@@ -252,6 +253,8 @@ void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
     if (!more) retire(acceptor);
     return;
   }
+  Operation* told = nullptr;         // the waiting accept, completed with `result`
+  Operation* resubmitted = nullptr;  // the waiting accept, submitted again as a plain accept
   if (result >= 0) {
     acceptor.accepted_any = true;
     ++multishot_accepted_;
@@ -259,7 +262,7 @@ void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
       --in_flight_ops_;
       if (waiter->address != nullptr) getpeername(result, waiter->address, waiter->address_length);
       register_fixed(result);  // handed out (a queued one is registered when it is taken)
-      reaped_.emplace_back(waiter, result);
+      told = waiter;
     } else {
       acceptor.ready.push_back(result);
       if (acceptor.ready.size() >= kAcceptedMax && more) {
@@ -270,17 +273,19 @@ void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
     multishot_accept_ = false;  // an older kernel: plain accept from now on
     if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
       --in_flight_ops_;
-      resubmit_.push_back(waiter);
+      resubmitted = waiter;
     }
   } else if (result != -ECANCELED) {
     // The request ended with an error (EMFILE, ENFILE, ...): the waiting accept reports it, and
     // the next accept arms a fresh request.
     if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
       --in_flight_ops_;
-      reaped_.emplace_back(waiter, result);
+      told = waiter;
     }
   }
   if (!more && acceptor.waiter != nullptr) arm(acceptor);
+  if (resubmitted != nullptr) submit(*resubmitted);
+  if (told != nullptr) told->complete(result);
 }
 
 void UringDriver::retire(Acceptor& acceptor) {
@@ -427,12 +432,10 @@ void UringDriver::poll(absl::Time deadline) {
 void UringDriver::reap() {
   // Completions the kernel parked because the queue was full come back into the queue first.
   if (io_uring_cq_has_overflow(&ring_)) io_uring_get_events(&ring_);
-  reaped_.clear();
-  resubmit_.clear();
   bool workers_ready = false;
   bool doorbell_rang = false;
-  // Each completion leaves the ring before it is delivered (complete() may submit new
-  // operations). An acceptor's are delivered after the loop (on_accepted queues them).
+  // Each completion leaves the ring before it is delivered, so complete() may submit new
+  // operations (write_all's next round) in the middle of the batch.
   while (true) {
     const unsigned head = *ring_.cq.khead;
     if (head == io_uring_smp_load_acquire(ring_.cq.ktail)) break;
@@ -477,8 +480,6 @@ void UringDriver::reap() {
       workers_ready = true;
     }
   }
-  for (Operation* op : resubmit_) submit(*op);
-  for (auto [op, result] : reaped_) op->complete(result);
   if (workers_ready) deliver_worker_completions();
   if (doorbell_rang && doorbell_rang_) doorbell_rang_();
 }

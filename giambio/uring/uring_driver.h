@@ -167,14 +167,10 @@ class UringDriver final : public Driver {
   // cancel requests) that will each produce one completion.
   size_t in_flight_ops_ = 0;
   size_t completions_expected_ = 0;
-  // Scratch for reap(): accepts handed to waiting operations by on_accepted, delivered after
-  // the ring is read.
-  std::vector<std::pair<Operation*, int64_t>> reaped_;
   bool multishot_accept_ = true;
   uint64_t multishot_accepted_ = 0;
   std::unordered_map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd
   std::vector<std::unique_ptr<Acceptor>> closing_acceptors_;      // until their last completion
-  std::vector<Operation*> resubmit_;                              // scratch for reap()
   std::unique_ptr<internal::WorkerThreads> workers_;
   bool watching_workers_ = false;
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
