@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -567,6 +568,62 @@ TEST_P(SocketStreamTest, ASecondReaderOrWriterIsRefusedWhileOneWaits) {
     StreamTransfer read_again = b.read(buffer);
     absl::StatusOr<size_t> got = co_await read_again;
     EXPECT_EQ(std::string(buffer, got.value_or(0)), "again");
+  };
+  run_here(body());
+}
+
+// A stream moved (or assigned over) while a task reads from it: the reader wakes and sees the
+// stream it waited on closed, and the stream's new owner reads and writes as usual, its first
+// read right after the move included (a stream's reads share one operation, which the woken
+// reader must have let go of first).
+TEST_P(SocketStreamTest, MovingAStreamWakesItsReaderAndTheNewOwnerReads) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair2 = socket_pair();
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair3 = socket_pair();
+    SocketStream& a = pair->first;
+    SocketStream& b = pair->second;
+    char buffer[16];
+    char mine[16];
+    absl::StatusOr<size_t> woken;
+    absl::StatusOr<size_t> moved_read;
+    std::optional<SocketStream> moved;  // outlives the pool's tasks
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      // A reader left waiting would hang the pool: the timeout turns that into a failure.
+      pool.spawn(
+          [&]() -> Task<> { woken = co_await with_timeout(absl::Seconds(2), b.read(buffer)); });
+      co_await sleep(absl::Milliseconds(5));  // the read waits now
+      moved.emplace(std::move(b));
+      pool.spawn([&]() -> Task<> {
+        moved_read = co_await with_timeout(absl::Seconds(2), moved->read(mine));
+      });
+      StreamWriteAll hello = a.write_all("hello");
+      EXPECT_TRUE((co_await hello).ok());
+      co_await sleep(absl::Milliseconds(5));
+      EXPECT_EQ(std::string(mine, moved_read.value_or(0)), "hello");
+    });
+    EXPECT_TRUE(absl::IsFailedPrecondition(woken.status())) << woken.status();
+    EXPECT_THAT(woken.status().message(), HasSubstr("closed"));
+
+    // Assigned over while a task reads: the reader sees it closed; then the stream reads from
+    // its new peer.
+    SocketStream& c = pair2->second;
+    absl::StatusOr<size_t> assigned_over;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        assigned_over = co_await with_timeout(absl::Seconds(2), c.read(buffer));
+      });
+      co_await sleep(absl::Milliseconds(5));
+      c = std::move(pair3->second);
+      co_await sleep(absl::Milliseconds(5));  // the reader has seen it
+      StreamWriteAll hi = pair3->first.write_all("hi");
+      EXPECT_TRUE((co_await hi).ok());
+      StreamTransfer next = c.read(buffer);
+      absl::StatusOr<size_t> got = co_await next;
+      EXPECT_EQ(std::string(buffer, got.value_or(0)), "hi");
+    });
+    EXPECT_TRUE(absl::IsFailedPrecondition(assigned_over.status())) << assigned_over.status();
+    EXPECT_THAT(assigned_over.status().message(), HasSubstr("closed"));
   };
   run_here(body());
 }

@@ -7,8 +7,9 @@
 //
 // Each behaves as the Task it replaces would (byte_stream.h's semantics: the checks, one reader
 // and one writer, a cancelled read consumes nothing, a cancelled write_all says how much went
-// out, close() wakes the waiting task), but awaiting it makes no coroutine frame: its operation
-// lives in the awaiting coroutine's frame, the task resumes straight into the caller, and
+// out, close() wakes the waiting task), but awaiting it makes no coroutine frame: it awaits the
+// stream's own operation for that direction (reused by every read, or every write), the task
+// resumes straight into the caller, and
 // write_all's later rounds are submitted from the completion of the one before
 // (IoOperation::go_on_with) without resuming the task in between. A message read and written
 // back costs two resumes instead of six (docs/benchmarks.md has what that saves).
@@ -22,7 +23,6 @@
 
 #include <coroutine>
 #include <cstddef>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,7 +54,7 @@ class [[nodiscard]] StreamTransfer {
   StreamTransfer& operator=(StreamTransfer&&) = delete;
   // A frame destroyed while it waits (a loop's teardown) leaves no dangling busy slot.
   ~StreamTransfer() {
-    if (op_ && slot() == &*op_) slot() = nullptr;
+    if (op_ != nullptr && slot() == op_) slot() = nullptr;
   }
 
   // The awaiting steps are inline (defined in internal/stream_core.h, which they need): a read
@@ -96,7 +96,8 @@ class [[nodiscard]] StreamTransfer {
   bool started_ = false;
   bool all_ = false;  // write_all: every byte, in rounds, with progress
   Refusal refused_ = Refusal::kNone;
-  std::optional<internal::IoOperation> op_;
+  // The stream's operation for this direction, once the await has begun (StreamCore::operation).
+  internal::IoOperation* op_ = nullptr;
 };
 
 // What write_all() returns: every byte of `data`, in as many writes as it takes, awaited in

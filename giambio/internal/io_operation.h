@@ -42,6 +42,7 @@ class IoOperation final : public Operation, public Blocker {
       Loop::not_in_task(name());
     }
     if (loop_.cancelled_before_wait(*task_)) return false;
+    cancel_reached_ = false;  // an operation awaited again (a stream's, stream_core.h) starts fresh
     in_flight_ = true;
     try {
       loop_.driver().submit(*this);
@@ -81,6 +82,11 @@ class IoOperation final : public Operation, public Blocker {
   // Throws the cancellation that reached the waiting task, if one applies (for an operation
   // whose rounds a cancellation cut short).
   void check_cancel();
+
+  // An operation may be awaited again once its await has ended (a stream keeps one per
+  // direction), by tasks of the loop it was made on.
+  bool on_current_loop() const { return &loop_ == Loop::current_or_null(); }
+  bool in_flight() const { return in_flight_; }
 
  private:
   // The current loop; without one, UsageError naming the operation (made only then).

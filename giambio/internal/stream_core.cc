@@ -24,27 +24,40 @@ absl::Status StreamCore::closed_error(const char* operation) {
   return absl::FailedPreconditionError(absl::StrCat(operation, ": the stream is closed"));
 }
 
+// A stream's operations stay where they are (the driver may hold them): the descriptor moves,
+// and a task that waits on the stream moved from is woken and sees that stream closed, as after
+// close(); the stream moved to starts with nobody waiting.
 StreamCore::StreamCore(StreamCore&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       read_kind_(other.read_kind_),
-      write_kind_(other.write_kind_),
-      reading_(std::exchange(other.reading_, nullptr)),
-      writing_(std::exchange(other.writing_, nullptr)) {}
+      write_kind_(other.write_kind_) {
+  withdraw(other.reading_);
+  withdraw(other.writing_);
+}
 
 StreamCore& StreamCore::operator=(StreamCore&& other) noexcept {
   if (this != &other) {
+    // Wakes this stream's waiters; their slots stay taken until they have seen it closed.
     if (fd_ >= 0) (void)close();
     fd_ = std::exchange(other.fd_, -1);
     read_kind_ = other.read_kind_;
     write_kind_ = other.write_kind_;
-    reading_ = std::exchange(other.reading_, nullptr);
-    writing_ = std::exchange(other.writing_, nullptr);
+    withdraw(other.reading_);
+    withdraw(other.writing_);
   }
   return *this;
 }
 
 StreamCore::~StreamCore() {
   if (fd_ >= 0) (void)close();
+}
+
+IoOperation& StreamCore::make_operation(std::optional<IoOperation>& op, OpKind kind) {
+  // Called with the direction's slot free, so no transfer holds `op`.
+  GIAMBIO_CHECK(!op || !op->in_flight(), op_name(kind),
+                ": a stream's operation was remade while the driver still owned it");
+  op.reset();
+  return op.emplace(kind, fd_);
 }
 
 Task<absl::StatusOr<std::string>> StreamCore::read_some(int64_t max_bytes,
@@ -144,7 +157,9 @@ StreamTransfer::result_type StreamTransfer::finish(int64_t result) {
     count_sent(static_cast<size_t>(result));
   }
   const char* name = op_name(kind_);
-  if (core_->fd_ < 0) return StreamCore::closed_error(name);
+  // Withdrawn with no cancellation that applies (await_resume threw otherwise): by close(), or
+  // by a move or an assignment of the stream, which may hold a new descriptor by now.
+  if (core_->fd_ < 0 || result == -ECANCELED) return StreamCore::closed_error(name);
   if (result < 0) {
     return internal::errno_status(static_cast<int>(-result), name, describe_(core_->fd_));
   }

@@ -8,6 +8,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,13 +75,31 @@ class StreamCore {
   static absl::Status closed_error(const char* operation);
 
  private:
-  friend class giambio::StreamTransfer;  // checks the stream and marks it busy
+  friend class giambio::StreamTransfer;  // checks the stream, marks it busy, awaits its operation
+
+  // The operation a read (or a write) awaits. One reader and one writer at a time, so one of each
+  // serves every transfer: a message's read and write touch the same few lines each time instead
+  // of building an operation in the awaiting frame. Made again when the descriptor or the loop
+  // is not the one it was made for. Only while the direction's slot is free: a transfer holds
+  // the operation from its await until it has seen the result.
+  IoOperation& operation(bool reading) {
+    std::optional<IoOperation>& op = reading ? read_op_ : write_op_;
+    if (!op || op->fd() != fd_ || !op->on_current_loop()) [[unlikely]] {
+      return make_operation(op, reading ? read_kind_ : write_kind_);
+    }
+    return *op;
+  }
+  IoOperation& make_operation(std::optional<IoOperation>& op, OpKind kind);
 
   int fd_ = -1;
   OpKind read_kind_;
   OpKind write_kind_;
+  // This stream's operation while a reader (writer) waits on it, for close() to withdraw;
+  // nullptr when nobody does. Never handed to another stream: a move wakes the waiter instead.
   IoOperation* reading_ = nullptr;
   IoOperation* writing_ = nullptr;
+  std::optional<IoOperation> read_op_;
+  std::optional<IoOperation> write_op_;
 };
 
 }  // namespace giambio::internal
@@ -101,20 +120,20 @@ inline bool StreamTransfer::await_suspend(std::coroutine_handle<> caller) {
   }
   started_ = true;
   if (bytes_written_ != nullptr) *bytes_written_ = 0;
-  op_.emplace(kind_, core_->fd_);
+  op_ = &core_->operation(reading_);
   op_->buffer = buffer_.data();
   op_->length = buffer_.size();
-  if (all_) op_->go_on_with(&StreamTransfer::next_round, this);
+  op_->go_on_with(all_ ? &StreamTransfer::next_round : nullptr, this);
   if (!op_->await_suspend(caller)) return false;  // cancelled already, or completed at once
-  slot() = &*op_;  // close() finds the operation here and withdraws it
+  slot() = op_;  // close() finds the operation here and withdraws it
   return true;
 }
 
 inline StreamTransfer::result_type StreamTransfer::await_resume() {
-  if (!op_) [[unlikely]] {
+  if (op_ == nullptr) [[unlikely]] {
     return refusal_error();  // or an empty write's 0
   }
-  if (internal::IoOperation*& busy = slot(); busy == &*op_) busy = nullptr;
+  if (internal::IoOperation*& busy = slot(); busy == op_) busy = nullptr;
   const int64_t result = op_->await_resume();  // throws Cancelled if withdrawn by a cancellation
   if (result >= 0 && core_->fd_ >= 0) [[likely]] {
     if (!all_) return static_cast<size_t>(result);
