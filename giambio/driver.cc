@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "giambio/errors.h"
+#include "giambio/internal/file_holders.h"
 
 namespace giambio {
 
@@ -52,7 +53,12 @@ int SystemCalls::socket_name(int fd, bool peer, sockaddr* address, socklen_t* le
 
 int SystemCalls::shutdown(int fd, int how) { return result_of(::shutdown(fd, how)); }
 
-int SystemCalls::close(int fd) { return result_of(::close(fd)); }
+int SystemCalls::close(int fd) {
+  // A ring on another thread may hold the file in its registered table: it lets go
+  // (internal/file_holders.h).
+  internal::forget(fd);
+  return result_of(::close(fd));
+}
 
 int64_t SystemCalls::file_size(int fd) {
   struct stat info;

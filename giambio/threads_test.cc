@@ -388,6 +388,34 @@ TEST_P(LoopsTest, AFailingLoopCancelsTheOthersAndItsErrorComesOut) {
   EXPECT_THAT(reasons[1], HasSubstr("loop 2 failed: disk on fire"));
 }
 
+// A stream made on one loop and closed on another: the peer sees the end of the stream, and a
+// socket the first loop makes next (the number may be reused) carries its own bytes.
+TEST_P(LoopsTest, AStreamClosedOnAnotherLoopIsClosed) {
+  if (interleaved()) GTEST_SKIP() << "threads and real sockets: run_loops only";
+  absl::StatusOr<size_t> end;
+  std::string fresh;
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i != 0) co_return;
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    SocketStream& near = pair->first;
+    SocketStream far = std::move(pair->second);
+    co_await submit_to(group[1], [&far]() -> Task<> {
+      EXPECT_TRUE(far.close().ok());
+      co_return;
+    });
+    char buffer[16];
+    end = co_await with_timeout(absl::Seconds(2), near.read(buffer));
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> next = socket_pair();
+    StreamWriteAll hello = next->first.write_all("fresh");
+    EXPECT_TRUE((co_await hello).ok());
+    absl::StatusOr<size_t> n = co_await with_timeout(absl::Seconds(2), next->second.read(buffer));
+    if (n.ok()) fresh.assign(buffer, *n);
+  });
+  EXPECT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end.value_or(99), 0u);
+  EXPECT_EQ(fresh, "fresh");
+}
+
 // Two loops listen on one port with SO_REUSEPORT; a third runs 1000 clients (100 at a time).
 // Every client gets its bytes back, and the kernel spreads the connections over both loops.
 TEST_P(LoopsTest, ServeTcpScalesAcrossLoopsWithReusePort) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ constexpr uint64_t kDoorbellRang = 3;
 // bits above the tag.
 constexpr uint64_t kDoorbellFailedTag = 4;
 constexpr uint64_t kTagMask = 7;
+// The poll of the eventfd other threads write when they close a descriptor this ring holds.
+constexpr uint64_t kLetGo = 5;
 
 constexpr int kOpcodesUsed[] = {
     IORING_OP_POLL_ADD, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_RECV,
@@ -85,7 +88,10 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
     const size_t slots = std::min<size_t>(files.rlim_cur, kFixedFilesMax);
-    if (io_uring_register_files_sparse(&driver->ring_, static_cast<unsigned>(slots)) == 0) {
+    // Without the eventfd that other threads' closes wake it through, the ring holds no files.
+    driver->let_go_event_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (driver->let_go_event_ >= 0 &&
+        io_uring_register_files_sparse(&driver->ring_, static_cast<unsigned>(slots)) == 0) {
       driver->fixed_.assign(slots, 0);
     }
   }
@@ -93,10 +99,13 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
 }
 
 void UringDriver::register_fixed(int fd) {
-  if (fd < 0 || static_cast<size_t>(fd) >= fixed_.size() || fixed_[fd]) return;
+  if (fd < 0 || static_cast<size_t>(fd) >= fixed_.size() || internal::held_by(fd, *this)) return;
+  // A slot still holding a file that another thread closed (not cleared yet) is replaced.
   if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1) {
+    if (!fixed_[fd]) ++fixed_count_;
     fixed_[fd] = 1;
-    ++fixed_count_;
+    internal::hold(fd, *this);
+    watch_let_go();
   }
 }
 
@@ -109,6 +118,42 @@ void UringDriver::unregister_fixed(int fd) {
                 ")");
   fixed_[fd] = 0;
   --fixed_count_;
+  internal::release(fd, *this);  // unless the number is another ring's file by now
+}
+
+void UringDriver::let_go_soon(int fd) {
+  {
+    std::lock_guard<std::mutex> guard(let_go_lock_);
+    let_go_.push_back(fd);
+  }
+  const uint64_t one = 1;
+  // EAGAIN only when the counter is full: a wake-up is waiting already.
+  [[maybe_unused]] const ssize_t written = ::write(let_go_event_, &one, sizeof(one));
+}
+
+void UringDriver::clear_let_go() {
+  uint64_t count;
+  [[maybe_unused]] const ssize_t read = ::read(let_go_event_, &count, sizeof(count));
+  std::vector<int> closed;
+  {
+    std::lock_guard<std::mutex> guard(let_go_lock_);
+    closed.swap(let_go_);
+  }
+  for (const int fd : closed) {
+    // Registered again here since (a new file with the number): that slot stays.
+    if (internal::held_by(fd, *this)) continue;
+    unregister_fixed(fd);
+  }
+  watch_let_go();
+}
+
+void UringDriver::watch_let_go() {
+  if (watching_let_go_ || cancelling_all_) return;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_poll_add(sqe, let_go_event_, POLLIN);
+  io_uring_sqe_set_data64(sqe, kLetGo);
+  watching_let_go_ = true;
+  ++completions_expected_;
 }
 
 int UringDriver::socket(int family, int type) {
@@ -151,8 +196,10 @@ bool UringDriver::ring_doorbell(int doorbell, int fallback) {
 }
 
 UringDriver::~UringDriver() {
+  internal::leave(*this);  // first: no other thread tells this ring anything from here on
   cancel_all();
-  io_uring_queue_exit(&ring_);
+  io_uring_queue_exit(&ring_);  // drops the registered files
+  if (let_go_event_ >= 0) ::close(let_go_event_);
 }
 
 absl::Time UringDriver::now() { return internal::monotonic_now(); }
@@ -434,6 +481,7 @@ void UringDriver::reap() {
   if (io_uring_cq_has_overflow(&ring_)) io_uring_get_events(&ring_);
   bool workers_ready = false;
   bool doorbell_rang = false;
+  bool let_go = false;
   // Each completion leaves the ring before it is delivered, so complete() may submit new
   // operations (write_all's next round) in the middle of the batch.
   while (true) {
@@ -478,13 +526,18 @@ void UringDriver::reap() {
     if (data == kWorkersReady) {
       watching_workers_ = false;
       workers_ready = true;
+    } else if (data == kLetGo) {
+      watching_let_go_ = false;
+      let_go = true;
     }
   }
+  if (let_go) clear_let_go();
   if (workers_ready) deliver_worker_completions();
   if (doorbell_rang && doorbell_rang_) doorbell_rang_();
 }
 
 void UringDriver::cancel_all() {
+  cancelling_all_ = true;  // the let-go watch is not armed again
   if (workers_) {
     // Lookups were withdrawn (or abandoned) by their owners' aborts; deliver what finished.
     workers_->wait_until_idle();

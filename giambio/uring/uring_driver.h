@@ -42,8 +42,12 @@
 // socket_pair, adopt, an accepted connection) is registered in the slot of its own number, and
 // operations on it name the slot (IOSQE_FIXED_FILE), so the kernel skips looking the file up
 // and counting a reference per operation. close() clears the slot before the descriptor closes,
-// so a reused number never reaches the old file. A descriptor the program made itself, one above
-// the table, or any descriptor where the kernel refuses the table, is used by number as before.
+// so a reused number never reaches the old file. A descriptor closed on another thread (a stream
+// handed to another loop) goes through the process-wide registry of holders
+// (internal/file_holders.h): from then on this ring uses the number by value, and the other
+// thread's close wakes this ring (an eventfd it polls once it holds any file), which clears the
+// slot on its own thread so the file really closes. A descriptor the program made itself, one
+// above the table, or any descriptor where the kernel refuses the table, is used by number.
 //
 // Receiving is one plain recv per read, into the caller's buffer, and sending one plain send
 // per write. Multishot receive with a ring of provided buffers was built and measured slower here
@@ -60,6 +64,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -67,11 +72,12 @@
 
 #include "absl/status/statusor.h"
 #include "giambio/driver.h"
+#include "giambio/internal/file_holders.h"
 #include "giambio/internal/worker_threads.h"
 
 namespace giambio {
 
-class UringDriver final : public Driver {
+class UringDriver final : public Driver, public internal::FileHolder {
  public:
   // Submission-queue entries, and completion-queue entries per submission entry.
   static constexpr unsigned kEntries = 256;
@@ -81,7 +87,7 @@ class UringDriver final : public Driver {
   static constexpr size_t kAcceptedMax = 128;
 
   // The most slots the table of registered descriptors gets (fewer if RLIMIT_NOFILE is lower).
-  static constexpr size_t kFixedFilesMax = 16384;
+  static constexpr size_t kFixedFilesMax = internal::kHeldFilesMax;
 
   // multishot_accept = false forces plain accept (tests of both paths).
   static absl::StatusOr<std::unique_ptr<UringDriver>> create(unsigned entries = kEntries,
@@ -148,14 +154,19 @@ class UringDriver final : public Driver {
   // Registers `fd` in its slot of the table, if it fits; unregisters it.
   void register_fixed(int fd);
   void unregister_fixed(int fd);
-  // Points `sqe` at `fd`'s slot if it is registered.
+  // Points `sqe` at `fd`'s slot if its file is the one registered there (not closed meanwhile
+  // on another thread).
   void use_fixed(io_uring_sqe* sqe, int fd) const {
-    // A negative fd, cast, is past the end.
-    if (static_cast<size_t>(fd) < fixed_.size() && fixed_[static_cast<size_t>(fd)] != 0) {
+    if (internal::held_by(fd, *this)) {
       sqe->fd = fd;
       sqe->flags |= IOSQE_FIXED_FILE;
     }
   }
+  // internal::FileHolder: `fd` is being closed on another thread; queued for clear_let_go().
+  void let_go_soon(int fd) override;
+  // Clears the slots of the files closed on other threads (on this ring's thread).
+  void clear_let_go();
+  void watch_let_go();
   // Worker threads: started on the first lookup; their eventfd is polled while work is out.
   void submit_to_workers(Operation& op);
   void watch_workers();
@@ -176,8 +187,15 @@ class UringDriver final : public Driver {
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
   bool has_msg_ring_ = false;
   bool ring_fd_registered_ = false;  // tried, on the first poll()
-  std::vector<uint8_t> fixed_;       // by descriptor number: 1 if registered in its slot
+  std::vector<uint8_t> fixed_;       // by descriptor number: 1 if its slot holds a file
   size_t fixed_count_ = 0;
+  // Descriptors closed on other threads whose slots still hold their files, and the eventfd
+  // those threads write to wake this ring (polled from the first registration on).
+  std::mutex let_go_lock_;
+  std::vector<int> let_go_;
+  int let_go_event_ = -1;
+  bool watching_let_go_ = false;
+  bool cancelling_all_ = false;
   uint64_t doorbells_rung_ = 0;
   std::function<void()> doorbell_rang_;
 };

@@ -1,0 +1,53 @@
+// giambio/internal/file_holders.h: which io_uring ring holds each descriptor's file, process-wide.
+//
+// The io_uring driver registers the descriptors it makes in its ring's table (uring_driver.h):
+// the ring then holds a reference to the file, and only the ring's own thread may drop it. A
+// descriptor number belongs to the whole process, though, and a stream may be handed to another
+// loop and closed there. So every close in the process calls forget(fd) first
+// (SystemCalls::close): if a ring holds the file, from that moment the ring no longer treats
+// the number as its registered file (a reused number never reaches the old file), and it is told
+// (FileHolder::let_go_soon) to drop the file on its own thread at once, so the file really
+// closes and its peer sees the end of the stream.
+//
+//   hold(fd, ring) / release(fd, ring)   the holding ring's thread, as it registers / unregisters
+//   held_by(fd, ring)                    the holding ring's thread, per operation (one load)
+//   forget(fd)                           any thread, before the descriptor is closed
+//   leave(ring)                          a ring that ends (any descriptors it still holds)
+#ifndef GIAMBIO_INTERNAL_FILE_HOLDERS_H_
+#define GIAMBIO_INTERNAL_FILE_HOLDERS_H_
+
+#include <atomic>
+#include <cstddef>
+
+namespace giambio::internal {
+
+class FileHolder {
+ public:
+  // Called on any thread (the registry's lock held, so the holder is alive): `fd` is being
+  // closed elsewhere; drop the reference to its file on the holder's own thread, soon. Must not
+  // block or call back into the registry.
+  virtual void let_go_soon(int fd) = 0;
+
+ protected:
+  ~FileHolder() = default;
+};
+
+// Descriptors below this number can be held (the io_uring driver's table is no larger).
+inline constexpr size_t kHeldFilesMax = 16384;
+
+// The registry itself; use the functions below.
+extern std::atomic<FileHolder*> file_holders[kHeldFilesMax];
+
+inline bool held_by(int fd, const FileHolder& holder) {
+  // A negative fd, cast, is past the end.
+  return static_cast<size_t>(fd) < kHeldFilesMax &&
+         file_holders[static_cast<size_t>(fd)].load(std::memory_order_acquire) == &holder;
+}
+void hold(int fd, FileHolder& holder);
+void release(int fd, FileHolder& holder);
+void forget(int fd);
+void leave(FileHolder& holder);
+
+}  // namespace giambio::internal
+
+#endif  // GIAMBIO_INTERNAL_FILE_HOLDERS_H_
