@@ -41,8 +41,10 @@ void forget(int fd) {
 void leave(FileHolder& holder) {
   std::lock_guard<std::mutex> guard(registry_lock());
   for (std::atomic<FileHolder*>& slot : file_holders) {
-    FileHolder* expected = &holder;
-    slot.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+    // Only the holder itself stores its own address, and it is here: a plain check suffices.
+    if (slot.load(std::memory_order_relaxed) == &holder) {
+      slot.store(nullptr, std::memory_order_release);
+    }
   }
 }
 
