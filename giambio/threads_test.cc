@@ -416,6 +416,74 @@ TEST_P(LoopsTest, AStreamClosedOnAnotherLoopIsClosed) {
   EXPECT_EQ(fresh, "fresh");
 }
 
+// The same for a listener with an accept armed on the first loop: once it is closed on the
+// other loop, nobody listens there (the first ring's armed accept would keep taking connections).
+TEST_P(LoopsTest, AListenerClosedOnAnotherLoopStopsListening) {
+  if (interleaved()) GTEST_SKIP() << "threads and real sockets: run_loops only";
+  absl::Status connected;
+  run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
+    if (i != 0) co_return;
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    const SocketAddress address = listener->local_address();
+    // An accept that times out leaves the ring's accept request armed on the listener.
+    (void)co_await skip_after(absl::Milliseconds(5), listener->accept());
+    co_await submit_to(group[1], [&listener]() -> Task<> {
+      EXPECT_TRUE(listener->close().ok());
+      co_return;
+    });
+    co_await sleep(absl::Milliseconds(20));  // the first ring has let go by now
+    absl::StatusOr<SocketStream> client =
+        co_await with_timeout(absl::Seconds(2), SocketStream::connect(address));
+    connected = client.status();
+  });
+  EXPECT_FALSE(connected.ok());
+  EXPECT_THAT(connected.message(), HasSubstr("refused"));
+}
+
+// The number of a descriptor closed on another thread, reused on the loop before that loop has
+// heard of the close (it is busy meanwhile): the new socket works, whatever the loop's driver
+// remembered of the old one (a registered slot, an epoll registration).
+TEST_P(LoopsTest, ANumberClosedOnAnotherThreadCanBeReusedAtOnce) {
+  if (interleaved()) GTEST_SKIP() << "threads and real sockets: run_loops only";
+  std::string got;
+  bool reused = false;
+  run_group(1, [&](const LoopGroup&, size_t) -> Task<> {
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
+    SocketStream far = std::move(pair->second);
+    const int far_fd = far.fd();
+    char buffer[16];
+    // A wait on it first, so the driver has registered it for waiting.
+    (void)co_await with_timeout(absl::Milliseconds(5), far.read(buffer));
+    // Closed on a thread of its own while the loop waits for it (and so hears nothing).
+    std::thread closer([&far] { EXPECT_TRUE(far.close().ok()); });
+    closer.join();
+    absl::StatusOr<std::pair<SocketStream, SocketStream>> next = socket_pair();
+    reused = next->first.fd() == far_fd || next->second.fd() == far_fd;
+    // Both ends wait for their bytes (a wait is where a stale registration would show).
+    char first[16];
+    char second[16];
+    absl::StatusOr<size_t> at_first;
+    absl::StatusOr<size_t> at_second;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        at_second = co_await with_timeout(absl::Seconds(2), next->second.read(second));
+      });
+      pool.spawn([&]() -> Task<> {
+        at_first = co_await with_timeout(absl::Seconds(2), next->first.read(first));
+      });
+      co_await sleep(absl::Milliseconds(5));
+      StreamWriteAll hello = next->first.write_all("fresh");
+      EXPECT_TRUE((co_await hello).ok());
+      StreamWriteAll back = next->second.write_all("back");
+      EXPECT_TRUE((co_await back).ok());
+    });
+    got = std::string(second, at_second.value_or(0)) + std::string(first, at_first.value_or(0));
+  });
+  EXPECT_TRUE(reused) << "the test needs the number reused";
+  EXPECT_EQ(got, "freshback");
+}
+
 // Two loops listen on one port with SO_REUSEPORT; a third runs 1000 clients (100 at a time).
 // Every client gets its bytes back, and the kernel spreads the connections over both loops.
 TEST_P(LoopsTest, ServeTcpScalesAcrossLoopsWithReusePort) {

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,13 +90,26 @@ int64_t current_readiness(const Operation& op) {
 
 }  // namespace
 
-EpollDriver::EpollDriver() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
-  if (epoll_fd_ < 0) {
-    throw std::runtime_error(absl::StrCat("epoll_create1: ", std::strerror(errno)));
+EpollDriver::EpollDriver()
+    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
+      let_go_event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = let_go_event_;
+  if (epoll_fd_ < 0 || let_go_event_ < 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, let_go_event_, &event) != 0) {
+    const int error = errno;
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (let_go_event_ >= 0) ::close(let_go_event_);
+    throw std::runtime_error(absl::StrCat("epoll driver setup: ", std::strerror(error)));
   }
 }
 
-EpollDriver::~EpollDriver() { ::close(epoll_fd_); }
+EpollDriver::~EpollDriver() {
+  internal::leave(*this);  // first: no other thread tells this driver anything from here on
+  ::close(epoll_fd_);
+  ::close(let_go_event_);
+}
 
 absl::Time EpollDriver::now() { return internal::monotonic_now(); }
 
@@ -132,6 +146,12 @@ bool EpollDriver::is_byte_stream(int fd) {
 }
 
 int EpollDriver::close(int fd) {
+  let_go_here(fd);
+  return SystemCalls::close(fd);
+}
+
+void EpollDriver::let_go_here(int fd) {
+  internal::release(fd, *this);  // unless the number is another driver's file by now
   if (Descriptor* entry = find(fd)) {
     Descriptor& d = *entry;
     // Giambio's own handles withdraw their operations before closing; anything still waiting
@@ -150,7 +170,30 @@ int EpollDriver::close(int fd) {
       op->complete(-EBADF);
     }
   }
-  return SystemCalls::close(fd);
+}
+
+void EpollDriver::let_go_soon(int fd) {
+  {
+    std::lock_guard<std::mutex> guard(let_go_lock_);
+    let_go_.push_back(fd);
+  }
+  const uint64_t one = 1;
+  // EAGAIN only when the counter is full: a wake-up is waiting already.
+  [[maybe_unused]] const ssize_t written = ::write(let_go_event_, &one, sizeof(one));
+}
+
+void EpollDriver::clear_let_go() {
+  uint64_t count;
+  [[maybe_unused]] const ssize_t read = ::read(let_go_event_, &count, sizeof(count));
+  std::vector<int> closed;
+  {
+    std::lock_guard<std::mutex> guard(let_go_lock_);
+    closed.swap(let_go_);
+  }
+  for (const int fd : closed) {
+    // Owned again since (a new descriptor with the number): that entry stays.
+    if (const Descriptor* d = find(fd); d != nullptr && stale(fd, *d)) let_go_here(fd);
+  }
 }
 
 EpollDriver::Descriptor& EpollDriver::add(int fd, bool* added) {
@@ -165,7 +208,9 @@ EpollDriver::Descriptor& EpollDriver::add(int fd, bool* added) {
 }
 
 void EpollDriver::own(int fd, bool byte_stream) {
+  if (const Descriptor* old = find(fd); old != nullptr && stale(fd, *old)) let_go_here(fd);
   Descriptor& d = add(fd);
+  internal::hold(fd, *this);
   if (d.owned) return;
   // An unowned entry under this number belonged to a descriptor the program closed by itself.
   if (d.registered) {
@@ -240,6 +285,10 @@ bool is_consuming_read(const Operation& op) {
 void EpollDriver::attempt_or_wait(Operation& op) {
   int64_t result = -EAGAIN;
   Descriptor* entry = find(op.fd());
+  if (entry != nullptr && stale(op.fd(), *entry)) [[unlikely]] {
+    let_go_here(op.fd());  // a number another thread closed and this loop now uses
+    entry = nullptr;
+  }
   Descriptor* owned = entry != nullptr && entry->owned ? entry : nullptr;
   Descriptor* stream = owned != nullptr && owned->byte_stream ? owned : nullptr;
   if (op.kind() == OpKind::kWaitReadable || op.kind() == OpKind::kWaitWritable) {
@@ -336,6 +385,10 @@ void EpollDriver::poll(absl::Time deadline) {
                                  internal::wait_timespec(deadline, storage), nullptr);
   for (int i = 0; i < count; ++i) {
     const int fd = events[i].data.fd;
+    if (fd == let_go_event_) {
+      clear_let_go();
+      continue;
+    }
     if (workers_ && fd == workers_->event_fd()) {
       deliver_worker_completions();
       continue;

@@ -15,7 +15,10 @@
 // starts waiting. Readiness waits on such descriptors check the current state with poll()
 // first, since an edge may have gone by. Any other descriptor (io_wait.h on a pipe the program
 // made) is registered, level-triggered, only while something waits on it: giambio cannot know when
-// the program closes it.
+// the program closes it. An owned descriptor closed on another loop's thread (a stream handed
+// over) is forgotten through the process-wide registry of holders (internal/file_holders.h):
+// this driver stops trusting its entry at once (the number may be reused) and, woken through an
+// eventfd, drops it on its own thread; anything that waited on it gets EBADF.
 //
 // One syscall per read where it can be: on an owned byte stream (a stream socket or a pipe), a
 // read that returns fewer bytes than it asked for has emptied it, so the next read waits for the
@@ -34,15 +37,17 @@
 #define GIAMBIO_EPOLL_EPOLL_DRIVER_H_
 
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "giambio/driver.h"
+#include "giambio/internal/file_holders.h"
 #include "giambio/internal/worker_threads.h"
 
 namespace giambio {
 
-class EpollDriver final : public Driver {
+class EpollDriver final : public Driver, public internal::FileHolder {
  public:
   EpollDriver();
   ~EpollDriver() override;
@@ -94,6 +99,15 @@ class EpollDriver final : public Driver {
   Descriptor& add(int fd, bool* added = nullptr);
   void erase(int fd) { descriptors_[fd] = Descriptor{}; }
   void own(int fd, bool byte_stream);
+  // The driver's part of closing `fd` (its entry and registration dropped, its waiters given
+  // EBADF), before it closes, on the loop's thread: by close(), or for an owned descriptor
+  // closed on another thread. An owned entry whose descriptor this driver no longer holds
+  // (internal::held_by) is such a one, not yet dropped.
+  void let_go_here(int fd);
+  bool stale(int fd, const Descriptor& d) const { return d.owned && !internal::held_by(fd, *this); }
+  // internal::FileHolder: `fd` is being closed on another thread; queued for clear_let_go().
+  void let_go_soon(int fd) override;
+  void clear_let_go();
   static bool is_byte_stream(int fd);
   // Tries the operation's syscall; completes it, or makes it wait for readiness.
   void attempt_or_wait(Operation& op);
@@ -112,8 +126,12 @@ class EpollDriver final : public Driver {
   size_t pending_ = 0;
   uint64_t interest_changes_ = 0;
   uint64_t reads_skipped_ = 0;
-  std::vector<Descriptor> descriptors_;               // by descriptor number; see find()
-  std::unique_ptr<internal::WorkerThreads> workers_;  // created on first use
+  std::vector<Descriptor> descriptors_;  // by descriptor number; see find()
+  // Owned descriptors closed on other threads, and the eventfd those threads write.
+  std::mutex let_go_lock_;
+  std::vector<int> let_go_;
+  int let_go_event_ = -1;
+  std::unique_ptr<internal::WorkerThreads> workers_;                // created on first use
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
 };
 

@@ -100,10 +100,12 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
 
 void UringDriver::register_fixed(int fd) {
   if (fd < 0 || static_cast<size_t>(fd) >= fixed_.size() || internal::held_by(fd, *this)) return;
-  // A slot still holding a file that another thread closed (not cleared yet) is replaced.
+  // A slot still holding a file that another thread closed (not cleared yet) is let go first,
+  // with the accept request that may be armed on it.
+  if (fixed_[fd]) let_go_here(fd);
   if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1) {
-    if (!fixed_[fd]) ++fixed_count_;
     fixed_[fd] = 1;
+    ++fixed_count_;
     internal::hold(fd, *this);
     watch_let_go();
   }
@@ -140,9 +142,10 @@ void UringDriver::clear_let_go() {
     closed.swap(let_go_);
   }
   for (const int fd : closed) {
-    // Registered again here since (a new file with the number): that slot stays.
+    // Registered again here since (a new file with the number, which let_go_here dealt with
+    // then): that slot stays.
     if (internal::held_by(fd, *this)) continue;
-    unregister_fixed(fd);
+    let_go_here(fd);
   }
   watch_let_go();
 }
@@ -342,6 +345,11 @@ void UringDriver::retire(Acceptor& acceptor) {
 }
 
 int UringDriver::close(int fd) {
+  let_go_here(fd);
+  return SystemCalls::close(fd);
+}
+
+void UringDriver::let_go_here(int fd) {
   unregister_fixed(fd);
   auto it = acceptors_.find(fd);
   if (it != acceptors_.end()) {
@@ -360,7 +368,6 @@ int UringDriver::close(int fd) {
       cancel_request(reinterpret_cast<uint64_t>(&closing) | kAcceptorTag, /*now=*/true);
     }
   }
-  return SystemCalls::close(fd);
 }
 
 void UringDriver::submit(Operation& op) {

@@ -154,6 +154,10 @@ class UringDriver final : public Driver, public internal::FileHolder {
   // Registers `fd` in its slot of the table, if it fits; unregisters it.
   void register_fixed(int fd);
   void unregister_fixed(int fd);
+  // What this ring holds of `fd`'s file, dropped: its slot, and a listener's armed accept (the
+  // queued connections are closed, a waiting accept gets EBADF). Before `fd` closes, on this
+  // ring's thread: by close(), or for a descriptor closed on another thread.
+  void let_go_here(int fd);
   // Points `sqe` at `fd`'s slot if its file is the one registered there (not closed meanwhile
   // on another thread).
   void use_fixed(io_uring_sqe* sqe, int fd) const {
