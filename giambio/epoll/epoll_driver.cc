@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,17 +89,14 @@ int64_t current_readiness(const Operation& op) {
 
 }  // namespace
 
-EpollDriver::EpollDriver()
-    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
-      let_go_event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+EpollDriver::EpollDriver() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.fd = let_go_event_;
-  if (epoll_fd_ < 0 || let_go_event_ < 0 ||
-      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, let_go_event_, &event) != 0) {
+  event.data.fd = let_go_event();
+  if (epoll_fd_ < 0 || let_go_event() < 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, let_go_event(), &event) != 0) {
     const int error = errno;
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    if (let_go_event_ >= 0) ::close(let_go_event_);
     throw std::runtime_error(absl::StrCat("epoll driver setup: ", std::strerror(error)));
   }
 }
@@ -108,7 +104,6 @@ EpollDriver::EpollDriver()
 EpollDriver::~EpollDriver() {
   internal::leave(*this);  // first: no other thread tells this driver anything from here on
   ::close(epoll_fd_);
-  ::close(let_go_event_);
 }
 
 absl::Time EpollDriver::now() { return internal::monotonic_now(); }
@@ -146,19 +141,20 @@ bool EpollDriver::is_byte_stream(int fd) {
 }
 
 int EpollDriver::close(int fd) {
-  let_go_here(fd);
+  let_go_here(fd, /*deregister=*/true);
   return SystemCalls::close(fd);
 }
 
-void EpollDriver::let_go_here(int fd) {
+void EpollDriver::let_go_here(int fd, bool deregister) {
   internal::release(fd, *this);  // unless the number is another driver's file by now
   if (Descriptor* entry = find(fd)) {
     Descriptor& d = *entry;
     // Giambio's own handles withdraw their operations before closing; anything still waiting
     // gets what its syscall would get on a closed descriptor, rather than waiting forever.
     Operation* waiting[] = {std::exchange(d.reader, nullptr), std::exchange(d.writer, nullptr)};
-    // Deregister explicitly: a forked child may still hold the open file.
-    if (d.registered) {
+    // Deregister explicitly: a forked child may still hold the open file. (Not for a descriptor
+    // closed elsewhere: its number may be another file's already.)
+    if (d.registered && deregister) {
       ++interest_changes_;
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     }
@@ -172,27 +168,10 @@ void EpollDriver::let_go_here(int fd) {
   }
 }
 
-void EpollDriver::let_go_soon(int fd) {
-  {
-    std::lock_guard<std::mutex> guard(let_go_lock_);
-    let_go_.push_back(fd);
-  }
-  const uint64_t one = 1;
-  // EAGAIN only when the counter is full: a wake-up is waiting already.
-  [[maybe_unused]] const ssize_t written = ::write(let_go_event_, &one, sizeof(one));
-}
-
 void EpollDriver::clear_let_go() {
-  uint64_t count;
-  [[maybe_unused]] const ssize_t read = ::read(let_go_event_, &count, sizeof(count));
-  std::vector<int> closed;
-  {
-    std::lock_guard<std::mutex> guard(let_go_lock_);
-    closed.swap(let_go_);
-  }
-  for (const int fd : closed) {
+  for (const int fd : closed_elsewhere()) {
     // Owned again since (a new descriptor with the number): that entry stays.
-    if (const Descriptor* d = find(fd); d != nullptr && stale(fd, *d)) let_go_here(fd);
+    if (const Descriptor* d = find(fd); d != nullptr && stale(fd, *d)) let_go_here(fd, false);
   }
 }
 
@@ -208,7 +187,7 @@ EpollDriver::Descriptor& EpollDriver::add(int fd, bool* added) {
 }
 
 void EpollDriver::own(int fd, bool byte_stream) {
-  if (const Descriptor* old = find(fd); old != nullptr && stale(fd, *old)) let_go_here(fd);
+  if (const Descriptor* old = find(fd); old != nullptr && stale(fd, *old)) let_go_here(fd, false);
   Descriptor& d = add(fd);
   internal::hold(fd, *this);
   if (d.owned) return;
@@ -286,7 +265,7 @@ void EpollDriver::attempt_or_wait(Operation& op) {
   int64_t result = -EAGAIN;
   Descriptor* entry = find(op.fd());
   if (entry != nullptr && stale(op.fd(), *entry)) [[unlikely]] {
-    let_go_here(op.fd());  // a number another thread closed and this loop now uses
+    let_go_here(op.fd(), false);  // a number another thread closed and this loop now uses
     entry = nullptr;
   }
   Descriptor* owned = entry != nullptr && entry->owned ? entry : nullptr;
@@ -385,7 +364,7 @@ void EpollDriver::poll(absl::Time deadline) {
                                  internal::wait_timespec(deadline, storage), nullptr);
   for (int i = 0; i < count; ++i) {
     const int fd = events[i].data.fd;
-    if (fd == let_go_event_) {
+    if (fd == let_go_event()) {
       clear_let_go();
       continue;
     }

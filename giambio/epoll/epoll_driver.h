@@ -37,7 +37,6 @@
 #define GIAMBIO_EPOLL_EPOLL_DRIVER_H_
 
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -99,14 +98,14 @@ class EpollDriver final : public Driver, public internal::FileHolder {
   Descriptor& add(int fd, bool* added = nullptr);
   void erase(int fd) { descriptors_[fd] = Descriptor{}; }
   void own(int fd, bool byte_stream);
-  // The driver's part of closing `fd` (its entry and registration dropped, its waiters given
-  // EBADF), before it closes, on the loop's thread: by close(), or for an owned descriptor
-  // closed on another thread. An owned entry whose descriptor this driver no longer holds
+  // The driver's part of closing `fd` (its entry dropped, its waiters given EBADF, and with
+  // `deregister` its epoll registration), on the loop's thread: by close() before the
+  // descriptor closes, or for an owned descriptor closed on another thread (whose registration
+  // the kernel drops with the file). An owned entry whose descriptor this driver no longer holds
   // (internal::held_by) is such a one, not yet dropped.
-  void let_go_here(int fd);
+  void let_go_here(int fd, bool deregister);
   bool stale(int fd, const Descriptor& d) const { return d.owned && !internal::held_by(fd, *this); }
-  // internal::FileHolder: `fd` is being closed on another thread; queued for clear_let_go().
-  void let_go_soon(int fd) override;
+  // Drops the owned descriptors closed on other threads (FileHolder::closed_elsewhere).
   void clear_let_go();
   static bool is_byte_stream(int fd);
   // Tries the operation's syscall; completes it, or makes it wait for readiness.
@@ -126,12 +125,8 @@ class EpollDriver final : public Driver, public internal::FileHolder {
   size_t pending_ = 0;
   uint64_t interest_changes_ = 0;
   uint64_t reads_skipped_ = 0;
-  std::vector<Descriptor> descriptors_;  // by descriptor number; see find()
-  // Owned descriptors closed on other threads, and the eventfd those threads write.
-  std::mutex let_go_lock_;
-  std::vector<int> let_go_;
-  int let_go_event_ = -1;
-  std::unique_ptr<internal::WorkerThreads> workers_;                // created on first use
+  std::vector<Descriptor> descriptors_;               // by descriptor number; see find()
+  std::unique_ptr<internal::WorkerThreads> workers_;  // created on first use
   std::vector<std::pair<Operation*, int64_t>> worker_completions_;  // scratch
 };
 

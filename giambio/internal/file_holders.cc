@@ -1,5 +1,9 @@
 #include "giambio/internal/file_holders.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <mutex>
 
 namespace giambio::internal {
@@ -15,6 +19,31 @@ std::mutex& registry_lock() {
 }  // namespace
 
 constinit std::atomic<FileHolder*> file_holders[kHeldFilesMax] = {};
+
+FileHolder::FileHolder() : event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+FileHolder::~FileHolder() {
+  if (event_ >= 0) ::close(event_);
+}
+
+void FileHolder::let_go_soon(int fd) {
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    closed_.push_back(fd);
+  }
+  const uint64_t one = 1;
+  // EAGAIN only when the counter is full: a wake-up is waiting already.
+  [[maybe_unused]] const ssize_t written = ::write(event_, &one, sizeof(one));
+}
+
+std::vector<int> FileHolder::closed_elsewhere() {
+  uint64_t count;
+  [[maybe_unused]] const ssize_t read = ::read(event_, &count, sizeof(count));
+  std::vector<int> closed;
+  std::lock_guard<std::mutex> guard(lock_);
+  closed.swap(closed_);
+  return closed;
+}
 
 void hold(int fd, FileHolder& holder) {
   if (static_cast<size_t>(fd) >= kHeldFilesMax) return;

@@ -6,8 +6,10 @@
 // loop and closed there. So every close in the process calls forget(fd) first
 // (SystemCalls::close): if a ring holds the file, from that moment the ring no longer treats
 // the number as its registered file (a reused number never reaches the old file), and it is told
-// (FileHolder::let_go_soon) to drop the file on its own thread at once, so the file really
-// closes and its peer sees the end of the stream.
+// (FileHolder::let_go_soon: the number queued, the holder's eventfd written) to drop the file
+// on its own thread at once, so the file really closes and its peer sees the end of the stream.
+// Holders: the io_uring driver (its registered table) and the epoll driver (its table of owned
+// registrations).
 //
 //   hold(fd, ring) / release(fd, ring)   the holding ring's thread, as it registers / unregisters
 //   held_by(fd, ring)                    the holding ring's thread, per operation (one load)
@@ -18,18 +20,35 @@
 
 #include <atomic>
 #include <cstddef>
+#include <mutex>
+#include <vector>
 
 namespace giambio::internal {
 
 class FileHolder {
  public:
-  // Called on any thread (the registry's lock held, so the holder is alive): `fd` is being
-  // closed elsewhere; drop the reference to its file on the holder's own thread, soon. Must not
-  // block or call back into the registry.
-  virtual void let_go_soon(int fd) = 0;
+  FileHolder(const FileHolder&) = delete;
+  FileHolder& operator=(const FileHolder&) = delete;
+
+  // The eventfd other threads write when they close a descriptor this holder holds (-1 if it
+  // could not be made: then the holder must hold nothing). The holder polls it.
+  int let_go_event() const { return event_; }
+  // Any thread (forget(), the registry's lock held, so the holder is alive): `fd` is being
+  // closed elsewhere. Queues it and wakes the holder.
+  void let_go_soon(int fd);
+  // The holder's thread, when its eventfd is readable: the descriptors queued since the last
+  // call. For each, the holder drops what it holds of the file, unless it holds the number
+  // again by now (held_by: a new descriptor with that number).
+  std::vector<int> closed_elsewhere();
 
  protected:
-  ~FileHolder() = default;
+  FileHolder();
+  ~FileHolder();
+
+ private:
+  const int event_;
+  std::mutex lock_;
+  std::vector<int> closed_;
 };
 
 // Descriptors below this number can be held (the io_uring driver's table is no larger).

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -89,8 +88,7 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::create(unsigned entrie
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
     const size_t slots = std::min<size_t>(files.rlim_cur, kFixedFilesMax);
     // Without the eventfd that other threads' closes wake it through, the ring holds no files.
-    driver->let_go_event_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (driver->let_go_event_ >= 0 &&
+    if (driver->let_go_event() >= 0 &&
         io_uring_register_files_sparse(&driver->ring_, static_cast<unsigned>(slots)) == 0) {
       driver->fixed_.assign(slots, 0);
     }
@@ -123,25 +121,8 @@ void UringDriver::unregister_fixed(int fd) {
   internal::release(fd, *this);  // unless the number is another ring's file by now
 }
 
-void UringDriver::let_go_soon(int fd) {
-  {
-    std::lock_guard<std::mutex> guard(let_go_lock_);
-    let_go_.push_back(fd);
-  }
-  const uint64_t one = 1;
-  // EAGAIN only when the counter is full: a wake-up is waiting already.
-  [[maybe_unused]] const ssize_t written = ::write(let_go_event_, &one, sizeof(one));
-}
-
 void UringDriver::clear_let_go() {
-  uint64_t count;
-  [[maybe_unused]] const ssize_t read = ::read(let_go_event_, &count, sizeof(count));
-  std::vector<int> closed;
-  {
-    std::lock_guard<std::mutex> guard(let_go_lock_);
-    closed.swap(let_go_);
-  }
-  for (const int fd : closed) {
+  for (const int fd : closed_elsewhere()) {
     // Registered again here since (a new file with the number, which let_go_here dealt with
     // then): that slot stays.
     if (internal::held_by(fd, *this)) continue;
@@ -153,7 +134,7 @@ void UringDriver::clear_let_go() {
 void UringDriver::watch_let_go() {
   if (watching_let_go_ || cancelling_all_) return;
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_poll_add(sqe, let_go_event_, POLLIN);
+  io_uring_prep_poll_add(sqe, let_go_event(), POLLIN);
   io_uring_sqe_set_data64(sqe, kLetGo);
   watching_let_go_ = true;
   ++completions_expected_;
@@ -202,7 +183,6 @@ UringDriver::~UringDriver() {
   internal::leave(*this);  // first: no other thread tells this ring anything from here on
   cancel_all();
   io_uring_queue_exit(&ring_);  // drops the registered files
-  if (let_go_event_ >= 0) ::close(let_go_event_);
 }
 
 absl::Time UringDriver::now() { return internal::monotonic_now(); }

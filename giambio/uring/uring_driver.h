@@ -64,7 +64,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -166,9 +165,7 @@ class UringDriver final : public Driver, public internal::FileHolder {
       sqe->flags |= IOSQE_FIXED_FILE;
     }
   }
-  // internal::FileHolder: `fd` is being closed on another thread; queued for clear_let_go().
-  void let_go_soon(int fd) override;
-  // Clears the slots of the files closed on other threads (on this ring's thread).
+  // Clears the slots of the files closed on other threads (FileHolder::closed_elsewhere).
   void clear_let_go();
   void watch_let_go();
   // Worker threads: started on the first lookup; their eventfd is polled while work is out.
@@ -193,11 +190,7 @@ class UringDriver final : public Driver, public internal::FileHolder {
   bool ring_fd_registered_ = false;  // tried, on the first poll()
   std::vector<uint8_t> fixed_;       // by descriptor number: 1 if its slot holds a file
   size_t fixed_count_ = 0;
-  // Descriptors closed on other threads whose slots still hold their files, and the eventfd
-  // those threads write to wake this ring (polled from the first registration on).
-  std::mutex let_go_lock_;
-  std::vector<int> let_go_;
-  int let_go_event_ = -1;
+  // The holder's eventfd (closes on other threads) is polled from the first registration on.
   bool watching_let_go_ = false;
   bool cancelling_all_ = false;
   uint64_t doorbells_rung_ = 0;
