@@ -54,8 +54,8 @@ int SystemCalls::socket_name(int fd, bool peer, sockaddr* address, socklen_t* le
 int SystemCalls::shutdown(int fd, int how) { return result_of(::shutdown(fd, how)); }
 
 int SystemCalls::close(int fd) {
-  // A ring on another thread may hold the file in its registered table: it lets go
-  // (internal/file_holders.h).
+  // A driver on another thread may hold the number (io_uring's registered table, epoll's owned
+  // registration): it lets go (internal/file_holders.h).
   internal::forget(fd);
   return result_of(::close(fd));
 }

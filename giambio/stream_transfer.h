@@ -9,10 +9,10 @@
 // and one writer, a cancelled read consumes nothing, a cancelled write_all says how much went
 // out, close() wakes the waiting task), but awaiting it makes no coroutine frame: it awaits the
 // stream's own operation for that direction (reused by every read, or every write), the task
-// resumes straight into the caller, and
-// write_all's later rounds are submitted from the completion of the one before
-// (IoOperation::go_on_with) without resuming the task in between. A message read and written
-// back costs two resumes instead of six (docs/benchmarks.md has what that saves).
+// resumes straight into the caller, and write_all's later rounds are submitted from the
+// completion of the one before (IoOperation::go_on_with) without resuming the task in between.
+// A message read and written back costs two resumes instead of six (docs/benchmarks.md has what
+// that saves).
 //
 // Await it once, where it is made (as above). Where a Task is wanted it converts to one:
 // `Task<absl::StatusOr<size_t>> t = stream.read(buffer);`, and with_timeout / skip_after

@@ -1,20 +1,22 @@
-// giambio/internal/file_holders.h: which io_uring ring holds each descriptor's file, process-wide.
+// giambio/internal/file_holders.h: which driver holds each descriptor, process-wide.
 //
-// The io_uring driver registers the descriptors it makes in its ring's table (uring_driver.h):
-// the ring then holds a reference to the file, and only the ring's own thread may drop it. A
-// descriptor number belongs to the whole process, though, and a stream may be handed to another
-// loop and closed there. So every close in the process calls forget(fd) first
-// (SystemCalls::close): if a ring holds the file, from that moment the ring no longer treats
-// the number as its registered file (a reused number never reaches the old file), and it is told
-// (FileHolder::let_go_soon: the number queued, the holder's eventfd written) to drop the file
+// A driver keeps state about the descriptors it makes, by number: the io_uring driver registers
+// each in its ring's table (the ring then holds a reference to the file, which only the ring's
+// own thread may drop), the epoll driver keeps each owned descriptor registered until it closes
+// it. A descriptor number belongs to the whole process, though, and a stream may be handed to
+// another loop and closed there. So every close in the process calls forget(fd) first
+// (SystemCalls::close): if a driver holds the number, from that moment it no longer trusts its
+// state for it (a reused number never reaches the old file), and it is told
+// (FileHolder::let_go_soon: the number queued, the holder's eventfd written) to drop that state
 // on its own thread at once, so the file really closes and its peer sees the end of the stream.
-// Holders: the io_uring driver (its registered table) and the epoll driver (its table of owned
-// registrations).
 //
-//   hold(fd, ring) / release(fd, ring)   the holding ring's thread, as it registers / unregisters
-//   held_by(fd, ring)                    the holding ring's thread, per operation (one load)
-//   forget(fd)                           any thread, before the descriptor is closed
-//   leave(ring)                          a ring that ends (any descriptors it still holds)
+//   hold(fd, driver) / release(fd, driver)   the holder's thread, as it takes / drops a number
+//   held_by(fd, driver)                      the holder's thread, per operation (one load)
+//   forget(fd)                               any thread, before the descriptor is closed
+//   leave(driver)                            a holder that ends (whatever it still holds)
+//
+// One holder per number: a listener handed to a loop that accepts on it while another loop made
+// it is not covered (the accepting ring's armed accept is not a holder).
 #ifndef GIAMBIO_INTERNAL_FILE_HOLDERS_H_
 #define GIAMBIO_INTERNAL_FILE_HOLDERS_H_
 
