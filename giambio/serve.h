@@ -27,6 +27,7 @@
 #define GIAMBIO_SERVE_H_
 
 #include <concepts>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <utility>
@@ -56,25 +57,53 @@ struct ServeOptions {
   absl::Duration grace = absl::Seconds(10);
   // Called on the loop with a connection's peer when it is accepted (kOpened), and when its
   // handler has ended, however it ended: returned, threw or was cancelled (kClosed). For logs and
-  // counters; it must not throw (kClosed is told from a destructor) and cannot block the loop for
-  // long. Empty: nothing is called.
+  // counters; it cannot block the loop for long. If it throws, that connection's task fails as
+  // if its handler had thrown (so serve_tcp does, cancelling the rest); a handler's own
+  // exception wins over one kClosed throws after it. Empty: nothing is called.
   std::function<void(const SocketAddress& peer, ConnectionEvent event)> on_connection;
 };
 
 namespace internal {
 
 // One connection's task with ServeOptions::on_connection: told when it opens and when it ends.
+// kClosed is told on the task's own path, so what it throws fails the task; a frame destroyed
+// unfinished (a loop torn down) tells it from the destructor, where a throw has nowhere to go
+// and is dropped.
 template <typename Handler>
 Task<> observed_connection(Handler& handler, SocketStream stream, const ServeOptions& options) {
   struct Told {
     const ServeOptions& options;
     SocketAddress peer;
-    ~Told() { options.on_connection(peer, ConnectionEvent::kClosed); }
+    bool closed = false;
+    void close() {
+      closed = true;
+      options.on_connection(peer, ConnectionEvent::kClosed);
+    }
+    ~Told() {
+      if (closed) return;
+      try {
+        close();
+      } catch (...) {
+      }
+    }
   };
-  const Told told{options, stream.peer_address().value_or(SocketAddress())};
+  Told told{options, stream.peer_address().value_or(SocketAddress())};
   options.on_connection(told.peer, ConnectionEvent::kOpened);
-  auto work = std::invoke(handler, std::move(stream));
-  co_await std::move(work);
+  std::exception_ptr failure;
+  try {
+    auto work = std::invoke(handler, std::move(stream));
+    co_await std::move(work);
+  } catch (...) {
+    failure = std::current_exception();  // returned, threw or was cancelled: kClosed first
+  }
+  if (failure) {
+    try {
+      told.close();
+    } catch (...) {
+    }
+    std::rethrow_exception(failure);
+  }
+  told.close();
 }
 
 // The accept loop: runs until cancelled, or until an accept error other than exhaustion (the

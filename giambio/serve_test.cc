@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,32 @@ TEST_P(ServeTest, OnConnectionHearsEachConnectionOpenAndClose) {
     const auto closed = std::find(heard.events.begin(), heard.events.end(), "closed " + client);
     EXPECT_LT(opened, closed) << client;
   }
+}
+
+// on_connection that throws when a connection closes fails that connection's task, as a throwing
+// handler would: serve_tcp ends with the exception (it used to be told from a destructor, which
+// terminated the process).
+TEST_P(ServeTest, AnOnConnectionThatThrowsFailsTheServerInsteadOfTheProcess) {
+  auto body = []() -> Task<> {
+    absl::StatusOr<SocketListener> listener =
+        SocketListener::listen(*SocketAddress::parse("127.0.0.1", 0));
+    ServeOptions options;
+    options.on_connection = [](const SocketAddress&, ConnectionEvent event) {
+      if (event == ConnectionEvent::kClosed) throw std::runtime_error("counter broke");
+    };
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> { (void)co_await serve_tcp(*listener, echo_once, options); });
+      (void)co_await ask(listener->local_address(), "q");
+      co_await sleep(absl::Seconds(10));  // serve_tcp's failure cancels this
+    });
+  };
+  std::string error;
+  try {
+    run_here(body());
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, "counter broke");
 }
 
 // With the descriptor limit reached, accept fails with EMFILE; serve_tcp backs off and serves
