@@ -1,11 +1,15 @@
 #include "giambio/stream.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "giambio/byte_stream.h"
 #include "giambio/drivers_test_util.h"
+#include "giambio/internal/file_holders.h"
 #include "giambio/pool.h"
 #include "giambio/socket_stream.h"
 #include "giambio/timeouts.h"
@@ -49,6 +53,46 @@ TEST_P(StreamTest, PipeCarriesDataAndEndOfStream) {
     co_return received.substr(0, 8) + std::to_string(received.size());
   };
   EXPECT_EQ(run_here(body()), "hello pp200006");
+}
+
+// Descriptors numbered above what drivers track per number (internal::kHeldFilesMax: io_uring's
+// registered table, the holder registry) work as the others do, waits included.
+TEST_P(StreamTest, DescriptorsAboveTheRegistryWork) {
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  static constexpr int kHigh = static_cast<int>(internal::kHeldFilesMax) + 100;
+  if (limit.rlim_cur < static_cast<rlim_t>(kHigh + 2)) {
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, kHigh + 2);
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur < static_cast<rlim_t>(kHigh + 2)) {
+    GTEST_SKIP() << "the descriptor limit is below " << kHigh + 2;
+  }
+  auto body = []() -> Task<std::string> {
+    int fds[2];
+    EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    EXPECT_EQ(dup3(fds[0], kHigh, O_CLOEXEC), kHigh);
+    EXPECT_EQ(dup3(fds[1], kHigh + 1, O_CLOEXEC), kHigh + 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    AsyncStream in(kHigh);
+    AsyncStream out(kHigh + 1);
+    std::string received;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        while (true) {
+          absl::StatusOr<std::string> chunk = co_await in.read_some(4096);
+          if (!chunk.ok() || chunk->empty()) break;
+          received += *chunk;
+        }
+      });
+      const std::string big(200000, 'p');  // more than a pipe buffer: both sides wait
+      EXPECT_TRUE((co_await out.write_all(big)).ok());
+      EXPECT_TRUE(out.close().ok());
+    });
+    co_return std::to_string(received.size());
+  };
+  EXPECT_EQ(run_here(body()), "200000");
 }
 
 // Written once against the stream surface (byte_stream.h): sends `message` through `out` with

@@ -104,7 +104,12 @@ class EpollDriver final : public Driver, public internal::FileHolder {
   // the kernel drops with the file). An owned entry whose descriptor this driver no longer holds
   // (internal::held_by) is such a one, not yet dropped.
   void let_go_here(int fd, bool deregister);
-  bool stale(int fd, const Descriptor& d) const { return d.owned && !internal::held_by(fd, *this); }
+  // (A number above the registry cannot be held, so it is never found stale: no other thread's
+  // close reaches it, as before the registry.)
+  bool stale(int fd, const Descriptor& d) const {
+    return d.owned && static_cast<size_t>(fd) < internal::kHeldFilesMax &&
+           !internal::held_by(fd, *this);
+  }
   // Drops the owned descriptors closed on other threads (FileHolder::closed_elsewhere).
   void clear_let_go();
   static bool is_byte_stream(int fd);

@@ -6,15 +6,18 @@
 #include "giambio/epoll/epoll_driver.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "giambio/giambio.h"
+#include "giambio/internal/file_holders.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -37,18 +40,23 @@ T run_on_epoll(EpollDriver*& driver, Task<T> body) {
 Task<absl::Status> wait_for_readable(int fd) { co_return co_await wait_readable(fd); }
 
 // `rounds` one-byte round trips between `a` and `b`, each side in its own task.
-Task<int> ping_pong(SocketStream& a, SocketStream& b, int rounds) {
+template <typename Stream>
+Task<int> ping_pong(Stream& a, Stream& b, int rounds) {
   int completed = 0;
   co_await with_pool([&](Pool& pool) -> Task<> {
     pool.spawn([&]() -> Task<> {
       for (int i = 0; i < rounds; ++i) {
         absl::StatusOr<std::string> got = co_await b.read_some(1);
-        if (!got.ok() || got->empty() || !(co_await b.write_all(*got)).ok()) co_return;
+        if (!got.ok() || got->empty()) co_return;
+        absl::Status back = co_await b.write_all(*got);
+        if (!back.ok()) co_return;
       }
     });
     for (int i = 0; i < rounds; ++i) {
-      if (!(co_await a.write_all("p")).ok()) co_return;
-      if ((co_await a.read_some(1)).value_or("") != "p") co_return;
+      absl::Status sent = co_await a.write_all("p");
+      if (!sent.ok()) co_return;
+      absl::StatusOr<std::string> got = co_await a.read_some(1);
+      if (got.value_or("") != "p") co_return;
       ++completed;
     }
   });
@@ -71,6 +79,37 @@ TEST(EpollDriverTest, WaitsOnItsOwnSocketsMakeNoEpollCtl) {
   };
   // Each of the two connected sockets is registered once, at its first wait (registering them
   // per wait, as before, made 4 calls per round trip).
+  EXPECT_LE(run_on_epoll(driver, body()), 2u);
+}
+
+// The same for descriptors numbered above what the holder registry tracks
+// (internal/file_holders.h): they stay owned (registered once), though no other thread's close
+// can reach them there.
+TEST(EpollDriverTest, DescriptorsAboveTheRegistryStayRegistered) {
+  constexpr int kRounds = 100;
+  constexpr int kHigh = static_cast<int>(internal::kHeldFilesMax) + 100;
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, kHigh + 2));
+  setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < static_cast<rlim_t>(kHigh + 2)) {
+    GTEST_SKIP() << "the descriptor limit is below " << kHigh + 2;
+  }
+  EpollDriver* driver = nullptr;
+  auto body = [&]() -> Task<uint64_t> {
+    int fds[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    EXPECT_EQ(dup3(fds[0], kHigh, O_CLOEXEC), kHigh);
+    EXPECT_EQ(dup3(fds[1], kHigh + 1, O_CLOEXEC), kHigh + 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    AsyncStream a(kHigh);
+    AsyncStream b(kHigh + 1);
+    const uint64_t before = driver->interest_changes();
+    const int completed = co_await ping_pong(a, b, kRounds);
+    EXPECT_EQ(completed, kRounds);
+    co_return driver->interest_changes() - before;
+  };
   EXPECT_LE(run_on_epoll(driver, body()), 2u);
 }
 
