@@ -35,7 +35,9 @@
 // exception comes back; cancelling the awaiting task cancels the remote one and waits for it to
 // end; a target loop that ended is a RunFinishedError. If one loop's main fails, every other loop's
 // main is cancelled (reason "loop 1 failed: ...") and run_loops rethrows the error (a MultiError if
-// several failed on their own): nothing outlives the call.
+// several failed on their own): nothing outlives the call. A socket or stream may be handed to a
+// task of another loop (its descriptor is the process's) and used and closed there: the loop
+// that made it lets go of what it held of it (internal/file_holders.h).
 //
 // Simulation and the virtual clock: threads would break determinism, so there to_thread runs the
 // callable inline, on the loop's thread, right after a schedule point (same value, same

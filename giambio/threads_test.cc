@@ -388,29 +388,41 @@ TEST_P(LoopsTest, AFailingLoopCancelsTheOthersAndItsErrorComesOut) {
   EXPECT_THAT(reasons[1], HasSubstr("loop 2 failed: disk on fire"));
 }
 
-// A stream made on one loop and closed on another: the peer sees the end of the stream, and a
-// socket the first loop makes next (the number may be reused) carries its own bytes.
+// A stream made on one loop, used and closed on another: the other loop reads and answers, the
+// peer then sees the end of the stream, and a socket the first loop makes next (the number may
+// be reused) carries its own bytes.
 TEST_P(LoopsTest, AStreamClosedOnAnotherLoopIsClosed) {
   if (interleaved()) GTEST_SKIP() << "threads and real sockets: run_loops only";
   absl::StatusOr<size_t> end;
   std::string fresh;
+  std::string answer;
   run_group(2, [&](const LoopGroup& group, size_t i) -> Task<> {
     if (i != 0) co_return;
     absl::StatusOr<std::pair<SocketStream, SocketStream>> pair = socket_pair();
     SocketStream& near = pair->first;
     SocketStream far = std::move(pair->second);
+    StreamWriteAll question = near.write_all("hi");
+    EXPECT_TRUE((co_await question).ok());
     co_await submit_to(group[1], [&far]() -> Task<> {
+      char got[16];
+      absl::StatusOr<size_t> n = co_await with_timeout(absl::Seconds(2), far.read(got));
+      EXPECT_EQ(std::string(got, n.value_or(0)), "hi");
+      absl::Status back = co_await far.write_all("yes");
+      EXPECT_TRUE(back.ok());
       EXPECT_TRUE(far.close().ok());
-      co_return;
     });
+    char reply[16];
+    absl::StatusOr<size_t> n = co_await with_timeout(absl::Seconds(2), near.read(reply));
+    answer.assign(reply, n.value_or(0));
     char buffer[16];
     end = co_await with_timeout(absl::Seconds(2), near.read(buffer));
     absl::StatusOr<std::pair<SocketStream, SocketStream>> next = socket_pair();
     StreamWriteAll hello = next->first.write_all("fresh");
     EXPECT_TRUE((co_await hello).ok());
-    absl::StatusOr<size_t> n = co_await with_timeout(absl::Seconds(2), next->second.read(buffer));
+    n = co_await with_timeout(absl::Seconds(2), next->second.read(buffer));
     if (n.ok()) fresh.assign(buffer, *n);
   });
+  EXPECT_EQ(answer, "yes");
   EXPECT_TRUE(end.ok()) << end.status();
   EXPECT_EQ(end.value_or(99), 0u);
   EXPECT_EQ(fresh, "fresh");

@@ -9,8 +9,8 @@
 namespace giambio::internal {
 namespace {
 
-// Taken only off the hot paths: by forget() when some ring holds the file, and by leave(), so a
-// ring cannot end while another thread tells it to let go.
+// Taken only off the hot paths: by forget() when some driver holds the number, and by leave(),
+// so a holder cannot end while another thread tells it to let go.
 std::mutex& registry_lock() {
   static std::mutex* const lock = new std::mutex();
   return *lock;
