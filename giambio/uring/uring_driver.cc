@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -286,7 +287,6 @@ void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
   Operation* told = nullptr;         // the waiting accept, completed with `result`
   Operation* resubmitted = nullptr;  // the waiting accept, submitted again as a plain accept
   if (result >= 0) {
-    acceptor.accepted_any = true;
     ++multishot_accepted_;
     if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
       --in_flight_ops_;
@@ -299,8 +299,10 @@ void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
         cancel_request(reinterpret_cast<uint64_t>(&acceptor) | kAcceptorTag, /*now=*/false);
       }
     }
-  } else if (result == -EINVAL && !acceptor.accepted_any && !more) {
-    multishot_accept_ = false;  // an older kernel: plain accept from now on
+  } else if (result == -EINVAL && !more && listening(acceptor.fd)) {
+    // Refused on a listening socket: a kernel without multishot accept (before 5.19), so plain
+    // accepts from now on. On a socket that does not listen, EINVAL is the accept's own error.
+    multishot_accept_ = false;
     if (Operation* waiter = std::exchange(acceptor.waiter, nullptr)) {
       --in_flight_ops_;
       resubmitted = waiter;
@@ -316,6 +318,12 @@ void UringDriver::on_accepted(Acceptor& acceptor, int result, bool more) {
   if (!more && acceptor.waiter != nullptr) arm(acceptor);
   if (resubmitted != nullptr) submit(*resubmitted);
   if (told != nullptr) told->complete(result);
+}
+
+bool UringDriver::listening(int fd) {
+  int listens = 0;
+  socklen_t length = sizeof(listens);
+  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listens, &length) == 0 && listens != 0;
 }
 
 void UringDriver::retire(Acceptor& acceptor) {

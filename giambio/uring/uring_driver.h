@@ -141,7 +141,6 @@ class UringDriver final : public Driver, public internal::FileHolder {
     int fd = -1;
     bool armed = false;    // a multishot request is in the kernel
     bool closing = false;  // the listener closed: drop what arrives, free at the last completion
-    bool accepted_any = false;
     Operation* waiter = nullptr;
     std::deque<int> ready;  // accepted, not yet asked for (at most kAcceptedMax)
   };
@@ -150,6 +149,8 @@ class UringDriver final : public Driver, public internal::FileHolder {
   void cancel_request(uint64_t user_data, bool now);
   void on_accepted(Acceptor& acceptor, int result, bool more);
   void retire(Acceptor& acceptor);
+  // Whether `fd` is a listening socket (SO_ACCEPTCONN).
+  static bool listening(int fd);
   // Registers `fd` in its slot of the table, if it fits; unregisters it.
   void register_fixed(int fd);
   void unregister_fixed(int fd);

@@ -334,6 +334,35 @@ TEST_P(UringAcceptTest, ClosingAListenerFreesItsPortAndClosesQueuedConnections) 
   EXPECT_TRUE(ok);
 }
 
+// A multishot accept the kernel refuses with EINVAL means one of two things: a kernel without
+// multishot accept (before 5.19: the driver then accepts plainly from there on) or a socket that
+// is not listening (the accept's own error). Only the first may switch multishot off, or one bad
+// socket would cost every later listener of the loop its multishot accepts.
+TEST_P(UringAcceptTest, AnAcceptOnASocketThatIsNotListeningFailsAndKeepsTheAcceptMode) {
+  absl::StatusOr<std::unique_ptr<UringDriver>> created =
+      UringDriver::create(UringDriver::kEntries, /*multishot_accept=*/GetParam());
+  ASSERT_TRUE(created.ok()) << created.status();
+  UringDriver& driver = **created;
+  struct Accept final : Operation {
+    explicit Accept(int fd) : Operation(OpKind::kAccept, fd) {}
+    void complete(int64_t value) override { result = value; }
+    std::optional<int64_t> result;
+  };
+  const int fd = driver.socket(AF_INET, SOCK_STREAM);
+  ASSERT_GE(fd, 0);
+  const SocketAddress any = *SocketAddress::parse("127.0.0.1", 0);
+  ASSERT_EQ(driver.bind(fd, any.get(), any.length()), 0);  // bound, never listening
+  for (int round = 0; round < 2; ++round) {  // the second finds the first's state settled
+    Accept accept(fd);
+    driver.submit(accept);
+    const absl::Time deadline = driver.now() + absl::Seconds(10);
+    while (!accept.result && driver.now() < deadline) driver.poll(driver.now() + absl::Seconds(1));
+    EXPECT_EQ(accept.result, -EINVAL) << "round " << round;
+  }
+  EXPECT_EQ(driver.multishot_accept(), GetParam());
+  EXPECT_EQ(driver.close(fd), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, UringAcceptTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "Multishot" : "Plain";
