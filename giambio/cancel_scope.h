@@ -93,6 +93,11 @@ class CancelScope {
   // exception, including a Cancelled owned by an outer scope, propagates.
   template <typename T>
   Task<ScopeResult<T>> run(Task<T> body);
+  // The same for a body that converts to a Task (a stream's read() or write_all()).
+  template <ConvertsToTask C>
+  auto run(C body) {
+    return run(Task<typename C::result_type>(std::move(body)));
+  }
 
   // ---- For giambio's runtime (pools, task handles); not part of the public API. ----
   // cancel() with a reason of the runtime's own (a pool whose task failed). Idempotent.

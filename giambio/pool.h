@@ -147,6 +147,12 @@ class Pool {
   TaskHandle<T> spawn(Task<T> task, std::string name = "") {
     return state_->spawn(std::move(task), std::move(name));
   }
+  // The same for an awaitable that converts to a Task (a stream's read() or write_all(): its
+  // stream and buffer must outlive the child).
+  template <ConvertsToTask C>
+  auto spawn(C body, std::string name = "") {
+    return spawn(Task<typename C::result_type>(std::move(body)), std::move(name));
+  }
   // Starts fn() as a child. The pool keeps `fn` (a lambda and its captures) alive until the
   // task ends; prefer this to spawn(lambda()), whose coroutine would outlive the lambda.
   template <typename F>

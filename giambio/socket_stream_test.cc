@@ -497,6 +497,19 @@ TEST_P(SocketStreamTest, ReadsAndWritesAwaitedInPlaceAlsoWorkAsTasks) {
     got = co_await b.read(buffer);
     EXPECT_EQ(std::string(buffer, got.value_or(0)), "xyz");
 
+    // A scope run around a read, and a read spawned into a pool, without spelling out the Task.
+    CancelScope deadline;
+    deadline.set_relative_deadline(absl::Milliseconds(10));
+    ScopeResult<absl::StatusOr<size_t>> cut = co_await deadline.run(b.read(buffer));
+    EXPECT_FALSE(cut.has_value());  // nothing came: the read was withdrawn, consuming nothing
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      TaskHandle<absl::StatusOr<size_t>> reader = pool.spawn(b.read(buffer), "reader");
+      TaskHandle<absl::Status> writer = pool.spawn(a.write_all("pool"), "writer");
+      absl::StatusOr<size_t> read = co_await reader.join();
+      EXPECT_EQ(std::string(buffer, read.value_or(0)), "pool");
+      EXPECT_TRUE((co_await writer.join()).ok());
+    });
+
     StreamTransfer once = b.read(buffer);
     EXPECT_TRUE((co_await a.write_all("1")).ok());
     got = co_await once;

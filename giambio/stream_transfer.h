@@ -16,8 +16,9 @@
 //
 // Await it once, where it is made (as above). Where a Task is wanted it converts to one:
 // `Task<absl::StatusOr<size_t>> t = stream.read(buffer);`, and with_timeout / skip_after
-// (timeouts.h) take it as they take a Task. It refers to its stream and its buffer, which must
-// outlive it. Works on every driver and in the simulator (it is the stream's own operation).
+// (timeouts.h), CancelScope::run and Pool::spawn take it as they take a Task. It refers to its
+// stream and its buffer, which must outlive it. Works on every driver and in the simulator (it is
+// the stream's own operation).
 #ifndef GIAMBIO_STREAM_TRANSFER_H_
 #define GIAMBIO_STREAM_TRANSFER_H_
 

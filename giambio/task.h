@@ -218,7 +218,8 @@ class [[nodiscard]] Task {
 };
 
 // An awaitable that is not a Task but converts to one (StreamTransfer, stream_transfer.h): the
-// calls that take a Task body (with_timeout, skip_after) take these too. (A type without
+// calls that take a Task body (with_timeout, skip_after, CancelScope::run, Pool::spawn) take
+// these too. (A type without
 // `result_type` does not satisfy it.)
 template <typename C>
 concept ConvertsToTask = std::convertible_to<C, Task<typename C::result_type>>;
