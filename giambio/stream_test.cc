@@ -7,7 +7,6 @@
 
 #include "giambio/byte_stream.h"
 #include "giambio/drivers_test_util.h"
-#include "giambio/internal/file_holders.h"
 #include "giambio/pool.h"
 #include "giambio/socket_stream.h"
 #include "giambio/timeouts.h"
@@ -53,13 +52,13 @@ TEST_P(StreamTest, PipeCarriesDataAndEndOfStream) {
   EXPECT_EQ(run_here(body()), "hello pp200006");
 }
 
-// Descriptors numbered above what drivers track per number (internal::kHeldFilesMax: io_uring's
-// registered table, the holder registry) work as the others do, waits included (an io_uring
-// driver that named a slot for them would fail every operation with EBADF).
-TEST_P(StreamTest, DescriptorsAboveTheRegistryWork) {
+// Descriptors numbered above io_uring's table of registered files (UringDriver::kFixedFilesMax)
+// work as the others do, waits included (an io_uring driver that named a slot for them would
+// fail every operation with EBADF).
+TEST_P(StreamTest, DescriptorsAboveTheRegisteredTableWork) {
   int fds[2];
   ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  if (!testing::renumber_pair(fds, static_cast<int>(internal::kHeldFilesMax) + 100)) {
+  if (!testing::renumber_pair(fds, static_cast<int>(UringDriver::kFixedFilesMax) + 100)) {
     GTEST_SKIP() << "the descriptor limit is too low";
   }
   auto body = [](int read_end, int write_end) -> Task<std::string> {

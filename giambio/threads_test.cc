@@ -1,6 +1,10 @@
 // Threads in and out of the loop, on both real drivers (and under TSan in CI).
 #include "giambio/threads.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <set>
@@ -494,6 +498,46 @@ TEST_P(LoopsTest, ANumberClosedOnAnotherThreadCanBeReusedAtOnce) {
   });
   EXPECT_TRUE(reused) << "the test needs the number reused";
   EXPECT_EQ(got, "freshback");
+}
+
+// The same for a number far above the first few thousand (a big server's connections), which
+// the holder registry keeps in a chunk of its own (internal/file_holders.h). The registry used to
+// stop at 16,384: on epoll the number's old registration, which the kernel dropped with the
+// file, was taken for the new file's, and the wait below never woke.
+TEST_P(LoopsTest, AHighNumberClosedOnAnotherThreadCanBeReusedAtOnce) {
+  if (interleaved()) GTEST_SKIP() << "threads and real descriptors: run_loops only";
+  constexpr int kHigh = 17000;  // above 16,384, under this machine's hard limit of 20,000
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+  if (!testing::renumber_pair(fds, kHigh)) GTEST_SKIP() << "the descriptor limit is too low";
+  std::string got;
+  run_group(1, [&](const LoopGroup&, size_t) -> Task<> {
+    AsyncStream far(fds[0]);  // numbered kHigh
+    AsyncStream near(fds[1]);
+    char buffer[16];
+    // A wait on it first, so the driver has registered it for waiting.
+    (void)co_await with_timeout(absl::Milliseconds(5), far.read(buffer));
+    std::thread closer([&far] { EXPECT_TRUE(far.close().ok()); });
+    closer.join();
+    // A new file with the old number.
+    int next[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, next), 0);
+    EXPECT_EQ(dup3(next[0], kHigh, O_CLOEXEC), kHigh);
+    ::close(next[0]);
+    AsyncStream fresh(kHigh);
+    AsyncStream peer(next[1]);
+    absl::StatusOr<size_t> at_fresh;
+    co_await with_pool([&](Pool& pool) -> Task<> {
+      pool.spawn([&]() -> Task<> {
+        at_fresh = co_await with_timeout(absl::Seconds(2), fresh.read(buffer));
+      });
+      co_await sleep(absl::Milliseconds(5));
+      StreamWriteAll hello = peer.write_all("fresh");
+      EXPECT_TRUE((co_await hello).ok());
+    });
+    got = std::string(buffer, at_fresh.value_or(0));
+  });
+  EXPECT_EQ(got, "fresh");
 }
 
 // Two loops listen on one port with SO_REUSEPORT; a third runs 1000 clients (100 at a time).

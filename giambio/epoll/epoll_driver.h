@@ -104,8 +104,7 @@ class EpollDriver final : public Driver, public internal::FileHolder {
   // the kernel drops with the file). An owned entry whose descriptor this driver no longer holds
   // (internal::held_by) is such a one, not yet dropped.
   void let_go_here(int fd, bool deregister);
-  // (A number above the registry cannot be held, so it is never found stale: no other thread's
-  // close reaches it, as before the registry.)
+  // (A number above the registry, 2^24 and up, cannot be held, so it is never found stale.)
   bool stale(int fd, const Descriptor& d) const {
     return d.owned && static_cast<size_t>(fd) < internal::kHeldFilesMax &&
            !internal::held_by(fd, *this);

@@ -16,9 +16,28 @@ std::mutex& registry_lock() {
   return *lock;
 }
 
+// The slot of `fd` in its chunk, or nullptr if the chunk was never made (nobody ever held a
+// number in it) or fd is out of range. With `make`, the chunk is made if missing.
+std::atomic<FileHolder*>* slot_of(int fd, bool make) {
+  const size_t number = static_cast<size_t>(fd);
+  if (number >= kHeldFilesMax) return nullptr;
+  std::atomic<HolderChunk*>& entry = holder_chunks[number / kHolderChunk];
+  HolderChunk* chunk = entry.load(std::memory_order_acquire);
+  if (chunk == nullptr) {
+    if (!make) return nullptr;
+    auto* fresh = new HolderChunk();
+    if (entry.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
+      chunk = fresh;
+    } else {
+      delete fresh;  // another thread made it first: `chunk` is that one
+    }
+  }
+  return &chunk->holders[number % kHolderChunk];
+}
+
 }  // namespace
 
-constinit std::atomic<FileHolder*> file_holders[kHeldFilesMax] = {};
+constinit std::atomic<HolderChunk*> holder_chunks[kHeldFilesMax / kHolderChunk] = {};
 
 FileHolder::FileHolder() : event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
@@ -46,33 +65,39 @@ std::vector<int> FileHolder::closed_elsewhere() {
 }
 
 void hold(int fd, FileHolder& holder) {
-  if (static_cast<size_t>(fd) >= kHeldFilesMax) return;
-  file_holders[static_cast<size_t>(fd)].store(&holder, std::memory_order_release);
+  if (std::atomic<FileHolder*>* slot = slot_of(fd, /*make=*/true)) {
+    slot->store(&holder, std::memory_order_release);
+  }
 }
 
 void release(int fd, FileHolder& holder) {
-  if (static_cast<size_t>(fd) >= kHeldFilesMax) return;
-  FileHolder* expected = &holder;
-  file_holders[static_cast<size_t>(fd)].compare_exchange_strong(expected, nullptr,
-                                                                std::memory_order_acq_rel);
+  if (std::atomic<FileHolder*>* slot = slot_of(fd, /*make=*/false)) {
+    FileHolder* expected = &holder;
+    slot->compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+  }
 }
 
 void forget(int fd) {
-  if (static_cast<size_t>(fd) >= kHeldFilesMax) return;
-  std::atomic<FileHolder*>& slot = file_holders[static_cast<size_t>(fd)];
-  if (slot.load(std::memory_order_acquire) == nullptr) return;  // the usual case: nobody
+  std::atomic<FileHolder*>* slot = slot_of(fd, /*make=*/false);
+  if (slot == nullptr || slot->load(std::memory_order_acquire) == nullptr) {
+    return;  // the usual case: nobody
+  }
   std::lock_guard<std::mutex> guard(registry_lock());
-  if (FileHolder* holder = slot.exchange(nullptr, std::memory_order_acq_rel)) {
+  if (FileHolder* holder = slot->exchange(nullptr, std::memory_order_acq_rel)) {
     holder->let_go_soon(fd);
   }
 }
 
 void leave(FileHolder& holder) {
   std::lock_guard<std::mutex> guard(registry_lock());
-  for (std::atomic<FileHolder*>& slot : file_holders) {
-    // Only the holder itself stores its own address, and it is here: a plain check suffices.
-    if (slot.load(std::memory_order_relaxed) == &holder) {
-      slot.store(nullptr, std::memory_order_release);
+  for (std::atomic<HolderChunk*>& entry : holder_chunks) {
+    HolderChunk* const chunk = entry.load(std::memory_order_acquire);
+    if (chunk == nullptr) continue;
+    for (std::atomic<FileHolder*>& slot : chunk->holders) {
+      // Only the holder itself stores its own address, and it is here: a plain check suffices.
+      if (slot.load(std::memory_order_relaxed) == &holder) {
+        slot.store(nullptr, std::memory_order_release);
+      }
     }
   }
 }

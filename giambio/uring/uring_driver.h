@@ -86,7 +86,7 @@ class UringDriver final : public Driver, public internal::FileHolder {
   static constexpr size_t kAcceptedMax = 128;
 
   // The most slots the table of registered descriptors gets (fewer if RLIMIT_NOFILE is lower).
-  static constexpr size_t kFixedFilesMax = internal::kHeldFilesMax;
+  static constexpr size_t kFixedFilesMax = 16384;
 
   // multishot_accept = false forces plain accept (tests of both paths).
   static absl::StatusOr<std::unique_ptr<UringDriver>> create(unsigned entries = kEntries,
