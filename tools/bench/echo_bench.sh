@@ -16,7 +16,10 @@
 # the server's CPU time over a whole run (its warm-up too) by all the messages of that run
 # (echo_load's messages_total). Syscalls per message come from one extra run per server and
 # cell, counted by `perf stat -e raw_syscalls:sys_enter` (Debian's linux-perf); counting slows
-# syscalls, so that run's rate is not used.
+# syscalls, so that run's rate is not used. The same run samples the server's user time
+# (`perf record -e cpu-clock:u -c 100000`: a sample per 100 µs of its CPU time that falls in
+# user space): user_smp, in microseconds per message, resolves the few hundredths of a
+# microsecond the bare loops spend where the 10 ms ticks of user_us read 0.
 #
 #   bazel run --config=opt //tools/bench:echo_bench -- --tls [SECONDS [REPETITIONS]]
 #
@@ -47,6 +50,14 @@ if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter true >/dev/
 else
   echo "echo_bench: perf cannot count syscalls here (tools/bootstrap --bench): no syscall column" >&2
 fi
+sampling=false
+samples_probe=$(mktemp)
+if $counting && perf record -q -e cpu-clock:u -c 100000 -o "$samples_probe" true >/dev/null 2>&1; then
+  sampling=true
+else
+  echo "echo_bench: perf cannot sample user time here: no user_smp column" >&2
+fi
+rm -f "$samples_probe"
 
 command_for() {
   case "$1" in
@@ -64,9 +75,9 @@ command_for() {
 cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
 # server connections bytes [count] -> "messages_per_second messages_total user_ticks system_ticks
-# syscalls" (syscalls only with `count`, else 0).
+# syscalls user_samples" (the last two only with `count`, else 0).
 measure() {
-  local out pid port load perf_pid=0 user0 system0 user1 system1 syscalls=0
+  local out pid port load perf_pid=0 record_pid=0 user0 system0 user1 system1 syscalls=0 samples=0
   out=$(mktemp)
   pin 0 $(command_for "$1") --port=0 >"$out" 2>/dev/null &
   pid=$!
@@ -75,6 +86,10 @@ measure() {
   if [ -n "${4:-}" ]; then
     perf stat -e raw_syscalls:sys_enter -x, -o "$out.perf" -p "$pid" &
     perf_pid=$!
+    if $sampling; then
+      perf record -q -e cpu-clock:u -c 100000 -o "$out.samples" -p "$pid" >/dev/null 2>&1 &
+      record_pid=$!
+    fi
     sleep 0.2  # attached
   fi
   read -r user0 system0 < <(cpu_ticks "$pid")
@@ -84,12 +99,16 @@ measure() {
   if [ "$perf_pid" -ne 0 ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
     syscalls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$out.perf")
+    if [ "$record_pid" -ne 0 ]; then
+      kill -INT "$record_pid"; wait "$record_pid" 2>/dev/null || true
+      samples=$(perf script -i "$out.samples" -F ip 2>/dev/null | wc -l)
+    fi
   fi
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  rm -f "$out" "$out.perf"
+  rm -f "$out" "$out.perf" "$out.samples"
   echo "$(echo "$load" | sed -n 's/messages_per_second=//p') \
 $(echo "$load" | sed -n 's/messages_total=//p') $((user1 - user0)) $((system1 - system0)) \
-${syscalls:-0}"
+${syscalls:-0} ${samples:-0}"
 }
 
 # ticks messages -> microseconds per message
@@ -149,13 +168,13 @@ fi
 add_peers
 echo "echo over loopback, pipeline $pipeline: messages per second (median of $repetitions x" \
      "${seconds}s), its ratio to the bare liburing and epoll loops, the server's user and system" \
-     "CPU in microseconds per message and its syscalls per message (medians; syscalls from one" \
-     "counted run)"
-printf "%-5s %-5s %-13s %10s %9s %7s %8s %8s %9s\n" conns bytes server "msgs/s" /liburing \
-  /epoll user_us sys_us syscalls
+     "CPU in microseconds per message and its syscalls per message (medians; syscalls and" \
+     "user_smp, the user CPU sampled per 100 µs, from one counted run)"
+printf "%-5s %-5s %-13s %10s %9s %7s %8s %8s %9s %9s\n" conns bytes server "msgs/s" /liburing \
+  /epoll user_us sys_us syscalls user_smp
 for conns in 1 64 512; do
   for bytes in 64 4096; do
-    declare -A rates=() users=() systems=() syscalls=()
+    declare -A rates=() users=() systems=() syscalls=() sampled=()
     for _ in $(seq "$repetitions"); do
       for s in "${servers[@]}"; do
         read -r rate total user system _ < <(measure "$s" "$conns" "$bytes")
@@ -166,9 +185,12 @@ for conns in 1 64 512; do
     done
     for s in "${servers[@]}"; do
       syscalls[$s]="-"
+      sampled[$s]="-"
       if $counting; then
-        read -r _ total _ _ count < <(measure "$s" "$conns" "$bytes" count)
+        read -r _ total _ _ count samples < <(measure "$s" "$conns" "$bytes" count)
         syscalls[$s]=$(awk -v c="$count" -v m="${total:-0}" 'BEGIN { printf "%.2f", (m > 0 ? c / m : 0) }')
+        # A sample per 100 µs of user time.
+        $sampling && sampled[$s]=$(awk -v n="$samples" -v m="${total:-0}" 'BEGIN { printf "%.3f", (m > 0 ? n * 100 / m : 0) }')
       fi
     done
     declare -A medians=()
@@ -177,9 +199,9 @@ for conns in 1 64 512; do
       printf "%-5s %-5s %-13s %10s" "$conns" "$bytes" "$s" "${medians[$s]}"
       awk -v r="${medians[$s]}" -v l="${medians[liburing]}" -v e="${medians[epoll]}" \
         'BEGIN { printf " %8.2fx %6.2fx", (l > 0 ? r / l : 0), (e > 0 ? r / e : 0) }'
-      printf " %8s %8s %9s\n" "$(echo "${users[$s]}" | median)" \
-        "$(echo "${systems[$s]}" | median)" "${syscalls[$s]}"
+      printf " %8s %8s %9s %9s\n" "$(echo "${users[$s]}" | median)" \
+        "$(echo "${systems[$s]}" | median)" "${syscalls[$s]}" "${sampled[$s]}"
     done
-    unset rates users systems syscalls medians
+    unset rates users systems syscalls sampled medians
   done
 done
