@@ -113,6 +113,9 @@ class SocketListener {
   static absl::StatusOr<SocketListener> listen(const SocketAddress& address,
                                                ListenOptions options = {});
 
+  // On io_uring, the first accept arms a request that goes on accepting into the loop's queue:
+  // accept on one loop only (a listener handed to another loop after accepting loses the
+  // connections the first loop's request takes; threads.h).
   Task<absl::StatusOr<SocketStream>> accept();
   const SocketAddress& local_address() const { return local_address_; }
   absl::Status close();

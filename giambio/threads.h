@@ -37,7 +37,10 @@
 // main is cancelled (reason "loop 1 failed: ...") and run_loops rethrows the error (a MultiError if
 // several failed on their own): nothing outlives the call. A socket or stream may be handed to a
 // task of another loop (its descriptor is the process's) and used and closed there: the loop
-// that made it lets go of what it held of it (internal/file_holders.h).
+// that made it lets go of what it held of it (internal/file_holders.h). Not yet a listener that
+// has accepted on an io_uring loop: that ring keeps its accept armed and takes the connections
+// another loop's accepts wait for. Accept on a listener on one loop only, or give each loop a
+// listener of its own (ListenOptions::reuse_port), as `echo_server --threads=N` does.
 //
 // Simulation and the virtual clock: threads would break determinism, so there to_thread runs the
 // callable inline, on the loop's thread, right after a schedule point (same value, same
