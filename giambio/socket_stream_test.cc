@@ -501,7 +501,7 @@ TEST_P(SocketStreamTest, ReadsAndWritesAwaitedInPlaceAlsoWorkAsTasks) {
     CancelScope deadline;
     deadline.set_relative_deadline(absl::Milliseconds(10));
     ScopeResult<absl::StatusOr<size_t>> cut = co_await deadline.run(b.read(buffer));
-    EXPECT_FALSE(cut.has_value());  // nothing came: the read was withdrawn, consuming nothing
+    EXPECT_FALSE(cut.has_value());  // nothing came: the scope's deadline cut the read
     co_await with_pool([&](Pool& pool) -> Task<> {
       TaskHandle<absl::StatusOr<size_t>> reader = pool.spawn(b.read(buffer), "reader");
       TaskHandle<absl::Status> writer = pool.spawn(a.write_all("pool"), "writer");

@@ -53,8 +53,8 @@ class FileHolder {
   std::vector<int> closed_;
 };
 
-// Descriptors below this number can be held: far above any descriptor limit Linux hands out by
-// default (fs.nr_open is 1,048,576), so every descriptor a driver makes is covered.
+// Descriptors below this number can be held: 16 times Linux's default ceiling on descriptor
+// limits (fs.nr_open, 1,048,576), so every descriptor is covered unless that was raised further.
 inline constexpr size_t kHeldFilesMax = size_t{1} << 24;
 
 // The registry itself, in chunks of kHolderChunk numbers made when one of their numbers is first
